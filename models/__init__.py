@@ -1,0 +1,124 @@
+"""Where ``MODEL=`` comes from: one small registry.
+
+``resolve(model)`` accepts, in this order:
+
+1. a name in ``REGISTRY`` (``lenet4``): built (and trained) here, deterministically;
+2. a path to a Keras file: ``.keras`` (Keras 3) or legacy Keras-2 ``.h5``; read, never written;
+3. the name of a ``keras.applications`` model (``MobileNetV2``, case-insensitive), built with
+   ``weights=None`` (no download) and a fixed seed.
+
+Only the export process imports this package (it imports TensorFlow).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pipeline.errors import BadInputError  # noqa: E402
+
+SEED = 0
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+@dataclass(frozen=True)
+class LabeledData:
+    """A labelled test split the check reports accuracy on (Keras layout)."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class Entry:
+    description: str
+    build: Callable[[], keras.Model]
+    labeled: Callable[[], LabeledData] | None = None
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: keras.Model
+    source: str  # what MODEL resolved to, for the report
+    built_here: bool  # True: the export stage saves it next to its artifacts
+    labeled: LabeledData | None = None
+
+
+def _lenet4() -> keras.Model:
+    from models import lenet4
+
+    return lenet4.train()
+
+
+def _digits_test() -> LabeledData:
+    from models import digits
+
+    split = digits.load()
+    return LabeledData("digits_test", split.x_test, split.y_test)
+
+
+REGISTRY: dict[str, Entry] = {
+    "lenet4": Entry("LeNet4 of the reference post, trained on scikit-learn digits",
+                    _lenet4, _digits_test),
+}
+
+
+def _applications() -> dict[str, str]:
+    """keras.applications model constructors, by lower-case name."""
+    return {
+        name.lower(): name
+        for name in dir(keras.applications)
+        if name[:1].isupper() and callable(getattr(keras.applications, name))
+    }
+
+
+def load_file(path: Path) -> keras.Model:
+    if path.is_dir():
+        raise BadInputError(
+            f"'{path}' is a directory (a TensorFlow SavedModel?). SavedModel input is not "
+            "supported yet: load it in the Keras that wrote it and save it with "
+            "model.save('model.keras') (or .h5), then pass that file."
+        )
+    if path.suffix.lower() not in KERAS_SUFFIXES:
+        raise BadInputError(
+            f"'{path}' is not a Keras model file: expected one of {', '.join(KERAS_SUFFIXES)}."
+        )
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # keras raises many types for a bad file; all mean the same here
+        raise BadInputError(
+            f"'{path}' could not be loaded as a Keras model by Keras {keras.__version__}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
+            "Check that the file is a complete .keras/.h5 model (not weights only)."
+        ) from exc
+
+
+def resolve(model: str) -> LoadedModel:
+    if model in REGISTRY:
+        entry = REGISTRY[model]
+        labeled = entry.labeled() if entry.labeled else None
+        return LoadedModel(entry.build(), f"registry:{model}", True, labeled)
+    path = Path(model)
+    if path.exists():
+        return LoadedModel(load_file(path), f"file:{path}", False)
+    applications = _applications()
+    if model.lower() in applications:
+        name = applications[model.lower()]
+        keras.utils.set_random_seed(SEED)
+        built = getattr(keras.applications, name)(weights=None)
+        return LoadedModel(built, f"keras.applications:{name}", True)
+    if path.suffix or os.sep in model:
+        raise BadInputError(f"model file not found: '{model}'.")
+    raise BadInputError(
+        f"unknown MODEL '{model}': not a registered model ({', '.join(sorted(REGISTRY))}), "
+        "not an existing .keras/.h5 file, and not a keras.applications model "
+        "(for example MobileNetV2)."
+    )

@@ -1,0 +1,64 @@
+"""The files stages exchange: stable names and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import BadInputError
+
+KERAS_MODEL = "keras_model.keras"  # the Keras model a named MODEL was built into
+STAGE1 = "stage1.onnx"
+REFERENCE = "reference.npz"
+STAGE2 = "stage2.onnx"
+MODEL_PY = "model.py"
+WEIGHTS = "weights.pt"
+REPORT = "report.json"
+# Per-stage reports (JSON), written by each stage next to its artifact.
+EXPORT_REPORT = "export.json"
+PASSES_REPORT = "passes.json"
+TORCH_REPORT = "torch.json"
+
+
+@contextmanager
+def atomic_path(dst: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``dst``; rename it to ``dst`` only if the block succeeds.
+
+    The temporary name keeps ``dst``'s suffix (numpy and torch care), so a failure leaves
+    neither a half-written ``dst`` nor a stray file.
+    """
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.stem}.tmp{os.getpid()}{dst.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(dst: Path, text: str) -> None:
+    with atomic_path(dst) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(dst: Path, data: Any) -> None:
+    write_text(dst, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def require_file(path: Path, what: str, hint: str) -> Path:
+    """Return ``path`` if it is a readable file, else raise a BadInputError that says what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"{what} not found: '{path}'. {hint}")
+    return path
+
+
+def clear(paths: list[Path]) -> None:
+    """Remove a stage's previous outputs so a failed run cannot leave stale ones behind."""
+    for path in paths:
+        Path(path).unlink(missing_ok=True)

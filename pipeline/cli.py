@@ -1,0 +1,110 @@
+"""``python -m pipeline export|passes|torch|check|convert``: each stage a command.
+
+Every stage runs in its own process (TensorFlow and torchvision segfault in one); this
+module imports a stage only after the command names it. ``convert`` runs the four stage
+commands as child processes, exactly as the Makefile chains them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline import artifacts
+from pipeline.errors import PipelineError
+
+# command -> module that implements it (each exposes run(...) -> StageReport)
+STAGES = {
+    "export": "pipeline.export",
+    "passes": "pipeline.passes",
+    "torch": "pipeline.torch_stage",
+    "check": "pipeline.check",
+}
+
+
+def default_out(model: str) -> Path:
+    """build/<name>: a registry name as is, a file by its stem."""
+    return Path("build") / (Path(model).stem if Path(model).suffix else Path(model).name)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("export", help="Keras -> stage1.onnx + reference.npz")
+    p.add_argument("model", help="registry name, .keras/.h5 path or keras.applications name")
+    p.add_argument("out_dir", type=Path, nargs="?")
+    p = sub.add_parser("passes", help="stage1.onnx -> stage2.onnx (graph passes)")
+    p.add_argument("src", type=Path)
+    p.add_argument("dst", type=Path)
+    p.add_argument("--reference", type=Path, help="default: reference.npz next to SRC")
+    p = sub.add_parser("torch", help="stage2.onnx -> model.py + weights.pt")
+    p.add_argument("src", type=Path)
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--reference", type=Path, help="default: reference.npz next to SRC")
+    p = sub.add_parser("check", help="every artifact vs Keras -> report.json")
+    p.add_argument("out_dir", type=Path)
+    p = sub.add_parser("convert", help="all four stages, each in its own process")
+    p.add_argument("model")
+    p.add_argument("out_dir", type=Path, nargs="?")
+    return parser
+
+
+def stage_argv(command: str, args: argparse.Namespace) -> list:
+    """The positional arguments of ``run`` for a stage command."""
+    if command == "export":
+        return [args.model, args.out_dir or default_out(args.model)]
+    if command in ("passes", "torch"):
+        reference = args.reference or args.src.parent / artifacts.REFERENCE
+        dst = args.dst if command == "passes" else args.out_dir
+        return [args.src, dst, reference]
+    return [args.out_dir]
+
+
+def run_stage(command: str, args: argparse.Namespace) -> int:
+    module = importlib.import_module(STAGES[command])
+    print(f"[{command}] started", flush=True)
+    start = time.perf_counter()
+    report = module.run(*stage_argv(command, args))
+    elapsed = time.perf_counter() - start
+    if hasattr(module, "summarize"):
+        print(module.summarize(report), flush=True)
+    print(f"[{command}] done in {elapsed:.1f} s: "
+          + ", ".join(str(p) for p in report.artifacts.values()), flush=True)
+    return 0 if report.passed else 4
+
+
+def convert(model: str, out_dir: Path) -> int:
+    steps = [
+        ["export", model, str(out_dir)],
+        ["passes", str(out_dir / artifacts.STAGE1), str(out_dir / artifacts.STAGE2)],
+        ["torch", str(out_dir / artifacts.STAGE2), str(out_dir)],
+        ["check", str(out_dir)],
+    ]
+    for step in steps:
+        code = subprocess.call([sys.executable, "-m", "pipeline", *step], env=os.environ.copy())
+        if code:
+            print(f"convert: stage '{step[0]}' failed (exit {code}); stopped.", file=sys.stderr)
+            return code
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="  %(name)s: %(message)s", stream=sys.stderr,
+    )
+    try:
+        if args.command == "convert":
+            return convert(args.model, args.out_dir or default_out(args.model))
+        return run_stage(args.command, args)
+    except PipelineError as exc:
+        print(f"[{args.command}] error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,89 @@
+"""Compare an artifact's outputs with the Keras reference; tolerances are named here.
+
+The error measure is max |actual - keras| divided by the output scale, max(1, max |keras|):
+an absolute error for outputs within [-1, 1] (probabilities, logits of a small net) and a
+relative one for outputs of larger magnitude.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# float32 end to end: what re-associated sums (a different conv algorithm, a fused Gemm)
+# may legitimately change. Anything above is a conversion bug.
+FLOAT32_TOL = 1e-5
+# Top-1 predictions on a labelled data set must agree exactly between Keras and torch.
+TOP1_AGREEMENT_REQUIRED = 1.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One output of one artifact on one case."""
+
+    artifact: str
+    case: str
+    output: str
+    shape: tuple[int, ...]
+    max_abs: float
+    max_rel: float  # max_abs / output scale: the figure held against ``tol``
+    tol: float
+    passed: bool
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        verdict = "ok" if self.passed else "MISMATCH"
+        return (
+            f"{self.artifact} [{self.case}] {self.output}: max abs {self.max_abs:.2e}, "
+            f"scaled {self.max_rel:.2e} (tol {self.tol:.0e}) {verdict}"
+        )
+
+
+def compare(
+    artifact: str, case: str, output: str, expected: np.ndarray, actual: np.ndarray,
+    tol: float = FLOAT32_TOL,
+) -> Comparison:
+    expected = np.asarray(expected)
+    actual = np.asarray(actual)
+    if expected.shape != actual.shape:
+        return Comparison(artifact, case, output, tuple(actual.shape), float("inf"),
+                          float("inf"), tol, False)
+    diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    max_abs = float(diff.max()) if diff.size else 0.0
+    scale = max(1.0, float(np.abs(expected).max()) if expected.size else 1.0)
+    max_rel = max_abs / scale
+    passed = bool(np.isfinite(max_rel) and max_rel <= tol)
+    return Comparison(artifact, case, output, tuple(expected.shape), max_abs, max_rel, tol, passed)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Top-1 accuracy of Keras and of an artifact on a labelled case, and their agreement."""
+
+    artifact: str
+    case: str
+    samples: int
+    keras_accuracy: float
+    accuracy: float
+    top1_agreement: float
+    passed: bool
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def accuracy(artifact: str, case: str, labels: np.ndarray, expected: np.ndarray,
+             actual: np.ndarray) -> Accuracy:
+    keras_top1 = np.argmax(expected, axis=-1)
+    top1 = np.argmax(actual, axis=-1)
+    agreement = float(np.mean(keras_top1 == top1))
+    return Accuracy(
+        artifact, case, int(labels.shape[0]),
+        keras_accuracy=float(np.mean(keras_top1 == labels)),
+        accuracy=float(np.mean(top1 == labels)),
+        top1_agreement=agreement,
+        passed=agreement >= TOP1_AGREEMENT_REQUIRED,
+    )

@@ -1,0 +1,27 @@
+"""Errors that reach the user: each says what went wrong, where, and what to do."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """A conversion failure the CLI reports as one clear message and a non-zero exit."""
+
+    exit_code = 1
+
+
+class BadInputError(PipelineError):
+    """A missing or unreadable input file, or an unknown model name."""
+
+    exit_code = 2
+
+
+class UnsupportedError(PipelineError):
+    """A Keras layer or ONNX op the pipeline cannot convert faithfully."""
+
+    exit_code = 3
+
+
+class MismatchError(PipelineError):
+    """An artifact whose outputs differ from the Keras reference beyond tolerance."""
+
+    exit_code = 4

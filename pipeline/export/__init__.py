@@ -1,0 +1,95 @@
+"""Stage 1, export: Keras -> ``stage1.onnx`` (tf2onnx, NHWC as Keras computes it) and
+``reference.npz`` (seeded inputs and the Keras outputs every later artifact is held to).
+
+The only stage that imports TensorFlow. ``python -m pipeline export MODEL OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+
+from pipeline import artifacts, ort  # noqa: E402
+from pipeline import reference as ref  # noqa: E402
+from pipeline.errors import MismatchError  # noqa: E402
+from pipeline.report import StageReport  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZES = (1, 4)
+INPUT_SEED = 0
+
+
+def reference_cases(model, output_names: tuple[str, ...], labeled=None) -> ref.Reference:
+    """Seeded standard-normal inputs at each batch size (plus a labelled split) and the
+    Keras outputs for them, named as the ONNX graph names its outputs."""
+    names = tuple(t.name.split(":")[0] for t in model.inputs)
+    rng = np.random.default_rng(INPUT_SEED)
+    cases = {}
+    for batch in BATCH_SIZES:
+        inputs = {
+            name: rng.standard_normal((batch, *t.shape[1:])).astype(np.float32)
+            for name, t in zip(names, model.inputs, strict=True)
+        }
+        cases[f"batch{batch}"] = ref.Case(inputs, _keras_outputs(model, inputs, output_names))
+    if labeled is not None:
+        inputs = {names[0]: labeled.x.astype(np.float32)}
+        outputs = _keras_outputs(model, inputs, output_names)
+        cases[labeled.name] = ref.Case(inputs, outputs, labeled.y)
+    return ref.Reference(names, output_names, cases)
+
+
+def _keras_outputs(model, inputs: dict[str, np.ndarray], names: tuple[str, ...]):
+    feed = [inputs[name] for name in inputs]
+    result = model(feed if len(feed) > 1 else feed[0], training=False)
+    result = result if isinstance(result, list | tuple) else [result]
+    return {name: np.asarray(out) for name, out in zip(names, result, strict=True)}
+
+
+def run(model: str, out_dir: Path) -> StageReport:
+    """Export ``model`` (a registry name, a .keras/.h5 path or a keras.applications name)."""
+    from models import resolve
+    from pipeline.export import tf2onnx_export
+
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    stage1, reference_path = out_dir / artifacts.STAGE1, out_dir / artifacts.REFERENCE
+    artifacts.clear([stage1, reference_path, out_dir / artifacts.EXPORT_REPORT])
+    loaded = resolve(model)
+    keras_model = loaded.model
+    log.info("exporting %s (%s), %d parameters", keras_model.name, loaded.source,
+             keras_model.count_params())
+    proto = tf2onnx_export.to_onnx(keras_model)
+    tf2onnx_export.annotate(proto, keras_model)
+    tf2onnx_export.validate(proto)
+    onnx_outputs = tuple(o.name for o in proto.graph.output)
+    reference = reference_cases(keras_model, onnx_outputs, loaded.labeled)
+    comparisons = tuple(ort.check_against(proto, reference, artifacts.STAGE1))
+    failed = [c.describe() for c in comparisons if not c.passed]
+    if failed:
+        raise MismatchError("stage1.onnx does not match Keras: " + "; ".join(failed))
+    written = {}
+    if loaded.built_here:
+        keras_path = out_dir / artifacts.KERAS_MODEL
+        with artifacts.atomic_path(keras_path) as tmp:
+            keras_model.save(tmp)
+        written["keras_model"] = str(keras_path)
+    ref.save(reference_path, reference)
+    with artifacts.atomic_path(stage1) as tmp:
+        onnx.save(proto, tmp)
+    written.update(stage1=str(stage1), reference=str(reference_path))
+    report = StageReport(
+        "export", written, time.perf_counter() - start, comparisons,
+        details={"model": model, "source": loaded.source, "keras_model": keras_model.name,
+                 "param_count": keras_model.count_params(),
+                 "onnx_ops": len(proto.graph.node)},
+    )
+    artifacts.write_json(out_dir / artifacts.EXPORT_REPORT, report.to_json())
+    return report

@@ -1,0 +1,127 @@
+"""Keras model -> ONNX with tf2onnx, then provenance and the checks tf2onnx does not do.
+
+tf2onnx's ``from_keras`` runs with ``continue_on_error``: a TensorFlow op it cannot convert
+stays in the graph as an op no ONNX runtime knows, without an exception. ``validate`` finds
+such ops and fails naming the node, its Keras layer and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import keras
+import onnx
+import tensorflow as tf
+import tf2onnx
+
+from pipeline import provenance
+from pipeline.errors import UnsupportedError
+
+OPSET = 17
+_SCOPE_SUFFIX = re.compile(r"_\d+$")
+
+
+def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
+    """tf2onnx conversion with a dynamic batch dimension on every input."""
+    signature = [
+        tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=_input_name(tensor))
+        for tensor in model.inputs
+    ]
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
+    return proto
+
+
+def _input_name(tensor) -> str:
+    return tensor.name.split(":")[0]
+
+
+def input_layout(rank: int) -> str:
+    """Keras' channels-last layout for an input of this rank ('' when not spatial)."""
+    return {3: "NWC", 4: "NHWC", 5: "NDHWC"}.get(rank, "")
+
+
+def _layer_for(node_name: str, layers: dict[str, str]) -> str | None:
+    """The Keras layer a tf2onnx node name comes from: 'lenet4_1/fc1_1/MatMul' -> 'fc1'.
+
+    Keras 3 traces each layer in a name scope with a '_<n>' suffix; a suffix-stripped match
+    is preferred, so that layer 'dense' traced as 'dense_1' is not taken for layer 'dense_1'.
+    """
+    for segment in reversed(node_name.split("/")[:-1] or node_name.split("/")):
+        stripped = _SCOPE_SUFFIX.sub("", segment)
+        if stripped != segment and stripped in layers:
+            return stripped
+        if segment in layers:
+            return segment
+    return None
+
+
+def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
+    """Write each node's Keras layer into its doc_string and the model facts into metadata."""
+    layers = {layer.name: type(layer).__name__ for layer in model.layers}
+    graph = proto.graph
+    owner: dict[int, str] = {}
+    for index, node in enumerate(graph.node):
+        layer = _layer_for(node.name, layers)
+        if layer:
+            owner[index] = layer
+    _inherit_owners(graph, owner)
+    for index, node in enumerate(graph.node):
+        if index in owner:
+            node.doc_string = provenance.layer_doc(owner[index], layers[owner[index]])
+    metadata = {
+        provenance.MODEL_NAME: model.name,
+        provenance.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
+        provenance.PARAM_COUNT: str(model.count_params()),
+        "keras.version": keras.__version__,
+        "tensorflow.version": tf.__version__,
+        "tf2onnx.version": tf2onnx.__version__,
+    }
+    for tensor in model.inputs:
+        key = provenance.INPUT_LAYOUT_PREFIX + _input_name(tensor)
+        metadata[key] = input_layout(len(tensor.shape))
+    onnx.helper.set_model_props(proto, {**_props(proto), **metadata})
+
+
+def _props(proto: onnx.ModelProto) -> dict[str, str]:
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str]) -> None:
+    """Nodes tf2onnx made up (Transpose__36, Shape__38) take the layer of a neighbour:
+    first of a consumer (the layout transpose before Flatten belongs to 'flatten'), else of
+    the producer."""
+    producer = {out: i for i, node in enumerate(graph.node) for out in node.output}
+    consumers: dict[str, list[int]] = {}
+    for i, node in enumerate(graph.node):
+        for name in node.input:
+            consumers.setdefault(name, []).append(i)
+    changed = True
+    while changed:
+        changed = False
+        for i, node in enumerate(graph.node):
+            if i in owner:
+                continue
+            near = [c for out in node.output for c in consumers.get(out, []) if c in owner]
+            near += [producer[n] for n in node.input if producer.get(n) in owner]
+            if near:
+                owner[i] = owner[near[0]]
+                changed = True
+
+
+def validate(proto: onnx.ModelProto) -> None:
+    """Fail on any op that is not a standard ONNX op at the model's opset."""
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    bad = []
+    for node in proto.graph.node:
+        standard = node.domain in ("", "ai.onnx")
+        if not standard or not onnx.defs.has(node.op_type, opset, ""):
+            bad.append(provenance.describe_node(node.name, node.op_type, node.doc_string))
+    if bad:
+        raise UnsupportedError(
+            f"tf2onnx left {len(bad)} op(s) it could not convert to ONNX opset {opset}: "
+            + "; ".join(bad)
+            + ". No ONNX runtime can run them. Replace that Keras layer with a supported one "
+            "(README, 'Supported layers') or change its configuration, and convert again."
+        )
+    onnx.checker.check_model(proto, full_check=True)

@@ -1,0 +1,119 @@
+"""Stage 2, passes: ``stage1.onnx`` -> ``stage2.onnx``, the form onnx2torch turns into native
+``torch.nn`` modules. onnx / onnx-ir / onnxruntime only.
+
+``python -m pipeline passes stage1.onnx stage2.onnx [--reference reference.npz]``
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import onnx
+import onnx_ir as ir
+from onnx_ir.passes import common
+
+from pipeline import artifacts, provenance
+from pipeline import reference as ref
+from pipeline.errors import BadInputError
+from pipeline.passes import postcheck
+from pipeline.passes._base import op_histogram
+from pipeline.passes.cancel_transposes import CancelTransposes
+from pipeline.passes.driver import check, run_passes, to_proto
+from pipeline.passes.flatten_dense import FlattenDense
+from pipeline.passes.fold_shapes import FoldShapes
+from pipeline.passes.gemm import MatMulAddToGemm
+from pipeline.passes.naming import NameAfterKeras
+from pipeline.passes.nchw_input import NchwInput
+from pipeline.report import StageReport
+
+
+def _named(pass_: ir.passes.PassBase, name: str) -> ir.passes.PassBase:
+    pass_.NAME = name
+    return pass_
+
+
+def default_passes() -> tuple[ir.passes.PassBase, ...]:
+    """The pass order, and why each pass sits where it does."""
+    return (
+        # Static shapes on every value: fold_shapes and flatten_dense read C, H, W.
+        _named(common.ShapeInferencePass(), "infer_shapes"),
+        # tf2onnx writes Keras' Flatten as Reshape(x, Concat(Shape(x)[0:1], -1)) in several
+        # forms (they vary with PYTHONHASHSEED); turn them into Flatten before anything
+        # pattern-matches on Flatten.
+        FoldShapes(),
+        # The NHWC input's Transpose (or C==1 Reshape) goes; the interface becomes NCHW.
+        NchwInput(),
+        # The Transpose before Flatten goes into the first Dense kernel's rows. Before the
+        # Gemm fusion, so the kernel is still the plain [H*W*C, out] MatMul operand.
+        FlattenDense(),
+        # Whatever the two removals left back to back merges or disappears.
+        CancelTransposes(),
+        # Dense = MatMul + Add -> Gemm(transB=1): nn.Linear with parameters, not buffers.
+        MatMulAddToGemm(),
+        # Drop what the rewrites orphaned; sort; re-infer shapes so Netron shows them.
+        _named(common.RemoveUnusedNodesPass(), "remove_unused"),
+        _named(common.TopologicalSortPass(), "toposort"),
+        _named(common.ShapeInferencePass(), "reinfer_shapes"),
+        # Names last, so the nodes the passes made get Keras names too (and the shapes
+        # inferred just before get the stable dim names).
+        NameAfterKeras(),
+    )
+
+
+def load_onnx(path: Path) -> ir.Model:
+    artifacts.require_file(path, "ONNX model", "Run the export stage first.")
+    try:
+        proto = onnx.load(path)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise BadInputError(f"'{path}' is not an ONNX model: {exc}") from exc
+    if not proto.graph.node:
+        raise BadInputError(f"'{path}' is not an ONNX model (no graph nodes).")
+    return ir.from_proto(proto)
+
+
+def run(src: Path, dst: Path, reference: Path | None = None) -> StageReport:
+    start = time.perf_counter()
+    src, dst = Path(src), Path(dst)
+    artifacts.clear([dst, dst.parent / artifacts.PASSES_REPORT])
+    model = load_onnx(src)
+    reference_data = ref.load(reference) if reference is not None else None
+    before = op_histogram(model.graph)
+    records = run_passes(model, default_passes(), reference_data)
+    postcheck.ensure_stage3_ready(model.graph)
+    model.metadata_props["pipeline.passes"] = json.dumps([r.name for r in records])
+    comparisons = tuple(check(model, reference_data, artifacts.STAGE2))
+    after = op_histogram(model.graph)
+    with artifacts.atomic_path(dst) as tmp:
+        onnx.save(to_proto(model), tmp)
+    report = StageReport(
+        "passes", {"stage2": str(dst)}, time.perf_counter() - start, comparisons,
+        details={
+            "ops_before": dict(sorted(before.items())),
+            "ops_after": dict(sorted(after.items())),
+            "transposes_left": _transposes_left(model, records),
+            "passes": [r.to_json() for r in records],
+        },
+    )
+    artifacts.write_json(dst.parent / artifacts.PASSES_REPORT, report.to_json())
+    return report
+
+
+def _transposes_left(model: ir.Model, records) -> list[dict]:
+    """Each remaining Transpose and why it is there: the skip reasons about a Transpose of
+    the same Keras layer (names changed since, the layer did not)."""
+    left = []
+    for node in model.graph:
+        if node.op_type == "Transpose":
+            layer = provenance.layer_of(node.doc_string or "")
+            key = f"Keras layer '{layer[0]}'" if layer else f"'{node.name}'"
+            reasons = [s for r in records for s in r.skipped if key in s and "Transpose" in s]
+            left.append({"node": node.name, "doc": node.doc_string or "",
+                         "why": reasons or ["no pass matched it"]})
+    return left
+
+
+def summarize(report: StageReport) -> str:
+    lines = [f"  {p['pass']:<20} {p['op_diff']}" for p in report.details["passes"]]
+    return "\n".join(lines)

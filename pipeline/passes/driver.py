@@ -1,0 +1,62 @@
+"""Run the passes in order; after each, log its op-count diff and check the graph against
+the Keras reference in onnxruntime, naming the pass that broke the numbers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import onnx
+import onnx_ir as ir
+
+from pipeline import ort
+from pipeline.compare import Comparison
+from pipeline.errors import MismatchError
+from pipeline.passes._base import PassOutcome, histogram_diff, op_histogram
+from pipeline.reference import Reference
+
+log = logging.getLogger("pipeline.passes")
+
+
+@dataclass(frozen=True)
+class PassRecord:
+    name: str
+    modified: bool
+    op_diff: str
+    skipped: tuple[str, ...]
+    worst_error: float | None  # max scaled error vs Keras after this pass
+
+    def to_json(self) -> dict:
+        return {"pass": self.name, "modified": self.modified, "op_diff": self.op_diff,
+                "skipped": list(self.skipped), "worst_error": self.worst_error}
+
+
+def to_proto(model: ir.Model) -> onnx.ModelProto:
+    return ir.serde.serialize_model(model)
+
+
+def check(model: ir.Model, reference: Reference | None, label: str) -> list[Comparison]:
+    proto = to_proto(model)
+    onnx.checker.check_model(proto)
+    if reference is None:
+        return []
+    results = ort.check_against(proto, reference, label)
+    failed = [c.describe() for c in results if not c.passed]
+    if failed:
+        raise MismatchError(f"{label} changed the model's outputs: " + "; ".join(failed))
+    return results
+
+
+def run_passes(model: ir.Model, passes, reference: Reference | None) -> list[PassRecord]:
+    records = []
+    for pass_ in passes:
+        name = getattr(pass_, "NAME", type(pass_).__name__)
+        before = op_histogram(model.graph)
+        result = pass_(model)
+        diff = histogram_diff(before, op_histogram(model.graph))
+        log.info("%-20s %s", name, diff)
+        results = check(model, reference, f"pass '{name}'")
+        worst = max((c.max_rel for c in results), default=None)
+        skipped = result.skipped if isinstance(result, PassOutcome) else ()
+        records.append(PassRecord(name, result.modified, diff, skipped, worst))
+    return records

@@ -1,0 +1,67 @@
+"""matmul_add_to_gemm: a Dense layer's ``MatMul(x, W) [+ Add(b)]`` becomes one Gemm.
+
+Pattern: ``MatMul(x, W)`` with ``x`` of rank 2 and ``W`` a rank-2 initializer [in, out],
+optionally followed (as its only consumer) by ``Add`` with an initializer bias of shape
+[out] or [1, out].
+
+Output form: ``Gemm(x, W.T, b, transB=1)``: the weight stored [out, in] as ``nn.Linear``
+keeps it, the bias 1-D, so onnx2torch makes an ``nn.Linear`` whose weight and bias are
+trainable parameters (a MatMul with a constant would become a buffer).
+
+Left alone (reason recorded): ``x`` not of rank 2 (Dense on a sequence), a computed weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from pipeline.passes._base import GraphPass, add_initializer, const, only_consumer
+
+
+class MatMulAddToGemm(GraphPass):
+    NAME = "matmul_add_to_gemm"
+
+    def rewrite(self, model: ir.Model) -> bool:
+        modified = False
+        for node in list(model.graph):
+            if node.op_type == "MatMul" and node.graph is not None:
+                modified |= self._fuse(model.graph, node)
+        return modified
+
+    def _fuse(self, graph: ir.Graph, matmul: ir.Node) -> bool:
+        x, w = matmul.inputs
+        weight = const(w)
+        if weight is None or weight.ndim != 2:
+            self.skip(matmul, "the weight is not a rank-2 initializer; left as MatMul")
+            return False
+        if x.shape is None or len(x.shape) != 2:
+            self.skip(matmul, f"input of rank {len(x.shape) if x.shape else '?'}; Gemm needs "
+                              "rank 2, left as MatMul")
+            return False
+        inputs = [x, add_initializer(graph, f"{w.name}_t", weight.T)]
+        last = matmul
+        add = only_consumer(matmul.outputs[0])
+        bias = self._bias_of(add, matmul.outputs[0], weight.shape[1]) if add else None
+        if bias is not None:
+            inputs.append(add_initializer(graph, f"{add.name}_bias", bias))
+            last = add
+        gemm = ir.node("Gemm", inputs, {"transB": 1}, name=matmul.name,
+                       doc_string=matmul.doc_string)
+        graph.insert_before(matmul, gemm)
+        out = last.outputs[0]
+        gemm.outputs[0].shape, gemm.outputs[0].type = out.shape, out.type
+        out.replace_all_uses_with(gemm.outputs[0], replace_graph_outputs=True)
+        gemm.outputs[0].name = out.name
+        graph.remove([last, matmul] if last is not matmul else matmul, safe=True)
+        return True
+
+    @staticmethod
+    def _bias_of(add: ir.Node, product: ir.Value, units: int) -> np.ndarray | None:
+        if add.op_type != "Add":
+            return None
+        other = add.inputs[1] if add.inputs[0] is product else add.inputs[0]
+        bias = const(other)
+        if bias is None or bias.size != units or bias.shape[-1] != units:
+            return None
+        return bias.reshape(units)

@@ -1,0 +1,79 @@
+"""``reference.npz``: seeded inputs and the Keras outputs every artifact is checked against.
+
+Layout (plain arrays, loadable without pickle):
+
+- ``__meta__``: a JSON string: input names, output names and cases, in order;
+- ``input/<case>/<name>``: a Keras-layout input (NHWC for images) of that case;
+- ``output/<case>/<name>``: what Keras computed for it;
+- ``labels/<case>``: ground-truth labels, for cases that are a labelled data set.
+
+Cases are named after what they hold: ``batch1``, ``batch4``, ``digits_test``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.artifacts import atomic_path
+from pipeline.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class Case:
+    """One set of inputs, the Keras outputs for them and, for a data set, its labels."""
+
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    labels: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    cases: dict[str, Case] = field(default_factory=dict)
+
+
+def save(path: Path, reference: Reference) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for case_name, case in reference.cases.items():
+        for name, array in case.inputs.items():
+            arrays[f"input/{case_name}/{name}"] = array
+        for name, array in case.outputs.items():
+            arrays[f"output/{case_name}/{name}"] = array
+        if case.labels is not None:
+            arrays[f"labels/{case_name}"] = case.labels
+    meta = {
+        "inputs": list(reference.input_names),
+        "outputs": list(reference.output_names),
+        "cases": list(reference.cases),
+    }
+    with atomic_path(Path(path)) as tmp:
+        np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
+
+
+def load(path: Path) -> Reference:
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"reference file not found: '{path}'. Run the export stage first.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            cases = {
+                case: Case(
+                    inputs={n: data[f"input/{case}/{n}"] for n in meta["inputs"]},
+                    outputs={n: data[f"output/{case}/{n}"] for n in meta["outputs"]},
+                    labels=data[f"labels/{case}"] if f"labels/{case}" in data else None,
+                )
+                for case in meta["cases"]
+            }
+    except (OSError, ValueError, KeyError) as exc:
+        raise BadInputError(
+            f"'{path}' is not a reference file written by the export stage ({exc}). "
+            "Re-run the export stage."
+        ) from exc
+    return Reference(tuple(meta["inputs"]), tuple(meta["outputs"]), cases)
