@@ -54,6 +54,8 @@ def run_passes(model: ir.Model, passes, reference: Reference | None) -> list[Pas
         before = op_histogram(model.graph)
         result = pass_(model)
         diff = histogram_diff(before, op_histogram(model.graph))
+        if result.modified and diff == "no change":
+            diff = "modified, same op counts"
         log.info("%-20s %s", name, diff)
         results = check(model, reference, f"pass '{name}'")
         worst = max((c.max_rel for c in results), default=None)

@@ -1,0 +1,55 @@
+# make convert MODEL=lenet4   convert one model; artifacts in build/<model>/ (or OUT=...)
+# make test                   lint + the test suite (what .ci/run calls)
+# The first target that needs Python creates .venv from the pinned requirements.lock.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+MODEL ?= lenet4
+# build/<name>: a registry name as is, a file path by its stem (same rule as the CLI)
+OUT ?= build/$(basename $(notdir $(MODEL)))
+
+.PHONY: convert export passes torch check test test-slow lint lock clean
+# Stages run one after the other, even under make -j.
+.NOTPARALLEL:
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==26.3
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# Each stage is its own process (TensorFlow and torchvision cannot share one).
+convert: export passes torch check
+
+export: $(VENV)/.installed
+	$(PY) -m pipeline export $(MODEL) $(OUT)
+
+passes: $(VENV)/.installed
+	$(PY) -m pipeline passes $(OUT)/stage1.onnx $(OUT)/stage2.onnx
+
+torch: $(VENV)/.installed
+	$(PY) -m pipeline torch $(OUT)/stage2.onnx $(OUT)
+
+check: $(VENV)/.installed
+	$(PY) -m pipeline check $(OUT)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check pipeline models tests
+
+# TensorFlow tests and torch tests run in separate pytest processes.
+test: lint
+	$(PY) -m pytest tests/onnx
+	$(PY) -m pytest tests/tf
+	$(PY) -m pytest tests/torch
+	$(PY) -m pytest tests/e2e
+
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -m slow tests
+
+lock: $(VENV)/.installed
+	$(PY) -m pip freeze --exclude-editable | sed '1i # Full pin set for .venv (pip freeze of a working install). Regenerate with `make lock`.' > requirements.lock
+
+clean:
+	rm -rf build

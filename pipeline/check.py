@@ -1,0 +1,97 @@
+"""Stage 4, check: every artifact against the Keras outputs -> ``report.json`` and a table.
+
+onnxruntime (graph optimizations off) runs ``stage1.onnx`` and ``stage2.onnx``; the emitted
+``model.py`` runs in a child process (``pipeline.torch_stage.verify``), so this process never
+imports torch. Any mismatch exits non-zero, after the report is written.
+
+``python -m pipeline check OUT_DIR``
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import onnx
+
+from pipeline import artifacts, ort
+from pipeline import reference as ref
+from pipeline.compare import Comparison
+from pipeline.errors import MismatchError, PipelineError
+from pipeline.report import StageReport
+
+
+def _torch_verify(out_dir: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.torch_stage.verify", str(out_dir)],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise PipelineError(f"verifying {out_dir / artifacts.MODEL_PY} crashed:\n"
+                            + proc.stderr[-2000:])
+    return json.loads(proc.stdout)
+
+
+def _onnx(path: Path) -> onnx.ModelProto:
+    artifacts.require_file(path, "artifact", "Run `make convert` (or the stages) first.")
+    return onnx.load(path)
+
+
+def run(out_dir: Path) -> StageReport:
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    report_path = out_dir / artifacts.REPORT
+    artifacts.clear([report_path])
+    reference = ref.load(out_dir / artifacts.REFERENCE)
+    comparisons: list[Comparison] = []
+    structure = {}
+    for name in (artifacts.STAGE1, artifacts.STAGE2):
+        proto = _onnx(out_dir / name)
+        comparisons += ort.check_against(proto, reference, name)
+        structure[name] = dict(sorted(Counter(n.op_type for n in proto.graph.node).items()))
+    artifacts.require_file(out_dir / artifacts.MODEL_PY, "artifact", "Run the torch stage.")
+    torch_result = _torch_verify(out_dir)
+    comparisons += [Comparison(**{**c, "shape": tuple(c["shape"])})
+                    for c in torch_result.pop("comparisons")]
+    files = sorted(p for p in out_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    report = StageReport(
+        "check", {p.name: str(p) for p in [*files, report_path]},
+        time.perf_counter() - start, tuple(comparisons),
+        details={"ops": structure, "torch": torch_result,
+                 "file_sizes": {p.name: p.stat().st_size for p in files}},
+    )
+    problems = [c.describe() for c in comparisons if not c.passed]
+    problems += [f"digits top-1 agreement {a['top1_agreement']:.2%}"
+                 for a in torch_result["accuracy"] if not a["passed"]]
+    if torch_result["torch_export_error"]:
+        problems.append(f"torch.export fails: {torch_result['torch_export_error']}")
+    artifacts.write_json(report_path, {**report.to_json(), "passed": not problems,
+                                       "problems": problems})
+    print(table(report))
+    if problems:
+        raise MismatchError("the conversion does not match Keras: " + "; ".join(problems))
+    return report
+
+
+def table(report: StageReport) -> str:
+    rows = [("artifact", "case", "output", "max abs", "scaled", "tol", "result")]
+    for c in report.comparisons:
+        rows.append((c.artifact, c.case, c.output, f"{c.max_abs:.2e}", f"{c.max_rel:.2e}",
+                     f"{c.tol:.0e}", "ok" if c.passed else "MISMATCH"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    torch_result = report.details["torch"]
+    for a in torch_result["accuracy"]:
+        lines.append(f"{a['case']} ({a['samples']} samples): Keras accuracy "
+                     f"{a['keras_accuracy']:.2%}, torch {a['accuracy']:.2%}, top-1 agreement "
+                     f"{a['top1_agreement']:.2%}")
+    lines.append(f"torch module: {', '.join(torch_result['module_types'])}; "
+                 f"{torch_result['param_count']} parameters (Keras "
+                 f"{torch_result['keras_param_count']}); torch.export: "
+                 f"{'ok' if not torch_result['torch_export_error'] else 'FAILS'}")
+    return "\n".join(lines)

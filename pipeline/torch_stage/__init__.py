@@ -1,0 +1,95 @@
+"""Stage 3, torch: ``stage2.onnx`` -> ``model.py`` (readable PyTorch source) + ``weights.pt``
+(a state_dict ``torch.load(..., weights_only=True)`` reads). The only stage that imports
+torch and onnx2torch.
+
+``python -m pipeline torch stage2.onnx OUT_DIR [--reference reference.npz]``
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import onnx
+import torch
+from onnx2torch import convert
+
+from pipeline import artifacts, layout, provenance
+from pipeline import reference as ref
+from pipeline.compare import Comparison
+from pipeline.errors import BadInputError, MismatchError
+from pipeline.report import StageReport
+from pipeline.torch_stage import emit, source, verify
+
+
+def _node_info(proto: onnx.ModelProto) -> dict[str, emit.NodeInfo]:
+    info = {}
+    for node in proto.graph.node:
+        layer = provenance.layer_of(node.doc_string)
+        info[node.name] = emit.NodeInfo(
+            node.op_type, provenance.describe_node(node.name, node.op_type, node.doc_string),
+            f"{layer[0]} ({layer[1]})" if layer else "")
+    return info
+
+
+def _ports(values, perms: dict[str, tuple[int, ...]]) -> list[source.Port]:
+    ports = []
+    for value in values:
+        dims = tuple(d.dim_param or str(d.dim_value)
+                     for d in value.type.tensor_type.shape.dim)
+        note = ""
+        if value.name in perms:
+            inverse = tuple(perms[value.name].index(i) for i in range(len(dims)))
+            keras = ", ".join(dims[i] for i in inverse)
+            note = (f"NCHW; Keras took [{keras}]: feed x.permute"
+                    f"{tuple(perms[value.name])}")
+        ports.append(source.Port(value.name, dims, note))
+    return ports
+
+
+def emit_source(proto: onnx.ModelProto, gm: torch.fx.GraphModule, origin: str) -> str:
+    info = _node_info(proto)
+    emit.check_native(gm, info)
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    perms = layout.input_perms(metadata)
+    forward, _ = emit.forward_lines(gm, info)
+    return source.render(
+        keras_name=metadata.get(provenance.MODEL_NAME, proto.graph.name or "model"),
+        source=origin, inputs=_ports(proto.graph.input, perms),
+        outputs=_ports(proto.graph.output, {}), init=emit.module_init_lines(gm),
+        forward=forward,
+    )
+
+
+def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
+    start = time.perf_counter()
+    src, out_dir = Path(src), Path(out_dir)
+    model_py, weights = out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS
+    artifacts.clear([model_py, weights, out_dir / artifacts.TORCH_REPORT])
+    artifacts.require_file(src, "ONNX model", "Run the passes stage first.")
+    try:
+        proto = onnx.load(src)
+    except Exception as exc:
+        raise BadInputError(f"'{src}' is not an ONNX model: {exc}") from exc
+    reference_data = ref.load(reference or src.parent / artifacts.REFERENCE)
+    gm = convert(proto, save_input_names=True)
+    text = emit_source(proto, gm, src.name)
+    state = {k: v.detach().clone().contiguous() for k, v in gm.state_dict().items()
+             if not k.startswith("initializers.")}
+    with artifacts.atomic_path(model_py) as tmp_py, artifacts.atomic_path(weights) as tmp_w:
+        tmp_py.write_text(text, encoding="utf-8")
+        torch.save(state, tmp_w)
+        result = verify.verify(tmp_py, tmp_w, src, reference_data)
+        failed = verify.problems(result)
+        if failed:
+            raise MismatchError("the emitted PyTorch module fails its checks: "
+                                + "; ".join(failed))
+    comparisons = tuple(Comparison(**{**c, "shape": tuple(c["shape"])})
+                        for c in result["comparisons"])
+    report = StageReport(
+        "torch", {"model_py": str(model_py), "weights": str(weights)},
+        time.perf_counter() - start, comparisons,
+        details={k: v for k, v in result.items() if k != "comparisons"},
+    )
+    artifacts.write_json(out_dir / artifacts.TORCH_REPORT, report.to_json())
+    return report

@@ -1,0 +1,110 @@
+"""Load the emitted ``model.py`` + ``weights.pt`` the way a user would (torch only) and hold
+it to the Keras reference: outputs, top-1 agreement, trainability, parameter count and
+``torch.export`` with a dynamic batch dimension.
+
+``python -m pipeline.torch_stage.verify OUT_DIR`` prints the result as JSON (the check
+stage runs it so that its own process never imports torch).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from pipeline import artifacts, layout, provenance
+from pipeline import reference as ref
+from pipeline.compare import accuracy, compare
+
+ARTIFACT = "model.py"
+
+
+def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
+    spec = importlib.util.spec_from_file_location(f"emitted_{abs(hash(model_py))}", model_py)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.load(weights)
+
+
+def param_count(model: torch.nn.Module) -> int:
+    """Parameters plus BatchNorm running statistics: what Keras counts as its
+    (trainable + non-trainable) weights."""
+    stats = sum(b.numel() for name, b in model.named_buffers()
+                if name.endswith(("running_mean", "running_var")))
+    return sum(p.numel() for p in model.parameters()) + stats
+
+
+def export_check(model: torch.nn.Module, example: dict[str, torch.Tensor]) -> str | None:
+    """None if torch.export.export accepts the module with a dynamic batch, else why not."""
+    batch = torch.export.Dim("batch", min=1)
+    try:
+        torch.export.export(model, (), kwargs=example,
+                            dynamic_shapes={name: {0: batch} for name in example})
+    except Exception as exc:  # torch.export raises many types; the message is the finding
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference) -> dict:
+    metadata = {p.key: p.value for p in onnx.load(stage2, load_external_data=False)
+                .metadata_props}
+    perms = layout.input_perms(metadata)
+    model = load_module(model_py, weights)
+    comparisons, accuracies = [], []
+    with torch.no_grad():
+        for case_name, case in reference.cases.items():
+            feeds = layout.adapt_inputs(case.inputs, perms)
+            result = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+            result = result if isinstance(result, tuple) else (result,)
+            for name, actual in zip(reference.output_names, result, strict=True):
+                expected = case.outputs[name]
+                comparisons.append(compare(ARTIFACT, case_name, name, expected, actual.numpy()))
+                if case.labels is not None:
+                    accuracies.append(accuracy(ARTIFACT, case_name, case.labels, expected,
+                                               actual.numpy()))
+    first = next(iter(reference.cases.values()))
+    example = {k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))
+               for k, v in layout.adapt_inputs(first.inputs, perms).items()}
+    keras_count = int(metadata.get(provenance.PARAM_COUNT, -1))
+    return {
+        "comparisons": [c.to_json() for c in comparisons],
+        "accuracy": [a.to_json() for a in accuracies],
+        "param_count": param_count(model),
+        "keras_param_count": keras_count,
+        "trainable": all(p.requires_grad for p in model.parameters()),
+        "torch_export_error": export_check(model, example),
+        "module_types": sorted({type(m).__name__ for m in model.modules()} - {type(model).__name__}),
+    }
+
+
+def problems(result: dict) -> list[str]:
+    """Everything in a verify() result that makes the conversion fail."""
+    found = [f"{c['case']} {c['output']}: scaled error {c['max_rel']:.2e} > tol {c['tol']:.0e}"
+             for c in result["comparisons"] if not c["passed"]]
+    found += [f"{a['case']}: top-1 agreement with Keras {a['top1_agreement']:.2%}"
+              for a in result["accuracy"] if not a["passed"]]
+    if result["keras_param_count"] >= 0 and result["param_count"] != result["keras_param_count"]:
+        found.append(f"{result['param_count']} parameters, Keras has "
+                     f"{result['keras_param_count']}")
+    if not result["trainable"]:
+        found.append("some parameters do not require grad")
+    if result["torch_export_error"]:
+        found.append(f"torch.export.export fails: {result['torch_export_error']}")
+    return found
+
+
+def main(argv: list[str]) -> int:
+    out_dir = Path(argv[0])
+    result = verify(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS,
+                    out_dir / artifacts.STAGE2, ref.load(out_dir / artifacts.REFERENCE))
+    json.dump(result, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,79 @@
+"""flatten_dense: the Transpose before Flatten is folded into the Dense kernel's rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.passes.flatten_dense import FlattenDense
+from tests.graphs import apply, assert_parity, init, model, node, ops, value
+
+C, H, W_, OUT = 3, 2, 4, 5
+RNG = np.random.default_rng(1)
+KERNEL = RNG.standard_normal((H * W_ * C, OUT)).astype(np.float32)
+
+
+def _graph(dense=None, extra_nodes=(), extra_outputs=(), kernel_input=False):
+    dense = dense or node("MatMul", ["f", "k"], ["y"])
+    inputs = [value("x", ["N", C, H, W_])]
+    if kernel_input:
+        inputs.append(value("k", [H * W_ * C, OUT]))
+    return model(
+        [node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+         node("Flatten", ["t"], ["f"], axis=1), dense, *extra_nodes],
+        inputs, [value("y", ["N", OUT]), *extra_outputs],
+        [] if kernel_input else [init("k", KERNEL), init("kt", KERNEL.T.copy())],
+    )
+
+
+def test_matmul_kernel_rows_are_reordered():
+    proto = _graph()
+    result, after = apply(FlattenDense(), proto)
+    assert result.modified
+    assert ops(after) == {"Flatten": 1, "MatMul": 1}
+    assert_parity(proto, after)
+
+
+def test_gemm_with_transposed_kernel():
+    proto = _graph(node("Gemm", ["f", "kt"], ["y"], transB=1))
+    _, after = apply(FlattenDense(), proto)
+    assert ops(after) == {"Flatten": 1, "Gemm": 1}
+    assert_parity(proto, after)
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("nhwc_used_elsewhere", "its NHWC output also feeds"),
+        ("flatten_feeds_relu", "not a Dense kernel product"),
+        ("kernel_is_graph_input", "expected a rank-2 initializer weight"),
+        ("kernel_shared", "shared with another node"),
+    ],
+)
+def test_rejections_leave_the_model_unchanged(case, reason):
+    extra_out = value("z", ["N", H, W_, C]), value("z", ["N", H * W_ * C]), \
+        value("z", ["N", OUT])
+    proto = {
+        "nhwc_used_elsewhere": lambda: _graph(
+            extra_nodes=[node("Relu", ["t"], ["z"])], extra_outputs=[extra_out[0]]),
+        "flatten_feeds_relu": lambda: _graph(
+            extra_nodes=[node("Relu", ["f"], ["z"])], extra_outputs=[extra_out[1]]),
+        "kernel_is_graph_input": lambda: _graph(kernel_input=True),
+        "kernel_shared": lambda: _graph(
+            extra_nodes=[node("Relu", ["f"], ["r"]), node("MatMul", ["r", "k"], ["z"])],
+            extra_outputs=[extra_out[2]]),
+    }[case]()
+    result, after = apply(FlattenDense(), proto)
+    assert not result.modified
+    assert ops(after) == ops(proto)
+    assert len(result.skipped) == 1 and reason in result.skipped[0], result.skipped
+
+
+def test_unknown_spatial_shape_is_left_alone():
+    proto = model(
+        [node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+         node("Flatten", ["t"], ["f"], axis=1), node("MatMul", ["f", "k"], ["y"])],
+        [value("x", ["N", C, "H", W_])], [value("y", ["N", OUT])], [init("k", KERNEL)])
+    result, after = apply(FlattenDense(), proto)
+    assert not result.modified and ops(after) == ops(proto)
+    assert "static [N, C, H, W]" in result.skipped[0]

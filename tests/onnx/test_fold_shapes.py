@@ -1,0 +1,103 @@
+"""fold_shapes: every form of tf2onnx's computed Flatten becomes one Flatten; other computed
+targets become constants; a target with an unknown non-batch dim is left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto
+
+from pipeline.passes.fold_shapes import FoldShapes
+from tests.graphs import apply, assert_parity, init, model, node, ops, value
+
+def _fold(proto):
+    return apply(FoldShapes(), proto)
+
+
+def _flatten_form_a():
+    """LeNet4's form: Shape -> Gather(perm) -> Cast -> Slice[0:1] -> Concat(-1) -> Cast."""
+    return model(
+        [node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+         node("Shape", ["x"], ["s"]),
+         node("Gather", ["s", "perm"], ["g"]),
+         node("Cast", ["g"], ["g32"], to=TensorProto.INT32),
+         node("Slice", ["g32", "zero", "one", "zero"], ["n"]),
+         node("Concat", ["n", "minus1"], ["target32"], axis=0),
+         node("Cast", ["target32"], ["target"], to=TensorProto.INT64),
+         node("Reshape", ["t", "target"], ["y"])],
+        [value("x", ["N", 4, 3, 3])], [value("y", ["N", 36])],
+        [init("perm", np.array([0, 2, 3, 1], np.int64)), init("zero", np.array([0], np.int64)),
+         init("one", np.array([1], np.int64)), init("minus1", np.array([-1], np.int32))],
+    )
+
+
+def _flatten_form_b():
+    """Shape -> Slice[1:] -> ReduceProd, Concat with Shape[0:1]."""
+    return model(
+        [node("Shape", ["x"], ["s"]),
+         node("Slice", ["s", "zero", "one"], ["n"]),
+         node("Slice", ["s", "one", "four"], ["rest"]),
+         node("ReduceProd", ["rest"], ["k"], keepdims=1),
+         node("Concat", ["n", "k"], ["target"], axis=0),
+         node("Reshape", ["x", "target"], ["y"])],
+        [value("x", ["N", 4, 3, 3])], [value("y", ["N", 36])],
+        [init("zero", np.array([0], np.int64)), init("one", np.array([1], np.int64)),
+         init("four", np.array([4], np.int64))],
+    )
+
+
+def test_form_a_becomes_one_flatten():
+    proto = _flatten_form_a()
+    result, after = _fold(proto)
+    assert result.modified
+    assert ops(after) == {"Transpose": 1, "Flatten": 1}
+    assert_parity(proto, after)
+
+
+def test_form_b_becomes_one_flatten():
+    proto = _flatten_form_b()
+    _, after = _fold(proto)
+    assert ops(after) == {"Flatten": 1}
+    assert_parity(proto, after)
+
+
+def test_constant_flattening_reshape_becomes_flatten():
+    proto = model([node("Reshape", ["x", "target"], ["y"])],
+                  [value("x", ["N", 4, 3, 3])], [value("y", ["N", 36])],
+                  [init("target", np.array([-1, 36], np.int64))])
+    _, after = _fold(proto)
+    assert ops(after) == {"Flatten": 1}
+    assert_parity(proto, after)
+
+
+def test_other_computed_target_becomes_constant_with_dynamic_batch():
+    proto = model(
+        [node("Shape", ["x"], ["s"]),
+         node("Slice", ["s", "zero", "one"], ["n"]),
+         node("Concat", ["n", "rest"], ["target"], axis=0),
+         node("Reshape", ["x", "target"], ["y"])],
+        [value("x", ["N", 4, 3, 3])], [value("y", ["N", 3, 12])],
+        [init("zero", np.array([0], np.int64)), init("one", np.array([1], np.int64)),
+         init("rest", np.array([3, 12], np.int64))],
+    )
+    _, after = _fold(proto)
+    assert ops(after) == {"Reshape": 1}
+    shape = next(i for i in after.graph.initializer if i.name == after.graph.node[0].input[1])
+    assert list(np.frombuffer(shape.raw_data, np.int64)) == [-1, 3, 12]
+    assert_parity(proto, after)
+
+
+def test_unknown_non_batch_dim_is_left_alone():
+    proto = model(
+        [node("Shape", ["x"], ["s"]),
+         node("Slice", ["s", "zero", "two"], ["nc"]),
+         node("Concat", ["nc", "minus1"], ["target"], axis=0),
+         node("Reshape", ["x", "target"], ["y"])],
+        [value("x", ["N", "C", 3, 3])], [value("y", ["N", "C", 9])],
+        [init("zero", np.array([0], np.int64)), init("two", np.array([2], np.int64)),
+         init("minus1", np.array([-1], np.int64))],
+    )
+    result, after = _fold(proto)
+    assert not result.modified
+    assert ops(after) == ops(proto)
+    assert len(result.skipped) == 1
+    assert "depends on an unknown dim other than the batch" in result.skipped[0]

@@ -1,0 +1,60 @@
+"""nchw_input: the NHWC input's layout change disappears and the interface change is declared."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from pipeline.passes.nchw_input import NchwInput
+from tests.graphs import (
+    apply, assert_parity, init, model, nhwc_metadata, node, ops, perm_of, value,
+)
+
+W = np.random.default_rng(0).standard_normal((2, 3, 3, 3)).astype(np.float32)
+
+
+def _conv_after(first: onnx.NodeProto, channels: int = 3, extra=()) -> onnx.ModelProto:
+    weight = W[:, :channels]
+    return model(
+        [first, node("Conv", ["xc", "w"], ["y"], pads=[1, 1, 1, 1]), *extra],
+        [value("x", ["N", 5, 5, channels])],
+        [value("y", ["N", 2, 5, 5]), *([value("z", ["N", 5, 5, channels])] if extra else [])],
+        [init("w", weight), init("c1shape", np.array([-1, 1, 5, 5], np.int64))],
+        metadata=nhwc_metadata(),
+    )
+
+
+def test_transpose_input_becomes_nchw():
+    proto = _conv_after(node("Transpose", ["x"], ["xc"], perm=[0, 3, 1, 2]))
+    result, after = apply(NchwInput(), proto)
+    assert result.modified
+    assert ops(after) == {"Conv": 1}
+    dims = [d.dim_value or d.dim_param for d in after.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["N", 3, 5, 5]
+    assert perm_of(after) == (0, 3, 1, 2)
+    assert_parity(proto, after)
+
+
+def test_single_channel_reshape_counts_as_the_transpose():
+    proto = _conv_after(node("Reshape", ["x", "c1shape"], ["xc"]), channels=1)
+    _, after = apply(NchwInput(), proto)
+    assert ops(after) == {"Conv": 1}
+    assert perm_of(after) == (0, 3, 1, 2)
+    assert_parity(proto, after)
+
+
+def test_input_also_used_in_nhwc_is_left_alone():
+    proto = _conv_after(node("Transpose", ["x"], ["xc"], perm=[0, 3, 1, 2]),
+                        extra=[node("Relu", ["x"], ["z"])])
+    result, after = apply(NchwInput(), proto)
+    assert not result.modified
+    assert ops(after) == ops(proto)
+    assert perm_of(after) is None
+    assert len(result.skipped) == 1 and "is used in NHWC here" in result.skipped[0]
+
+
+def test_input_not_declared_nhwc_is_not_touched():
+    proto = _conv_after(node("Transpose", ["x"], ["xc"], perm=[0, 3, 1, 2]))
+    del proto.metadata_props[:]
+    result, after = apply(NchwInput(), proto)
+    assert not result.modified and ops(after) == ops(proto) and not result.skipped
