@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 DOC_PREFIX = "keras_layer: "
-_DOC_RE = re.compile(r"keras_layer: (?P<name>[^\s(]+) \((?P<cls>[^)]*)\)")
+_DOC_RE = re.compile(r"keras_layer: (?P<name>.+) \((?P<cls>[^()]*)\)$")
 
 MODEL_NAME = "keras.model_name"
 LAYERS = "keras.layers"  # JSON list of [layer name, class name], in model order

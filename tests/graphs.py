@@ -10,8 +10,8 @@ from collections import Counter
 import numpy as np
 import onnx
 import onnx_ir as ir
-from onnx_ir.passes import common
 from onnx import TensorProto, helper, numpy_helper
+from onnx_ir.passes import common
 
 from pipeline import layout, ort, provenance
 from pipeline.reference import Case, Reference
@@ -68,7 +68,9 @@ def reference_of(proto: onnx.ModelProto, batches=(1, 3)) -> Reference:
 def apply(pass_, proto: onnx.ModelProto, infer_shapes: bool = True):
     """Run one pass on an ir copy of ``proto`` (after shape inference, as in the pipeline):
     (the pass's result, the new proto)."""
-    m = ir.from_proto(proto)
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)  # onnx-ir wraps the proto's tensors; renames would reach ``proto``
+    m = ir.from_proto(copy)
     if infer_shapes:
         common.ShapeInferencePass()(m)
     result = pass_(m)

@@ -56,6 +56,7 @@ def _keras_outputs(model, inputs: dict[str, np.ndarray], names: tuple[str, ...])
 def run(model: str, out_dir: Path) -> StageReport:
     """Export ``model`` (a registry name, a .keras/.h5 path or a keras.applications name)."""
     from models import resolve
+
     from pipeline.export import tf2onnx_export
 
     start = time.perf_counter()

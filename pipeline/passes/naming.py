@@ -89,8 +89,6 @@ class NameAfterKeras(GraphPass):
             graph.initializers.pop(value.name)
         for value, name in renames.items():
             value.name = name
-            if value.const_value is not None:
-                value.const_value.name = name
             graph.initializers[name] = value
         for value in unused:
             graph.initializers[value.name] = value

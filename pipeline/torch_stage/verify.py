@@ -78,7 +78,7 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
         "keras_param_count": keras_count,
         "trainable": all(p.requires_grad for p in model.parameters()),
         "torch_export_error": export_check(model, example),
-        "module_types": sorted({type(m).__name__ for m in model.modules()} - {type(model).__name__}),
+        "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
     }
 
 

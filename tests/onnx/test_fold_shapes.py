@@ -9,6 +9,7 @@ from onnx import TensorProto
 from pipeline.passes.fold_shapes import FoldShapes
 from tests.graphs import apply, assert_parity, init, model, node, ops, value
 
+
 def _fold(proto):
     return apply(FoldShapes(), proto)
 

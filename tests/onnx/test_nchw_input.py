@@ -7,7 +7,15 @@ import onnx
 
 from pipeline.passes.nchw_input import NchwInput
 from tests.graphs import (
-    apply, assert_parity, init, model, nhwc_metadata, node, ops, perm_of, value,
+    apply,
+    assert_parity,
+    init,
+    model,
+    nhwc_metadata,
+    node,
+    ops,
+    perm_of,
+    value,
 )
 
 W = np.random.default_rng(0).standard_normal((2, 3, 3, 3)).astype(np.float32)

@@ -1,0 +1,122 @@
+"""End to end: ``python -m pipeline convert lenet4`` (the chain ``make convert`` runs), its
+artifacts, its report, and the emitted model used with nothing but torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import onnx
+import pytest
+
+from pipeline import artifacts
+from pipeline.compare import FLOAT32_TOL
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden" / "lenet4.json"
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lenet4")
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "convert", "lenet4", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    return out, proc.stdout
+
+
+def test_progress_and_table_are_shown(converted):
+    _, stdout = converted
+    for stage in ("export", "passes", "torch", "check"):
+        assert f"[{stage}] started" in stdout and f"[{stage}] done in" in stdout
+    assert "artifact     case         output" in stdout
+    assert "top-1 agreement 100.00%" in stdout
+
+
+def test_report_holds_every_stage_within_tolerance(converted):
+    out, _ = converted
+    report = json.loads((out / artifacts.REPORT).read_text())
+    assert report["passed"] and report["problems"] == []
+    seen = {(c["artifact"], c["case"]) for c in report["comparisons"]}
+    for artifact in ("stage1.onnx", "stage2.onnx", "model.py"):
+        for case in ("batch1", "batch4", "digits_test"):
+            assert (artifact, case) in seen
+    assert max(c["max_abs"] for c in report["comparisons"]) <= FLOAT32_TOL
+    (accuracy,) = report["torch"]["accuracy"]
+    assert accuracy["top1_agreement"] == 1.0 and accuracy["keras_accuracy"] > 0.9
+    assert report["torch"]["param_count"] == report["torch"]["keras_param_count"] == 69362
+
+
+def test_structure_matches_golden(converted):
+    """Op histogram of stage2.onnx and module kinds of model.py; regenerate on purpose with
+    UPDATE_GOLDEN=1 and review the diff."""
+    out, _ = converted
+    proto = onnx.load(out / artifacts.STAGE2)
+    report = json.loads((out / artifacts.REPORT).read_text())
+    structure = {
+        "stage2_ops": dict(sorted(Counter(n.op_type for n in proto.graph.node).items())),
+        "torch_modules": report["torch"]["module_types"],
+    }
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(structure, indent=2) + "\n")
+    assert structure == json.loads(GOLDEN.read_text())
+    assert not {"Transpose", "Shape", "Gather", "Slice", "Concat", "MatMul"} & set(
+        structure["stage2_ops"])
+    inits = {i.name for i in proto.graph.initializer}
+    for gemm in (n for n in proto.graph.node if n.op_type == "Gemm"):
+        assert gemm.input[1] in inits and gemm.input[2] in inits
+
+
+def test_emitted_model_needs_only_torch(converted):
+    out, _ = converted
+    code = f"""
+import sys, numpy as np, torch
+sys.path.insert(0, {str(out)!r})
+import model
+net = model.load()
+data = np.load({str(out / artifacts.REFERENCE)!r})
+x = torch.from_numpy(data["input/batch4/input_1"]).permute(0, 3, 1, 2)
+y = net(x).detach().numpy()
+err = float(np.abs(y - data["output/batch4/predictions"]).max())
+heavy = [m for m in ("onnx", "onnx2torch", "tensorflow", "keras", "pipeline") if m in sys.modules]
+print(err, heavy)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=out, check=True)
+    err, heavy = proc.stdout.split(" ", 1)
+    assert float(err) <= FLOAT32_TOL
+    assert heavy.strip() == "[]"
+
+
+def test_makefile_chains_the_stage_commands():
+    proc = subprocess.run(["make", "-n", "-W", "pyproject.toml", "convert", "MODEL=lenet4",
+                           "PY=python"], cwd=ROOT, capture_output=True, text=True, check=True)
+    commands = [line for line in proc.stdout.splitlines() if "-m pipeline" in line]
+    assert commands == [
+        "python -m pipeline export lenet4 build/lenet4",
+        "python -m pipeline passes build/lenet4/stage1.onnx build/lenet4/stage2.onnx",
+        "python -m pipeline torch build/lenet4/stage2.onnx build/lenet4",
+        "python -m pipeline check build/lenet4",
+    ]
+
+
+def test_unconvertible_model_stops_with_a_clear_error(tmp_path):
+    make_model = (
+        "import keras; i = keras.Input((8,), name='x'); "
+        "o = keras.layers.Activation('gelu', name='exact_gelu')(i); "
+        f"keras.Model(i, o).save({str(tmp_path / 'gelu.keras')!r})"
+    )
+    subprocess.run([sys.executable, "-c", make_model], check=True, capture_output=True)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "convert",
+                           str(tmp_path / "gelu.keras"), str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert "[export] error:" in proc.stderr
+    assert "(Erfc) of Keras layer 'exact_gelu'" in proc.stderr
+    assert "stage 'export' failed" in proc.stderr
+    assert not out.exists() or not any(out.iterdir())

@@ -1,0 +1,51 @@
+"""Bad input: a clear message, a non-zero exit, no half-written artifact, input untouched."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.graphs import model, node, value
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_missing_stage1_file(tmp_path):
+    proc = _cli("passes", str(tmp_path / "nope.onnx"), str(tmp_path / "out.onnx"))
+    assert proc.returncode == 2
+    assert "ONNX model not found" in proc.stderr and "nope.onnx" in proc.stderr
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_not_an_onnx_file_is_refused_and_left_as_is(tmp_path):
+    bad = tmp_path / "stage1.onnx"
+    bad.write_bytes(b"this is not protobuf \x00\xff" * 10)
+    before = bad.read_bytes()
+    (tmp_path / "reference.npz").write_bytes(b"")
+    proc = _cli("passes", str(bad), str(tmp_path / "stage2.onnx"))
+    assert proc.returncode == 2
+    assert "is not an ONNX model" in proc.stderr
+    assert bad.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reference.npz", "stage1.onnx"]
+
+
+def test_missing_reference(tmp_path):
+    import onnx
+
+    onnx.save(model([node("Relu", ["x"], ["y"])], [value("x", ["N", 2])],
+                    [value("y", ["N", 2])]), tmp_path / "stage1.onnx")
+    proc = _cli("passes", str(tmp_path / "stage1.onnx"), str(tmp_path / "stage2.onnx"))
+    assert proc.returncode == 2 and "reference file not found" in proc.stderr
+    assert not (tmp_path / "stage2.onnx").exists()
+
+
+def test_check_on_an_empty_directory(tmp_path):
+    proc = _cli("check", str(tmp_path))
+    assert proc.returncode == 2 and "Run the export stage first" in proc.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,37 @@
+"""Stage 2's postcondition: each form onnx2torch needs, and the pass an error names."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+import pytest
+
+from pipeline.errors import UnsupportedError
+from pipeline.passes import postcheck
+from tests.graphs import init, model, node, value
+
+K = np.ones((4, 6), np.float32)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "inputs", "inits", "blamed"),
+    [
+        ([node("MatMul", ["x", "k"], ["y"])], [], [init("k", K.T.copy())], "matmul_add_to_gemm"),
+        ([node("Gemm", ["x", "k"], ["y"], transB=1)], [value("k", [4, 6])], [],
+         "matmul_add_to_gemm"),
+        ([node("Shape", ["x"], ["s"]), node("Reshape", ["x", "s"], ["y"])], [], [],
+         "fold_shapes"),
+        ([node("Relu", ["x"], ["y.1"])], [], [], "name_after_keras"),
+    ],
+)
+def test_each_rule_names_its_pass(nodes, inputs, inits, blamed):
+    outputs = [value(nodes[-1].output[0], ["N", None])]
+    proto = model(nodes, [value("x", ["N", 6]), *inputs], outputs, inits)
+    with pytest.raises(UnsupportedError, match=rf"\({blamed}\)"):
+        postcheck.ensure_stage3_ready(ir.from_proto(proto).graph)
+
+
+def test_a_clean_graph_passes():
+    proto = model([node("Gemm", ["x", "k"], ["y"], transB=1)], [value("x", ["N", 6])],
+                  [value("y", ["N", 4])], [init("k", K)])
+    assert postcheck.problems(ir.from_proto(proto).graph) == []

@@ -1,0 +1,121 @@
+"""Stage 1: what export writes for LeNet4, and how it fails on what it cannot convert."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import onnx
+import pytest
+from pipeline import artifacts, provenance
+from pipeline import reference as ref
+from pipeline.compare import FLOAT32_TOL
+from pipeline.errors import BadInputError, UnsupportedError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_lenet4_artifacts(lenet4_export):
+    out, report = lenet4_export
+    assert sorted(p.name for p in out.iterdir()) == sorted([
+        artifacts.KERAS_MODEL, artifacts.STAGE1, artifacts.REFERENCE, artifacts.EXPORT_REPORT])
+    assert report.passed and len(report.comparisons) == 3
+    assert max(c.max_rel for c in report.comparisons) <= FLOAT32_TOL
+
+
+def test_reference_has_two_batch_sizes_and_the_digits_split(lenet4_export):
+    out, _ = lenet4_export
+    reference = ref.load(out / artifacts.REFERENCE)
+    assert list(reference.cases) == ["batch1", "batch4", "digits_test"]
+    assert reference.cases["batch4"].inputs["input_1"].shape == (4, 28, 28, 1)
+    digits = reference.cases["digits_test"]
+    assert digits.labels.shape == (360,)
+    accuracy = np.mean(np.argmax(digits.outputs["predictions"], -1) == digits.labels)
+    assert accuracy > 0.9  # trained on real digits, not random weights
+
+
+def test_keras_layers_travel_in_the_onnx(lenet4_export):
+    out, _ = lenet4_export
+    proto = onnx.load(out / artifacts.STAGE1)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta[provenance.MODEL_NAME] == "lenet4"
+    assert meta[provenance.PARAM_COUNT] == "69362"
+    assert meta[provenance.INPUT_LAYOUT_PREFIX + "input_1"] == "NHWC"
+    layers = dict(json.loads(meta[provenance.LAYERS]))
+    assert layers["fc1"] == "Dense" and layers["block1_conv1"] == "Conv2D"
+    owners = {provenance.layer_of(n.doc_string)[0] for n in proto.graph.node}
+    assert {"block1_conv1", "block2_pool1", "flatten", "fc1", "predictions"} <= owners
+
+
+def test_unconvertible_op_fails_naming_op_and_layer(tmp_path):
+    from pipeline import export
+
+    inputs = keras.Input((8,), name="x")
+    outputs = keras.layers.Activation("gelu", name="exact_gelu")(inputs)  # exact by default
+    path = tmp_path / "gelu.keras"
+    keras.Model(inputs, outputs).save(path)
+    with pytest.raises(UnsupportedError) as err:
+        export.run(str(path), tmp_path / "out")
+    message = str(err.value)
+    assert "Erfc" in message and "exact_gelu" in message and "Supported layers" in message
+    assert not (tmp_path / "out" / artifacts.STAGE1).exists()
+
+
+def test_legacy_h5_input_converts_and_is_not_modified(tmp_path, lenet4_export):
+    from pipeline import export
+
+    out, _ = lenet4_export
+    h5 = tmp_path / "lenet4.h5"
+    keras.saving.load_model(out / artifacts.KERAS_MODEL).save(h5)
+    digest = hashlib.sha256(h5.read_bytes()).hexdigest()
+    report = export.run(str(h5), tmp_path / "from_h5")
+    assert report.passed
+    assert hashlib.sha256(h5.read_bytes()).hexdigest() == digest
+    assert not (tmp_path / "from_h5" / artifacts.KERAS_MODEL).exists()  # not built here
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("no_such_model", "unknown MODEL 'no_such_model'"),
+        ("missing/file.keras", "model file not found"),
+    ],
+)
+def test_unknown_model(model, message):
+    from models import resolve
+
+    with pytest.raises(BadInputError, match=message):
+        resolve(model)
+
+
+def test_a_file_that_is_not_a_keras_model(tmp_path):
+    from models import resolve
+
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(BadInputError, match="could not be loaded as a Keras model"):
+        resolve(str(bad))
+    other = tmp_path / "model.txt"
+    other.write_text("hello")
+    with pytest.raises(BadInputError, match="not a Keras model file"):
+        resolve(str(other))
+
+
+def test_stage2_is_the_same_whatever_the_hash_seed(tmp_path):
+    """tf2onnx's output varies with PYTHONHASHSEED; stage2.onnx must not."""
+    digests = set()
+    for seed in ("0", "1", "2"):
+        out = tmp_path / f"seed{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        for args in (["export", "lenet4", str(out)],
+                     ["passes", str(out / artifacts.STAGE1), str(out / artifacts.STAGE2)]):
+            subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env,
+                           check=True, capture_output=True)
+        digests.add(hashlib.sha256((out / artifacts.STAGE2).read_bytes()).hexdigest())
+    assert len(digests) == 1
