@@ -37,6 +37,7 @@ check: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check pipeline models tests
+	$(PY) -m ruff format --check pipeline models tests
 
 # TensorFlow tests and torch tests run in separate pytest processes.
 test: lint

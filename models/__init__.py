@@ -65,8 +65,9 @@ def _digits_test() -> LabeledData:
 
 
 REGISTRY: dict[str, Entry] = {
-    "lenet4": Entry("LeNet4 of the reference post, trained on scikit-learn digits",
-                    _lenet4, _digits_test),
+    "lenet4": Entry(
+        "LeNet4 of the reference post, trained on scikit-learn digits", _lenet4, _digits_test
+    ),
 }
 
 

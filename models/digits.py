@@ -31,7 +31,10 @@ def load() -> Split:
     images = (digits.images / 16.0).astype(np.float32)[..., None]
     resized = tf.image.resize(images, (IMAGE_SIZE, IMAGE_SIZE), method="bilinear").numpy()
     x_train, x_test, y_train, y_test = train_test_split(
-        resized, digits.target.astype(np.int64), test_size=TEST_FRACTION,
-        random_state=SPLIT_SEED, stratify=digits.target,
+        resized,
+        digits.target.astype(np.int64),
+        test_size=TEST_FRACTION,
+        random_state=SPLIT_SEED,
+        stratify=digits.target,
     )
     return Split(x_train, y_train, x_test, y_test)

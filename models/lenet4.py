@@ -26,11 +26,13 @@ def build() -> keras.Model:
     """The untrained LeNet4 (input 28x28x1, NHWC)."""
     keras.utils.set_random_seed(SEED)
     inputs = keras.Input((28, 28, 1), name="input_1")
-    x = keras.layers.Conv2D(6, KERNEL_SIZE, activation="relu", padding="same",
-                            name="block1_conv1")(inputs)
+    x = keras.layers.Conv2D(6, KERNEL_SIZE, activation="relu", padding="same", name="block1_conv1")(
+        inputs
+    )
     x = keras.layers.MaxPooling2D(pool_size=(2, 2), name="block1_pool1")(x)
-    x = keras.layers.Conv2D(16, KERNEL_SIZE, activation="relu", padding="same",
-                            name="block2_conv1")(x)
+    x = keras.layers.Conv2D(
+        16, KERNEL_SIZE, activation="relu", padding="same", name="block2_conv1"
+    )(x)
     x = keras.layers.MaxPooling2D(pool_size=(2, 2), name="block2_pool1")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(84, activation="relu", name="fc1")(x)
@@ -44,10 +46,14 @@ def train(data: digits.Split | None = None) -> keras.Model:
     data = data or digits.load()
     tf.config.experimental.enable_op_determinism()
     model = build()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(data.x_train, data.y_train, batch_size=BATCH_SIZE, epochs=EPOCHS,
-              shuffle=True, verbose=0)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(
+        data.x_train, data.y_train, batch_size=BATCH_SIZE, epochs=EPOCHS, shuffle=True, verbose=0
+    )
     return model
 
 

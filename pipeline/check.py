@@ -28,11 +28,13 @@ from pipeline.report import StageReport
 def _torch_verify(out_dir: Path) -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline.torch_stage.verify", str(out_dir)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
-        raise PipelineError(f"verifying {out_dir / artifacts.MODEL_PY} crashed:\n"
-                            + proc.stderr[-2000:])
+        raise PipelineError(
+            f"verifying {out_dir / artifacts.MODEL_PY} crashed:\n" + proc.stderr[-2000:]
+        )
     return json.loads(proc.stdout)
 
 
@@ -55,22 +57,32 @@ def run(out_dir: Path) -> StageReport:
         structure[name] = dict(sorted(Counter(n.op_type for n in proto.graph.node).items()))
     artifacts.require_file(out_dir / artifacts.MODEL_PY, "artifact", "Run the torch stage.")
     torch_result = _torch_verify(out_dir)
-    comparisons += [Comparison(**{**c, "shape": tuple(c["shape"])})
-                    for c in torch_result.pop("comparisons")]
+    comparisons += [
+        Comparison(**{**c, "shape": tuple(c["shape"])}) for c in torch_result.pop("comparisons")
+    ]
     files = sorted(p for p in out_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     report = StageReport(
-        "check", {p.name: str(p) for p in [*files, report_path]},
-        time.perf_counter() - start, tuple(comparisons),
-        details={"ops": structure, "torch": torch_result,
-                 "file_sizes": {p.name: p.stat().st_size for p in files}},
+        "check",
+        {p.name: str(p) for p in [*files, report_path]},
+        time.perf_counter() - start,
+        tuple(comparisons),
+        details={
+            "ops": structure,
+            "torch": torch_result,
+            "file_sizes": {p.name: p.stat().st_size for p in files},
+        },
     )
     problems = [c.describe() for c in comparisons if not c.passed]
-    problems += [f"digits top-1 agreement {a['top1_agreement']:.2%}"
-                 for a in torch_result["accuracy"] if not a["passed"]]
+    problems += [
+        f"digits top-1 agreement {a['top1_agreement']:.2%}"
+        for a in torch_result["accuracy"]
+        if not a["passed"]
+    ]
     if torch_result["torch_export_error"]:
         problems.append(f"torch.export fails: {torch_result['torch_export_error']}")
-    artifacts.write_json(report_path, {**report.to_json(), "passed": not problems,
-                                       "problems": problems})
+    artifacts.write_json(
+        report_path, {**report.to_json(), "passed": not problems, "problems": problems}
+    )
     print(table(report))
     if problems:
         raise MismatchError("the conversion does not match Keras: " + "; ".join(problems))
@@ -80,18 +92,33 @@ def run(out_dir: Path) -> StageReport:
 def table(report: StageReport) -> str:
     rows = [("artifact", "case", "output", "max abs", "scaled", "tol", "result")]
     for c in report.comparisons:
-        rows.append((c.artifact, c.case, c.output, f"{c.max_abs:.2e}", f"{c.max_rel:.2e}",
-                     f"{c.tol:.0e}", "ok" if c.passed else "MISMATCH"))
+        rows.append(
+            (
+                c.artifact,
+                c.case,
+                c.output,
+                f"{c.max_abs:.2e}",
+                f"{c.max_rel:.2e}",
+                f"{c.tol:.0e}",
+                "ok" if c.passed else "MISMATCH",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     torch_result = report.details["torch"]
     for a in torch_result["accuracy"]:
-        lines.append(f"{a['case']} ({a['samples']} samples): Keras accuracy "
-                     f"{a['keras_accuracy']:.2%}, torch {a['accuracy']:.2%}, top-1 agreement "
-                     f"{a['top1_agreement']:.2%}")
-    lines.append(f"torch module: {', '.join(torch_result['module_types'])}; "
-                 f"{torch_result['param_count']} parameters (Keras "
-                 f"{torch_result['keras_param_count']}); torch.export: "
-                 f"{'ok' if not torch_result['torch_export_error'] else 'FAILS'}")
+        lines.append(
+            f"{a['case']} ({a['samples']} samples): Keras accuracy "
+            f"{a['keras_accuracy']:.2%}, torch {a['accuracy']:.2%}, top-1 agreement "
+            f"{a['top1_agreement']:.2%}"
+        )
+    lines.append(
+        f"torch module: {', '.join(torch_result['module_types'])}; "
+        f"{torch_result['param_count']} parameters (Keras "
+        f"{torch_result['keras_param_count']}); torch.export: "
+        f"{'ok' if not torch_result['torch_export_error'] else 'FAILS'}"
+    )
     return "\n".join(lines)

@@ -75,8 +75,11 @@ def run_stage(command: str, args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     if hasattr(module, "summarize"):
         print(module.summarize(report), flush=True)
-    print(f"[{command}] done in {elapsed:.1f} s: "
-          + ", ".join(str(p) for p in report.artifacts.values()), flush=True)
+    print(
+        f"[{command}] done in {elapsed:.1f} s: "
+        + ", ".join(str(p) for p in report.artifacts.values()),
+        flush=True,
+    )
     return 0 if report.passed else 4
 
 
@@ -99,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="  %(name)s: %(message)s", stream=sys.stderr,
+        format="  %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     try:
         if args.command == "convert":

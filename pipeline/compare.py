@@ -43,14 +43,19 @@ class Comparison:
 
 
 def compare(
-    artifact: str, case: str, output: str, expected: np.ndarray, actual: np.ndarray,
+    artifact: str,
+    case: str,
+    output: str,
+    expected: np.ndarray,
+    actual: np.ndarray,
     tol: float = FLOAT32_TOL,
 ) -> Comparison:
     expected = np.asarray(expected)
     actual = np.asarray(actual)
     if expected.shape != actual.shape:
-        return Comparison(artifact, case, output, tuple(actual.shape), float("inf"),
-                          float("inf"), tol, False)
+        return Comparison(
+            artifact, case, output, tuple(actual.shape), float("inf"), float("inf"), tol, False
+        )
     diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
     max_abs = float(diff.max()) if diff.size else 0.0
     scale = max(1.0, float(np.abs(expected).max()) if expected.size else 1.0)
@@ -75,13 +80,16 @@ class Accuracy:
         return asdict(self)
 
 
-def accuracy(artifact: str, case: str, labels: np.ndarray, expected: np.ndarray,
-             actual: np.ndarray) -> Accuracy:
+def accuracy(
+    artifact: str, case: str, labels: np.ndarray, expected: np.ndarray, actual: np.ndarray
+) -> Accuracy:
     keras_top1 = np.argmax(expected, axis=-1)
     top1 = np.argmax(actual, axis=-1)
     agreement = float(np.mean(keras_top1 == top1))
     return Accuracy(
-        artifact, case, int(labels.shape[0]),
+        artifact,
+        case,
+        int(labels.shape[0]),
         keras_accuracy=float(np.mean(keras_top1 == labels)),
         accuracy=float(np.mean(top1 == labels)),
         top1_agreement=agreement,

@@ -27,7 +27,7 @@ def format_perm(perm: tuple[int, ...]) -> str:
 def input_perms(metadata: Mapping[str, str]) -> dict[str, tuple[int, ...]]:
     """The declared input permutations, by input name."""
     return {
-        key[len(INPUT_PERM_PREFIX):]: tuple(int(axis) for axis in value.split(","))
+        key[len(INPUT_PERM_PREFIX) :]: tuple(int(axis) for axis in value.split(","))
         for key, value in metadata.items()
         if key.startswith(INPUT_PERM_PREFIX)
     }

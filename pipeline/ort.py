@@ -27,8 +27,12 @@ def run(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> list[np.ndar
     return session(model).run(None, dict(feeds))
 
 
-def check_against(model: onnx.ModelProto, reference: Reference, artifact: str,
-                  cases: tuple[str, ...] | None = None) -> list[Comparison]:
+def check_against(
+    model: onnx.ModelProto,
+    reference: Reference,
+    artifact: str,
+    cases: tuple[str, ...] | None = None,
+) -> list[Comparison]:
     """Run every reference case (Keras-layout inputs adapted to the model's declared layout)."""
     metadata = {p.key: p.value for p in model.metadata_props}
     perms = layout.input_perms(metadata)

@@ -28,8 +28,14 @@ def init(name: str, array) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(array), name)
 
 
-def node(op: str, inputs: list[str], outputs: list[str], layer: str | None = None,
-         cls: str = "Layer", **attrs) -> onnx.NodeProto:
+def node(
+    op: str,
+    inputs: list[str],
+    outputs: list[str],
+    layer: str | None = None,
+    cls: str = "Layer",
+    **attrs,
+) -> onnx.NodeProto:
     made = helper.make_node(op, inputs, outputs, name=outputs[0], **attrs)
     if layer:
         made.doc_string = provenance.layer_doc(layer, cls)

@@ -65,8 +65,12 @@ def run(model: str, out_dir: Path) -> StageReport:
     artifacts.clear([stage1, reference_path, out_dir / artifacts.EXPORT_REPORT])
     loaded = resolve(model)
     keras_model = loaded.model
-    log.info("exporting %s (%s), %d parameters", keras_model.name, loaded.source,
-             keras_model.count_params())
+    log.info(
+        "exporting %s (%s), %d parameters",
+        keras_model.name,
+        loaded.source,
+        keras_model.count_params(),
+    )
     proto = tf2onnx_export.to_onnx(keras_model)
     tf2onnx_export.annotate(proto, keras_model)
     tf2onnx_export.validate(proto)
@@ -87,10 +91,17 @@ def run(model: str, out_dir: Path) -> StageReport:
         onnx.save(proto, tmp)
     written.update(stage1=str(stage1), reference=str(reference_path))
     report = StageReport(
-        "export", written, time.perf_counter() - start, comparisons,
-        details={"model": model, "source": loaded.source, "keras_model": keras_model.name,
-                 "param_count": keras_model.count_params(),
-                 "onnx_ops": len(proto.graph.node)},
+        "export",
+        written,
+        time.perf_counter() - start,
+        comparisons,
+        details={
+            "model": model,
+            "source": loaded.source,
+            "keras_model": keras_model.name,
+            "param_count": keras_model.count_params(),
+            "onnx_ops": len(proto.graph.node),
+        },
     )
     artifacts.write_json(out_dir / artifacts.EXPORT_REPORT, report.to_json())
     return report

@@ -88,7 +88,10 @@ def run(src: Path, dst: Path, reference: Path | None = None) -> StageReport:
     with artifacts.atomic_path(dst) as tmp:
         onnx.save(to_proto(model), tmp)
     report = StageReport(
-        "passes", {"stage2": str(dst)}, time.perf_counter() - start, comparisons,
+        "passes",
+        {"stage2": str(dst)},
+        time.perf_counter() - start,
+        comparisons,
         details={
             "ops_before": dict(sorted(before.items())),
             "ops_after": dict(sorted(after.items())),
@@ -109,8 +112,13 @@ def _transposes_left(model: ir.Model, records) -> list[dict]:
             layer = provenance.layer_of(node.doc_string or "")
             key = f"Keras layer '{layer[0]}'" if layer else f"'{node.name}'"
             reasons = [s for r in records for s in r.skipped if key in s and "Transpose" in s]
-            left.append({"node": node.name, "doc": node.doc_string or "",
-                         "why": reasons or ["no pass matched it"]})
+            left.append(
+                {
+                    "node": node.name,
+                    "doc": node.doc_string or "",
+                    "why": reasons or ["no pass matched it"],
+                }
+            )
     return left
 
 

@@ -23,8 +23,11 @@ class CancelTransposes(GraphPass):
                 continue
             perm = tuple(node.attributes.get_ints("perm", ()))
             source = node.inputs[0].producer()
-            if source is not None and source.op_type == "Transpose" \
-                    and only_consumer(source.outputs[0]) is node:
+            if (
+                source is not None
+                and source.op_type == "Transpose"
+                and only_consumer(source.outputs[0]) is node
+            ):
                 perm = compose(tuple(source.attributes.get_ints("perm", ())), perm)
                 node.replace_input_with(0, source.inputs[0])
                 node.attributes["perm"] = ir.AttrInt64s("perm", list(perm))

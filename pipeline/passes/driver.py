@@ -27,8 +27,13 @@ class PassRecord:
     worst_error: float | None  # max scaled error vs Keras after this pass
 
     def to_json(self) -> dict:
-        return {"pass": self.name, "modified": self.modified, "op_diff": self.op_diff,
-                "skipped": list(self.skipped), "worst_error": self.worst_error}
+        return {
+            "pass": self.name,
+            "modified": self.modified,
+            "op_diff": self.op_diff,
+            "skipped": list(self.skipped),
+            "worst_error": self.worst_error,
+        }
 
 
 def to_proto(model: ir.Model) -> onnx.ModelProto:

@@ -26,8 +26,10 @@ class FlattenDense(GraphPass):
     def rewrite(self, model: ir.Model) -> bool:
         modified = False
         for node in list(model.graph):
-            if (node.op_type == "Transpose"
-                    and tuple(node.attributes.get_ints("perm", ())) == layout.NCHW_TO_NHWC):
+            if (
+                node.op_type == "Transpose"
+                and tuple(node.attributes.get_ints("perm", ())) == layout.NCHW_TO_NHWC
+            ):
                 modified |= self._fold(model.graph, node)
         return modified
 
@@ -78,8 +80,10 @@ class FlattenDense(GraphPass):
         kernel = dense.inputs[1]
         array = const(kernel)
         if array is None:
-            return ("expected a rank-2 initializer weight, found a computed value; "
-                    "export with a fixed Flatten size")
+            return (
+                "expected a rank-2 initializer weight, found a computed value; "
+                "export with a fixed Flatten size"
+            )
         row_axis = 1 if dense.op_type == "Gemm" and dense.attributes.get_int("transB", 0) else 0
         if array.ndim != 2 or array.shape[row_axis] != rows:
             return f"weight of shape {list(array.shape)} does not have H*W*C = {rows} rows"

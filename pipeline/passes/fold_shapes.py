@@ -84,7 +84,7 @@ def _evaluate(node: ir.Node, args: list[SymVec | None]) -> SymVec | None:  # noq
         if len(args) > 3 and args[3].items not in ((0,), (-1,)):
             return None
         step = args[4].items[0] if len(args) > 4 else 1
-        return SymVec(first.items[args[1].items[0]:args[2].items[0]:step])
+        return SymVec(first.items[args[1].items[0] : args[2].items[0] : step])
     if op == "Concat":
         return SymVec(tuple(i for a in args for i in a.items))
     if op == "Unsqueeze" and first.scalar:
@@ -153,8 +153,9 @@ class FoldShapes(GraphPass):
             return False
         batch = data[0]
         if _is_flatten(data, target):
-            flatten = ir.node("Flatten", [node.inputs[0]], {"axis": 1}, name=node.name,
-                              doc_string=node.doc_string)
+            flatten = ir.node(
+                "Flatten", [node.inputs[0]], {"axis": 1}, name=node.name, doc_string=node.doc_string
+            )
             graph.insert_before(node, flatten)
             old = node.outputs[0]
             flatten.outputs[0].shape, flatten.outputs[0].type = old.shape, old.type
@@ -164,8 +165,11 @@ class FoldShapes(GraphPass):
             return True
         resolved = [(-1 if d == batch and i == 0 else d) for i, d in enumerate(target)]
         if not all(isinstance(d, int) for d in resolved) or resolved.count(-1) > 1:
-            self.skip(node, f"target shape {list(target)} depends on an unknown dim other "
-                            "than the batch; export the model with static non-batch shapes")
+            self.skip(
+                node,
+                f"target shape {list(target)} depends on an unknown dim other "
+                "than the batch; export the model with static non-batch shapes",
+            )
             return False
         if node.inputs[1].is_initializer() and list(const(node.inputs[1])) == resolved:
             return False

@@ -36,8 +36,11 @@ class MatMulAddToGemm(GraphPass):
             self.skip(matmul, "the weight is not a rank-2 initializer; left as MatMul")
             return False
         if x.shape is None or len(x.shape) != 2:
-            self.skip(matmul, f"input of rank {len(x.shape) if x.shape else '?'}; Gemm needs "
-                              "rank 2, left as MatMul")
+            self.skip(
+                matmul,
+                f"input of rank {len(x.shape) if x.shape else '?'}; Gemm needs "
+                "rank 2, left as MatMul",
+            )
             return False
         inputs = [x, add_initializer(graph, f"{w.name}_t", weight.T)]
         last = matmul
@@ -46,8 +49,9 @@ class MatMulAddToGemm(GraphPass):
         if bias is not None:
             inputs.append(add_initializer(graph, f"{add.name}_bias", bias))
             last = add
-        gemm = ir.node("Gemm", inputs, {"transB": 1}, name=matmul.name,
-                       doc_string=matmul.doc_string)
+        gemm = ir.node(
+            "Gemm", inputs, {"transB": 1}, name=matmul.name, doc_string=matmul.doc_string
+        )
         graph.insert_before(matmul, gemm)
         out = last.outputs[0]
         gemm.outputs[0].shape, gemm.outputs[0].type = out.shape, out.type

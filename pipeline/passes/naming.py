@@ -72,7 +72,8 @@ class NameAfterKeras(GraphPass):
     @staticmethod
     def _has_params(node: ir.Node) -> bool:
         return node.op_type in PARAM_ROLES and any(
-            v is not None and v.is_initializer() for v in node.inputs[1:])
+            v is not None and v.is_initializer() for v in node.inputs[1:]
+        )
 
     @staticmethod
     def _name_initializers(graph: ir.Graph, used: set[str]) -> None:
@@ -116,5 +117,9 @@ class NameAfterKeras(GraphPass):
 
     @staticmethod
     def _snapshot(graph: ir.Graph) -> tuple:
-        return (tuple(n.name for n in graph), tuple(v.name for n in graph for v in n.outputs),
-                tuple(sorted(graph.initializers)), graph.name)
+        return (
+            tuple(n.name for n in graph),
+            tuple(v.name for n in graph for v in n.outputs),
+            tuple(sorted(graph.initializers)),
+            graph.name,
+        )

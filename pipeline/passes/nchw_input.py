@@ -46,8 +46,9 @@ class NchwInput(GraphPass):
             if not consumers or value.is_graph_output():
                 continue
             if bad:
-                self.skip(bad[0], f"graph input '{value.name}' is used in NHWC here; "
-                                  "the input stays NHWC")
+                self.skip(
+                    bad[0], f"graph input '{value.name}' is used in NHWC here; the input stays NHWC"
+                )
                 continue
             for node in consumers:
                 node.outputs[0].replace_all_uses_with(value, replace_graph_outputs=True)
@@ -55,6 +56,7 @@ class NchwInput(GraphPass):
             n, h, w, c = nhwc
             value.shape = ir.Shape([n, c, h, w])
             model.metadata_props[layout.perm_key(value.name)] = layout.format_perm(
-                layout.NHWC_TO_NCHW)
+                layout.NHWC_TO_NCHW
+            )
             modified = True
         return modified

@@ -27,13 +27,19 @@ def problems(graph: ir.Graph) -> list[str]:
         if op == "Reshape" and const(node.inputs[1]) is None:
             found.append(f"{where(node)}: Reshape to a computed shape (fold_shapes)")
         if op == "MatMul" and const(node.inputs[1]) is not None:
-            found.append(f"{where(node)}: Dense kernel still a MatMul; it would become a "
-                         "buffer, not an nn.Linear parameter (matmul_add_to_gemm)")
-        if op == "Gemm" and (node.attributes.get_int("transA", 0)
-                             or any(const(v) is None for v in node.inputs[1:])
-                             or (len(node.inputs) > 2 and const(node.inputs[2]).ndim != 1)):
-            found.append(f"{where(node)}: Gemm not in nn.Linear form (transA=0, initializer "
-                         "weight, 1-D bias) (matmul_add_to_gemm)")
+            found.append(
+                f"{where(node)}: Dense kernel still a MatMul; it would become a "
+                "buffer, not an nn.Linear parameter (matmul_add_to_gemm)"
+            )
+        if op == "Gemm" and (
+            node.attributes.get_int("transA", 0)
+            or any(const(v) is None for v in node.inputs[1:])
+            or (len(node.inputs) > 2 and const(node.inputs[2]).ndim != 1)
+        ):
+            found.append(
+                f"{where(node)}: Gemm not in nn.Linear form (transA=0, initializer "
+                "weight, 1-D bias) (matmul_add_to_gemm)"
+            )
         if op in ("Conv", "ConvTranspose") and const(node.inputs[1]) is None:
             found.append(f"{where(node)}: convolution kernel is not an initializer (export)")
     return found
@@ -43,6 +49,7 @@ def ensure_stage3_ready(graph: ir.Graph) -> None:
     found = problems(graph)
     if found:
         raise UnsupportedError(
-            "stage2.onnx is not in the form the torch stage needs: " + "; ".join(found)
+            "stage2.onnx is not in the form the torch stage needs: "
+            + "; ".join(found)
             + ". The pass named in brackets should have handled it: report the model."
         )

@@ -27,22 +27,22 @@ def _node_info(proto: onnx.ModelProto) -> dict[str, emit.NodeInfo]:
     for node in proto.graph.node:
         layer = provenance.layer_of(node.doc_string)
         info[node.name] = emit.NodeInfo(
-            node.op_type, provenance.describe_node(node.name, node.op_type, node.doc_string),
-            f"{layer[0]} ({layer[1]})" if layer else "")
+            node.op_type,
+            provenance.describe_node(node.name, node.op_type, node.doc_string),
+            f"{layer[0]} ({layer[1]})" if layer else "",
+        )
     return info
 
 
 def _ports(values, perms: dict[str, tuple[int, ...]]) -> list[source.Port]:
     ports = []
     for value in values:
-        dims = tuple(d.dim_param or str(d.dim_value)
-                     for d in value.type.tensor_type.shape.dim)
+        dims = tuple(d.dim_param or str(d.dim_value) for d in value.type.tensor_type.shape.dim)
         note = ""
         if value.name in perms:
             inverse = tuple(perms[value.name].index(i) for i in range(len(dims)))
             keras = ", ".join(dims[i] for i in inverse)
-            note = (f"NCHW; Keras took [{keras}]: feed x.permute"
-                    f"{tuple(perms[value.name])}")
+            note = f"NCHW; Keras took [{keras}]: feed x.permute{tuple(perms[value.name])}"
         ports.append(source.Port(value.name, dims, note))
     return ports
 
@@ -55,8 +55,10 @@ def emit_source(proto: onnx.ModelProto, gm: torch.fx.GraphModule, origin: str) -
     forward, _ = emit.forward_lines(gm, info)
     return source.render(
         keras_name=metadata.get(provenance.MODEL_NAME, proto.graph.name or "model"),
-        source=origin, inputs=_ports(proto.graph.input, perms),
-        outputs=_ports(proto.graph.output, {}), init=emit.module_init_lines(gm),
+        source=origin,
+        inputs=_ports(proto.graph.input, perms),
+        outputs=_ports(proto.graph.output, {}),
+        init=emit.module_init_lines(gm),
         forward=forward,
     )
 
@@ -74,21 +76,26 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
     reference_data = ref.load(reference or src.parent / artifacts.REFERENCE)
     gm = convert(proto, save_input_names=True)
     text = emit_source(proto, gm, src.name)
-    state = {k: v.detach().clone().contiguous() for k, v in gm.state_dict().items()
-             if not k.startswith("initializers.")}
+    state = {
+        k: v.detach().clone().contiguous()
+        for k, v in gm.state_dict().items()
+        if not k.startswith("initializers.")
+    }
     with artifacts.atomic_path(model_py) as tmp_py, artifacts.atomic_path(weights) as tmp_w:
         tmp_py.write_text(text, encoding="utf-8")
         torch.save(state, tmp_w)
         result = verify.verify(tmp_py, tmp_w, src, reference_data)
         failed = verify.problems(result)
         if failed:
-            raise MismatchError("the emitted PyTorch module fails its checks: "
-                                + "; ".join(failed))
-    comparisons = tuple(Comparison(**{**c, "shape": tuple(c["shape"])})
-                        for c in result["comparisons"])
+            raise MismatchError("the emitted PyTorch module fails its checks: " + "; ".join(failed))
+    comparisons = tuple(
+        Comparison(**{**c, "shape": tuple(c["shape"])}) for c in result["comparisons"]
+    )
     report = StageReport(
-        "torch", {"model_py": str(model_py), "weights": str(weights)},
-        time.perf_counter() - start, comparisons,
+        "torch",
+        {"model_py": str(model_py), "weights": str(weights)},
+        time.perf_counter() - start,
+        comparisons,
         details={k: v for k, v in result.items() if k != "comparisons"},
     )
     artifacts.write_json(out_dir / artifacts.TORCH_REPORT, report.to_json())

@@ -24,10 +24,34 @@ from pipeline.errors import UnsupportedError
 # torch.nn class -> its constructor arguments read back from an instance, in order; the
 # first ``positional`` are written positionally (as the PyTorch docs do).
 CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
-    nn.Conv1d: (("in_channels", "out_channels", "kernel_size", "stride", "padding",
-                 "dilation", "groups", "bias", "padding_mode"), 2),
-    nn.Conv2d: (("in_channels", "out_channels", "kernel_size", "stride", "padding",
-                 "dilation", "groups", "bias", "padding_mode"), 2),
+    nn.Conv1d: (
+        (
+            "in_channels",
+            "out_channels",
+            "kernel_size",
+            "stride",
+            "padding",
+            "dilation",
+            "groups",
+            "bias",
+            "padding_mode",
+        ),
+        2,
+    ),
+    nn.Conv2d: (
+        (
+            "in_channels",
+            "out_channels",
+            "kernel_size",
+            "stride",
+            "padding",
+            "dilation",
+            "groups",
+            "bias",
+            "padding_mode",
+        ),
+        2,
+    ),
     nn.Linear: (("in_features", "out_features", "bias"), 2),
     nn.MaxPool2d: (("kernel_size", "stride", "padding", "dilation", "ceil_mode"), 1),
     nn.AvgPool2d: (("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"), 1),
@@ -75,8 +99,9 @@ def constructor(module: nn.Module) -> str:
         default = params[name].default if name in params else inspect.Parameter.empty
         if index < positional:
             args.append(_literal(value))
-        elif name == "stride" and default is None and _literal(value) == _literal(
-                module.kernel_size):
+        elif (
+            name == "stride" and default is None and _literal(value) == _literal(module.kernel_size)
+        ):
             continue  # pooling's default stride is the kernel size
         elif default is inspect.Parameter.empty or _literal(value) != _literal(default):
             args.append(f"{name}={_literal(value)}")

@@ -70,16 +70,28 @@ def class_name(keras_name: str) -> str:
     return name if name[0].isalpha() else f"Model{name}"
 
 
-def render(*, keras_name: str, source: str, inputs: list[Port], outputs: list[Port],
-           init: list[str], forward: list[str]) -> str:
+def render(
+    *,
+    keras_name: str,
+    source: str,
+    inputs: list[Port],
+    outputs: list[Port],
+    init: list[str],
+    forward: list[str],
+) -> str:
     cls = class_name(keras_name)
     indent = " " * 8
     tensor = "torch.Tensor"
     returns = tensor if len(outputs) == 1 else f"tuple[{', '.join([tensor] * len(outputs))}]"
     return TEMPLATE.format(
-        class_name=cls, keras_name=keras_name, version=pipeline.__version__, source=source,
-        inputs="\n".join(p.line() for p in inputs), outputs="\n".join(p.line() for p in outputs),
+        class_name=cls,
+        keras_name=keras_name,
+        version=pipeline.__version__,
+        source=source,
+        inputs="\n".join(p.line() for p in inputs),
+        outputs="\n".join(p.line() for p in outputs),
         init="\n".join(indent + line for line in init) or indent + "pass",
-        params=", ".join(f"{p.name}: {tensor}" for p in inputs), returns=returns,
+        params=", ".join(f"{p.name}: {tensor}" for p in inputs),
+        returns=returns,
         forward="\n".join(indent + line for line in forward),
     )

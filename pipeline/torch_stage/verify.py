@@ -34,8 +34,11 @@ def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
 def param_count(model: torch.nn.Module) -> int:
     """Parameters plus BatchNorm running statistics: what Keras counts as its
     (trainable + non-trainable) weights."""
-    stats = sum(b.numel() for name, b in model.named_buffers()
-                if name.endswith(("running_mean", "running_var")))
+    stats = sum(
+        b.numel()
+        for name, b in model.named_buffers()
+        if name.endswith(("running_mean", "running_var"))
+    )
     return sum(p.numel() for p in model.parameters()) + stats
 
 
@@ -43,16 +46,16 @@ def export_check(model: torch.nn.Module, example: dict[str, torch.Tensor]) -> st
     """None if torch.export.export accepts the module with a dynamic batch, else why not."""
     batch = torch.export.Dim("batch", min=1)
     try:
-        torch.export.export(model, (), kwargs=example,
-                            dynamic_shapes={name: {0: batch} for name in example})
+        torch.export.export(
+            model, (), kwargs=example, dynamic_shapes={name: {0: batch} for name in example}
+        )
     except Exception as exc:  # torch.export raises many types; the message is the finding
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return None
 
 
 def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference) -> dict:
-    metadata = {p.key: p.value for p in onnx.load(stage2, load_external_data=False)
-                .metadata_props}
+    metadata = {p.key: p.value for p in onnx.load(stage2, load_external_data=False).metadata_props}
     perms = layout.input_perms(metadata)
     model = load_module(model_py, weights)
     comparisons, accuracies = [], []
@@ -65,11 +68,14 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
                 expected = case.outputs[name]
                 comparisons.append(compare(ARTIFACT, case_name, name, expected, actual.numpy()))
                 if case.labels is not None:
-                    accuracies.append(accuracy(ARTIFACT, case_name, case.labels, expected,
-                                               actual.numpy()))
+                    accuracies.append(
+                        accuracy(ARTIFACT, case_name, case.labels, expected, actual.numpy())
+                    )
     first = next(iter(reference.cases.values()))
-    example = {k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))
-               for k, v in layout.adapt_inputs(first.inputs, perms).items()}
+    example = {
+        k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))
+        for k, v in layout.adapt_inputs(first.inputs, perms).items()
+    }
     keras_count = int(metadata.get(provenance.PARAM_COUNT, -1))
     return {
         "comparisons": [c.to_json() for c in comparisons],
@@ -84,13 +90,18 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
 
 def problems(result: dict) -> list[str]:
     """Everything in a verify() result that makes the conversion fail."""
-    found = [f"{c['case']} {c['output']}: scaled error {c['max_rel']:.2e} > tol {c['tol']:.0e}"
-             for c in result["comparisons"] if not c["passed"]]
-    found += [f"{a['case']}: top-1 agreement with Keras {a['top1_agreement']:.2%}"
-              for a in result["accuracy"] if not a["passed"]]
+    found = [
+        f"{c['case']} {c['output']}: scaled error {c['max_rel']:.2e} > tol {c['tol']:.0e}"
+        for c in result["comparisons"]
+        if not c["passed"]
+    ]
+    found += [
+        f"{a['case']}: top-1 agreement with Keras {a['top1_agreement']:.2%}"
+        for a in result["accuracy"]
+        if not a["passed"]
+    ]
     if result["keras_param_count"] >= 0 and result["param_count"] != result["keras_param_count"]:
-        found.append(f"{result['param_count']} parameters, Keras has "
-                     f"{result['keras_param_count']}")
+        found.append(f"{result['param_count']} parameters, Keras has {result['keras_param_count']}")
     if not result["trainable"]:
         found.append("some parameters do not require grad")
     if result["torch_export_error"]:
@@ -100,8 +111,12 @@ def problems(result: dict) -> list[str]:
 
 def main(argv: list[str]) -> int:
     out_dir = Path(argv[0])
-    result = verify(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS,
-                    out_dir / artifacts.STAGE2, ref.load(out_dir / artifacts.REFERENCE))
+    result = verify(
+        out_dir / artifacts.MODEL_PY,
+        out_dir / artifacts.WEIGHTS,
+        out_dir / artifacts.STAGE2,
+        ref.load(out_dir / artifacts.REFERENCE),
+    )
     json.dump(result, sys.stdout)
     return 0
 

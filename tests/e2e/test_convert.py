@@ -23,8 +23,12 @@ GOLDEN = ROOT / "tests" / "golden" / "lenet4.json"
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     out = tmp_path_factory.mktemp("lenet4")
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "convert", "lenet4", str(out)],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "convert", "lenet4", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     return out, proc.stdout
 
@@ -65,7 +69,8 @@ def test_structure_matches_golden(converted):
         GOLDEN.write_text(json.dumps(structure, indent=2) + "\n")
     assert structure == json.loads(GOLDEN.read_text())
     assert not {"Transpose", "Shape", "Gather", "Slice", "Concat", "MatMul"} & set(
-        structure["stage2_ops"])
+        structure["stage2_ops"]
+    )
     inits = {i.name for i in proto.graph.initializer}
     for gemm in (n for n in proto.graph.node if n.op_type == "Gemm"):
         assert gemm.input[1] in inits and gemm.input[2] in inits
@@ -85,16 +90,22 @@ err = float(np.abs(y - data["output/batch4/predictions"]).max())
 heavy = [m for m in ("onnx", "onnx2torch", "tensorflow", "keras", "pipeline") if m in sys.modules]
 print(err, heavy)
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=out, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=out, check=True
+    )
     err, heavy = proc.stdout.split(" ", 1)
     assert float(err) <= FLOAT32_TOL
     assert heavy.strip() == "[]"
 
 
 def test_makefile_chains_the_stage_commands():
-    proc = subprocess.run(["make", "-n", "-W", "pyproject.toml", "convert", "MODEL=lenet4",
-                           "PY=python"], cwd=ROOT, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        ["make", "-n", "-W", "pyproject.toml", "convert", "MODEL=lenet4", "PY=python"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     commands = [line for line in proc.stdout.splitlines() if "-m pipeline" in line]
     assert commands == [
         "python -m pipeline export lenet4 build/lenet4",
@@ -112,9 +123,12 @@ def test_unconvertible_model_stops_with_a_clear_error(tmp_path):
     )
     subprocess.run([sys.executable, "-c", make_model], check=True, capture_output=True)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "convert",
-                           str(tmp_path / "gelu.keras"), str(out)],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "convert", str(tmp_path / "gelu.keras"), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 3
     assert "[export] error:" in proc.stderr
     assert "(Erfc) of Keras layer 'exact_gelu'" in proc.stderr

@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_missing_stage1_file(tmp_path):
@@ -38,8 +39,10 @@ def test_not_an_onnx_file_is_refused_and_left_as_is(tmp_path):
 def test_missing_reference(tmp_path):
     import onnx
 
-    onnx.save(model([node("Relu", ["x"], ["y"])], [value("x", ["N", 2])],
-                    [value("y", ["N", 2])]), tmp_path / "stage1.onnx")
+    onnx.save(
+        model([node("Relu", ["x"], ["y"])], [value("x", ["N", 2])], [value("y", ["N", 2])]),
+        tmp_path / "stage1.onnx",
+    )
     proc = _cli("passes", str(tmp_path / "stage1.onnx"), str(tmp_path / "stage2.onnx"))
     assert proc.returncode == 2 and "reference file not found" in proc.stderr
     assert not (tmp_path / "stage2.onnx").exists()

@@ -19,9 +19,14 @@ def _graph(dense=None, extra_nodes=(), extra_outputs=(), kernel_input=False):
     if kernel_input:
         inputs.append(value("k", [H * W_ * C, OUT]))
     return model(
-        [node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
-         node("Flatten", ["t"], ["f"], axis=1), dense, *extra_nodes],
-        inputs, [value("y", ["N", OUT]), *extra_outputs],
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("Flatten", ["t"], ["f"], axis=1),
+            dense,
+            *extra_nodes,
+        ],
+        inputs,
+        [value("y", ["N", OUT]), *extra_outputs],
         [] if kernel_input else [init("k", KERNEL), init("kt", KERNEL.T.copy())],
     )
 
@@ -51,17 +56,19 @@ def test_gemm_with_transposed_kernel():
     ],
 )
 def test_rejections_leave_the_model_unchanged(case, reason):
-    extra_out = value("z", ["N", H, W_, C]), value("z", ["N", H * W_ * C]), \
-        value("z", ["N", OUT])
+    extra_out = value("z", ["N", H, W_, C]), value("z", ["N", H * W_ * C]), value("z", ["N", OUT])
     proto = {
         "nhwc_used_elsewhere": lambda: _graph(
-            extra_nodes=[node("Relu", ["t"], ["z"])], extra_outputs=[extra_out[0]]),
+            extra_nodes=[node("Relu", ["t"], ["z"])], extra_outputs=[extra_out[0]]
+        ),
         "flatten_feeds_relu": lambda: _graph(
-            extra_nodes=[node("Relu", ["f"], ["z"])], extra_outputs=[extra_out[1]]),
+            extra_nodes=[node("Relu", ["f"], ["z"])], extra_outputs=[extra_out[1]]
+        ),
         "kernel_is_graph_input": lambda: _graph(kernel_input=True),
         "kernel_shared": lambda: _graph(
             extra_nodes=[node("Relu", ["f"], ["r"]), node("MatMul", ["r", "k"], ["z"])],
-            extra_outputs=[extra_out[2]]),
+            extra_outputs=[extra_out[2]],
+        ),
     }[case]()
     result, after = apply(FlattenDense(), proto)
     assert not result.modified
@@ -71,9 +78,15 @@ def test_rejections_leave_the_model_unchanged(case, reason):
 
 def test_unknown_spatial_shape_is_left_alone():
     proto = model(
-        [node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
-         node("Flatten", ["t"], ["f"], axis=1), node("MatMul", ["f", "k"], ["y"])],
-        [value("x", ["N", C, "H", W_])], [value("y", ["N", OUT])], [init("k", KERNEL)])
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("Flatten", ["t"], ["f"], axis=1),
+            node("MatMul", ["f", "k"], ["y"]),
+        ],
+        [value("x", ["N", C, "H", W_])],
+        [value("y", ["N", OUT])],
+        [init("k", KERNEL)],
+    )
     result, after = apply(FlattenDense(), proto)
     assert not result.modified and ops(after) == ops(proto)
     assert "static [N, C, H, W]" in result.skipped[0]

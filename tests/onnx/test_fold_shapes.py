@@ -17,32 +17,45 @@ def _fold(proto):
 def _flatten_form_a():
     """LeNet4's form: Shape -> Gather(perm) -> Cast -> Slice[0:1] -> Concat(-1) -> Cast."""
     return model(
-        [node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
-         node("Shape", ["x"], ["s"]),
-         node("Gather", ["s", "perm"], ["g"]),
-         node("Cast", ["g"], ["g32"], to=TensorProto.INT32),
-         node("Slice", ["g32", "zero", "one", "zero"], ["n"]),
-         node("Concat", ["n", "minus1"], ["target32"], axis=0),
-         node("Cast", ["target32"], ["target"], to=TensorProto.INT64),
-         node("Reshape", ["t", "target"], ["y"])],
-        [value("x", ["N", 4, 3, 3])], [value("y", ["N", 36])],
-        [init("perm", np.array([0, 2, 3, 1], np.int64)), init("zero", np.array([0], np.int64)),
-         init("one", np.array([1], np.int64)), init("minus1", np.array([-1], np.int32))],
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("Shape", ["x"], ["s"]),
+            node("Gather", ["s", "perm"], ["g"]),
+            node("Cast", ["g"], ["g32"], to=TensorProto.INT32),
+            node("Slice", ["g32", "zero", "one", "zero"], ["n"]),
+            node("Concat", ["n", "minus1"], ["target32"], axis=0),
+            node("Cast", ["target32"], ["target"], to=TensorProto.INT64),
+            node("Reshape", ["t", "target"], ["y"]),
+        ],
+        [value("x", ["N", 4, 3, 3])],
+        [value("y", ["N", 36])],
+        [
+            init("perm", np.array([0, 2, 3, 1], np.int64)),
+            init("zero", np.array([0], np.int64)),
+            init("one", np.array([1], np.int64)),
+            init("minus1", np.array([-1], np.int32)),
+        ],
     )
 
 
 def _flatten_form_b():
     """Shape -> Slice[1:] -> ReduceProd, Concat with Shape[0:1]."""
     return model(
-        [node("Shape", ["x"], ["s"]),
-         node("Slice", ["s", "zero", "one"], ["n"]),
-         node("Slice", ["s", "one", "four"], ["rest"]),
-         node("ReduceProd", ["rest"], ["k"], keepdims=1),
-         node("Concat", ["n", "k"], ["target"], axis=0),
-         node("Reshape", ["x", "target"], ["y"])],
-        [value("x", ["N", 4, 3, 3])], [value("y", ["N", 36])],
-        [init("zero", np.array([0], np.int64)), init("one", np.array([1], np.int64)),
-         init("four", np.array([4], np.int64))],
+        [
+            node("Shape", ["x"], ["s"]),
+            node("Slice", ["s", "zero", "one"], ["n"]),
+            node("Slice", ["s", "one", "four"], ["rest"]),
+            node("ReduceProd", ["rest"], ["k"], keepdims=1),
+            node("Concat", ["n", "k"], ["target"], axis=0),
+            node("Reshape", ["x", "target"], ["y"]),
+        ],
+        [value("x", ["N", 4, 3, 3])],
+        [value("y", ["N", 36])],
+        [
+            init("zero", np.array([0], np.int64)),
+            init("one", np.array([1], np.int64)),
+            init("four", np.array([4], np.int64)),
+        ],
     )
 
 
@@ -62,9 +75,12 @@ def test_form_b_becomes_one_flatten():
 
 
 def test_constant_flattening_reshape_becomes_flatten():
-    proto = model([node("Reshape", ["x", "target"], ["y"])],
-                  [value("x", ["N", 4, 3, 3])], [value("y", ["N", 36])],
-                  [init("target", np.array([-1, 36], np.int64))])
+    proto = model(
+        [node("Reshape", ["x", "target"], ["y"])],
+        [value("x", ["N", 4, 3, 3])],
+        [value("y", ["N", 36])],
+        [init("target", np.array([-1, 36], np.int64))],
+    )
     _, after = _fold(proto)
     assert ops(after) == {"Flatten": 1}
     assert_parity(proto, after)
@@ -72,13 +88,19 @@ def test_constant_flattening_reshape_becomes_flatten():
 
 def test_other_computed_target_becomes_constant_with_dynamic_batch():
     proto = model(
-        [node("Shape", ["x"], ["s"]),
-         node("Slice", ["s", "zero", "one"], ["n"]),
-         node("Concat", ["n", "rest"], ["target"], axis=0),
-         node("Reshape", ["x", "target"], ["y"])],
-        [value("x", ["N", 4, 3, 3])], [value("y", ["N", 3, 12])],
-        [init("zero", np.array([0], np.int64)), init("one", np.array([1], np.int64)),
-         init("rest", np.array([3, 12], np.int64))],
+        [
+            node("Shape", ["x"], ["s"]),
+            node("Slice", ["s", "zero", "one"], ["n"]),
+            node("Concat", ["n", "rest"], ["target"], axis=0),
+            node("Reshape", ["x", "target"], ["y"]),
+        ],
+        [value("x", ["N", 4, 3, 3])],
+        [value("y", ["N", 3, 12])],
+        [
+            init("zero", np.array([0], np.int64)),
+            init("one", np.array([1], np.int64)),
+            init("rest", np.array([3, 12], np.int64)),
+        ],
     )
     _, after = _fold(proto)
     assert ops(after) == {"Reshape": 1}
@@ -89,13 +111,19 @@ def test_other_computed_target_becomes_constant_with_dynamic_batch():
 
 def test_unknown_non_batch_dim_is_left_alone():
     proto = model(
-        [node("Shape", ["x"], ["s"]),
-         node("Slice", ["s", "zero", "two"], ["nc"]),
-         node("Concat", ["nc", "minus1"], ["target"], axis=0),
-         node("Reshape", ["x", "target"], ["y"])],
-        [value("x", ["N", "C", 3, 3])], [value("y", ["N", "C", 9])],
-        [init("zero", np.array([0], np.int64)), init("two", np.array([2], np.int64)),
-         init("minus1", np.array([-1], np.int64))],
+        [
+            node("Shape", ["x"], ["s"]),
+            node("Slice", ["s", "zero", "two"], ["nc"]),
+            node("Concat", ["nc", "minus1"], ["target"], axis=0),
+            node("Reshape", ["x", "target"], ["y"]),
+        ],
+        [value("x", ["N", "C", 3, 3])],
+        [value("y", ["N", "C", 9])],
+        [
+            init("zero", np.array([0], np.int64)),
+            init("two", np.array([2], np.int64)),
+            init("minus1", np.array([-1], np.int64)),
+        ],
     )
     result, after = _fold(proto)
     assert not result.modified

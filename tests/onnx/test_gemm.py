@@ -17,8 +17,12 @@ def _dense(bias_shape=(4,), rank=2, kernel_input=False):
     x_shape = ["N", 6] if rank == 2 else ["N", 3, 6]
     inputs = [value("x", x_shape)] + ([value("k", [6, 4])] if kernel_input else [])
     inits = [init("b", B.reshape(bias_shape))] + ([] if kernel_input else [init("k", K)])
-    return model([node("MatMul", ["x", "k"], ["m"]), node("Add", ["m", "b"], ["y"])],
-                 inputs, [value("y", [*x_shape[:-1], 4])], inits)
+    return model(
+        [node("MatMul", ["x", "k"], ["m"]), node("Add", ["m", "b"], ["y"])],
+        inputs,
+        [value("y", [*x_shape[:-1], 4])],
+        inits,
+    )
 
 
 def _initializer(proto, name):
@@ -45,8 +49,12 @@ def test_row_bias_is_made_one_dimensional():
 
 
 def test_matmul_without_bias_becomes_gemm_without_c():
-    proto = model([node("MatMul", ["x", "k"], ["y"])], [value("x", ["N", 6])],
-                  [value("y", ["N", 4])], [init("k", K)])
+    proto = model(
+        [node("MatMul", ["x", "k"], ["y"])],
+        [value("x", ["N", 6])],
+        [value("y", ["N", 4])],
+        [init("k", K)],
+    )
     _, after = apply(MatMulAddToGemm(), proto)
     assert ops(after) == {"Gemm": 1} and len(after.graph.node[0].input) == 2
     assert_parity(proto, after)

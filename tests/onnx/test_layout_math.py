@@ -26,7 +26,8 @@ def test_flatten_row_permutation_matches_numpy(n, h, w, c, out, seed):
 def test_compose_is_applying_both_transposes(first, then):
     x = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
     np.testing.assert_array_equal(
-        x.transpose(first).transpose(then), x.transpose(compose(tuple(first), tuple(then))))
+        x.transpose(first).transpose(then), x.transpose(compose(tuple(first), tuple(then)))
+    )
 
 
 @given(st.permutations(range(4)))

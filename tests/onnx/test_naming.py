@@ -13,16 +13,21 @@ RNG = np.random.default_rng(3)
 
 def _conv_dense():
     return model(
-        [node("Conv", ["x", "w0", "b0"], ["c"], layer="block1/conv 1", cls="Conv2D"),
-         node("Relu", ["c"], ["r"], layer="block1/conv 1", cls="Conv2D"),
-         node("Flatten", ["r"], ["f"], layer="flatten", cls="Flatten"),
-         node("Gemm", ["f", "k", "b"], ["y"], layer="fc1", cls="Dense", transB=1),
-         node("Relu", ["y"], ["z"])],
-        [value("x", ["unk__7", 1, 4, 4])], [value("z", ["unk__9", 3])],
-        [init("w0", RNG.standard_normal((2, 1, 3, 3)).astype(np.float32)),
-         init("b0", RNG.standard_normal(2).astype(np.float32)),
-         init("k", RNG.standard_normal((3, 8)).astype(np.float32)),
-         init("b", RNG.standard_normal(3).astype(np.float32))],
+        [
+            node("Conv", ["x", "w0", "b0"], ["c"], layer="block1/conv 1", cls="Conv2D"),
+            node("Relu", ["c"], ["r"], layer="block1/conv 1", cls="Conv2D"),
+            node("Flatten", ["r"], ["f"], layer="flatten", cls="Flatten"),
+            node("Gemm", ["f", "k", "b"], ["y"], layer="fc1", cls="Dense", transB=1),
+            node("Relu", ["y"], ["z"]),
+        ],
+        [value("x", ["unk__7", 1, 4, 4])],
+        [value("z", ["unk__9", 3])],
+        [
+            init("w0", RNG.standard_normal((2, 1, 3, 3)).astype(np.float32)),
+            init("b0", RNG.standard_normal(2).astype(np.float32)),
+            init("k", RNG.standard_normal((3, 8)).astype(np.float32)),
+            init("b", RNG.standard_normal(3).astype(np.float32)),
+        ],
         metadata={provenance.MODEL_NAME: "my-net"},
     )
 
@@ -32,9 +37,18 @@ def test_nodes_weights_and_dims_are_named():
     result, after = apply(NameAfterKeras(), proto)
     assert result.modified
     assert [n.name for n in after.graph.node] == [
-        "block1_conv_1", "block1_conv_1_relu", "flatten", "fc1", "relu"]
+        "block1_conv_1",
+        "block1_conv_1_relu",
+        "flatten",
+        "fc1",
+        "relu",
+    ]
     assert [i.name for i in after.graph.initializer] == [
-        "block1_conv_1.weight", "block1_conv_1.bias", "fc1.weight", "fc1.bias"]
+        "block1_conv_1.weight",
+        "block1_conv_1.bias",
+        "fc1.weight",
+        "fc1.bias",
+    ]
     assert after.graph.input[0].name == "x" and after.graph.output[0].name == "z"
     assert after.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     assert after.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"

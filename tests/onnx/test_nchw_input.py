@@ -52,8 +52,9 @@ def test_single_channel_reshape_counts_as_the_transpose():
 
 
 def test_input_also_used_in_nhwc_is_left_alone():
-    proto = _conv_after(node("Transpose", ["x"], ["xc"], perm=[0, 3, 1, 2]),
-                        extra=[node("Relu", ["x"], ["z"])])
+    proto = _conv_after(
+        node("Transpose", ["x"], ["xc"], perm=[0, 3, 1, 2]), extra=[node("Relu", ["x"], ["z"])]
+    )
     result, after = apply(NchwInput(), proto)
     assert not result.modified
     assert ops(after) == ops(proto)

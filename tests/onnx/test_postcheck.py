@@ -17,10 +17,13 @@ K = np.ones((4, 6), np.float32)
     ("nodes", "inputs", "inits", "blamed"),
     [
         ([node("MatMul", ["x", "k"], ["y"])], [], [init("k", K.T.copy())], "matmul_add_to_gemm"),
-        ([node("Gemm", ["x", "k"], ["y"], transB=1)], [value("k", [4, 6])], [],
-         "matmul_add_to_gemm"),
-        ([node("Shape", ["x"], ["s"]), node("Reshape", ["x", "s"], ["y"])], [], [],
-         "fold_shapes"),
+        (
+            [node("Gemm", ["x", "k"], ["y"], transB=1)],
+            [value("k", [4, 6])],
+            [],
+            "matmul_add_to_gemm",
+        ),
+        ([node("Shape", ["x"], ["s"]), node("Reshape", ["x", "s"], ["y"])], [], [], "fold_shapes"),
         ([node("Relu", ["x"], ["y.1"])], [], [], "name_after_keras"),
     ],
 )
@@ -32,6 +35,10 @@ def test_each_rule_names_its_pass(nodes, inputs, inits, blamed):
 
 
 def test_a_clean_graph_passes():
-    proto = model([node("Gemm", ["x", "k"], ["y"], transB=1)], [value("x", ["N", 6])],
-                  [value("y", ["N", 4])], [init("k", K)])
+    proto = model(
+        [node("Gemm", ["x", "k"], ["y"], transB=1)],
+        [value("x", ["N", 6])],
+        [value("y", ["N", 4])],
+        [init("k", K)],
+    )
     assert postcheck.problems(ir.from_proto(proto).graph) == []

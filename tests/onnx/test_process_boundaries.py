@@ -28,18 +28,31 @@ MODULES = {
 
 @pytest.mark.parametrize(("module", "banned"), MODULES.items())
 def test_module_imports_no_banned_framework(module, banned):
-    code = (f"import sys, {module}; "
-            f"print(','.join(m for m in {banned!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.strip()
+    code = f"import sys, {module}; print(','.join(m for m in {banned!r} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "", f"{module} imported {out}"
 
 
 def _ruff(path: str, source: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "TID251",
-         "--stdin-filename", path, "-"],
-        cwd=ROOT, input=source, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--select",
+            "TID251",
+            "--stdin-filename",
+            path,
+            "-",
+        ],
+        cwd=ROOT,
+        input=source,
+        capture_output=True,
+        text=True,
     )
     return proc.stdout
 

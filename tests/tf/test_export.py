@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_lenet4_artifacts(lenet4_export):
     out, report = lenet4_export
-    assert sorted(p.name for p in out.iterdir()) == sorted([
-        artifacts.KERAS_MODEL, artifacts.STAGE1, artifacts.REFERENCE, artifacts.EXPORT_REPORT])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [artifacts.KERAS_MODEL, artifacts.STAGE1, artifacts.REFERENCE, artifacts.EXPORT_REPORT]
+    )
     assert report.passed and len(report.comparisons) == 3
     assert max(c.max_rel for c in report.comparisons) <= FLOAT32_TOL
 
@@ -113,9 +114,16 @@ def test_stage2_is_the_same_whatever_the_hash_seed(tmp_path):
     for seed in ("0", "1", "2"):
         out = tmp_path / f"seed{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        for args in (["export", "lenet4", str(out)],
-                     ["passes", str(out / artifacts.STAGE1), str(out / artifacts.STAGE2)]):
-            subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env,
-                           check=True, capture_output=True)
+        for args in (
+            ["export", "lenet4", str(out)],
+            ["passes", str(out / artifacts.STAGE1), str(out / artifacts.STAGE2)],
+        ):
+            subprocess.run(
+                [sys.executable, "-m", "pipeline", *args],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         digests.add(hashlib.sha256((out / artifacts.STAGE2).read_bytes()).hexdigest())
     assert len(digests) == 1

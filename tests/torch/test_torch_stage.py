@@ -22,20 +22,45 @@ RNG = np.random.default_rng(4)
 def _small_cnn() -> onnx.ModelProto:
     """The form stage 2 hands over: NCHW input, Conv/Relu/MaxPool/Flatten/Gemm."""
     return model(
-        [node("Conv", ["x", "conv.weight", "conv.bias"], ["conv"], layer="conv",
-              cls="Conv2D", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
-         node("Relu", ["conv"], ["conv_relu"], layer="conv", cls="Conv2D"),
-         node("MaxPool", ["conv_relu"], ["pool"], layer="pool", cls="MaxPooling2D",
-              kernel_shape=[2, 2], strides=[2, 2]),
-         node("Flatten", ["pool"], ["flatten"], layer="flatten", cls="Flatten", axis=1),
-         node("Gemm", ["flatten", "fc.weight", "fc.bias"], ["fc"], layer="fc", cls="Dense",
-              transB=1),
-         node("Softmax", ["fc"], ["probs"], layer="probs", cls="Activation", axis=-1)],
-        [value("x", ["batch", 2, 6, 6])], [value("probs", ["batch", 5])],
-        [init("conv.weight", RNG.standard_normal((4, 2, 3, 3)).astype(np.float32)),
-         init("conv.bias", RNG.standard_normal(4).astype(np.float32)),
-         init("fc.weight", RNG.standard_normal((5, 36)).astype(np.float32)),
-         init("fc.bias", RNG.standard_normal(5).astype(np.float32))],
+        [
+            node(
+                "Conv",
+                ["x", "conv.weight", "conv.bias"],
+                ["conv"],
+                layer="conv",
+                cls="Conv2D",
+                pads=[1, 1, 1, 1],
+                kernel_shape=[3, 3],
+            ),
+            node("Relu", ["conv"], ["conv_relu"], layer="conv", cls="Conv2D"),
+            node(
+                "MaxPool",
+                ["conv_relu"],
+                ["pool"],
+                layer="pool",
+                cls="MaxPooling2D",
+                kernel_shape=[2, 2],
+                strides=[2, 2],
+            ),
+            node("Flatten", ["pool"], ["flatten"], layer="flatten", cls="Flatten", axis=1),
+            node(
+                "Gemm",
+                ["flatten", "fc.weight", "fc.bias"],
+                ["fc"],
+                layer="fc",
+                cls="Dense",
+                transB=1,
+            ),
+            node("Softmax", ["fc"], ["probs"], layer="probs", cls="Activation", axis=-1),
+        ],
+        [value("x", ["batch", 2, 6, 6])],
+        [value("probs", ["batch", 5])],
+        [
+            init("conv.weight", RNG.standard_normal((4, 2, 3, 3)).astype(np.float32)),
+            init("conv.bias", RNG.standard_normal(4).astype(np.float32)),
+            init("fc.weight", RNG.standard_normal((5, 36)).astype(np.float32)),
+            init("fc.bias", RNG.standard_normal(5).astype(np.float32)),
+        ],
         metadata={provenance.MODEL_NAME: "small_cnn", provenance.PARAM_COUNT: "261"},
     )
 
@@ -50,11 +75,15 @@ def test_emitted_source_is_plain_pytorch(tmp_path):
     report = run(_write(tmp_path, _small_cnn()), tmp_path)
     text = (tmp_path / artifacts.MODEL_PY).read_text()
     assert "class SmallCnn(nn.Module):" in text
-    for line in ("self.conv = nn.Conv2d(2, 4, kernel_size=3, padding=1)",
-                 "self.pool = nn.MaxPool2d(2)", "self.flatten = nn.Flatten()",
-                 "self.fc = nn.Linear(36, 5)", "x = self.conv(x)",
-                 "x = torch.relu(x)  # conv (Conv2D)",
-                 "x = torch.softmax(x, dim=-1)  # probs (Activation)"):
+    for line in (
+        "self.conv = nn.Conv2d(2, 4, kernel_size=3, padding=1)",
+        "self.pool = nn.MaxPool2d(2)",
+        "self.flatten = nn.Flatten()",
+        "self.fc = nn.Linear(36, 5)",
+        "x = self.conv(x)",
+        "x = torch.relu(x)  # conv (Conv2D)",
+        "x = torch.softmax(x, dim=-1)  # probs (Activation)",
+    ):
         assert line in text, line
     assert "onnx" not in text.replace("stage2.onnx", "")
     assert report.passed
@@ -73,8 +102,11 @@ def test_weights_load_with_weights_only_and_keras_names(tmp_path):
 
 
 def test_op_without_native_module_names_node_and_layer(tmp_path):
-    proto = model([node("Erf", ["x"], ["y"], layer="gelu_part", cls="Activation")],
-                  [value("x", ["batch", 3])], [value("y", ["batch", 3])])
+    proto = model(
+        [node("Erf", ["x"], ["y"], layer="gelu_part", cls="Activation")],
+        [value("x", ["batch", 3])],
+        [value("y", ["batch", 3])],
+    )
     with pytest.raises(UnsupportedError, match=r"node 'y' \(Erf\) of Keras layer 'gelu_part'"):
         run(_write(tmp_path, proto), tmp_path)
     assert not (tmp_path / artifacts.MODEL_PY).exists()
@@ -84,9 +116,10 @@ def test_op_without_native_module_names_node_and_layer(tmp_path):
 def test_mismatch_with_reference_fails_and_writes_nothing(tmp_path):
     proto = _small_cnn()
     good = reference_of(proto)
-    shifted = {name: dataclasses.replace(case, outputs={k: v + 0.01 for k, v in
-                                                        case.outputs.items()})
-               for name, case in good.cases.items()}
+    shifted = {
+        name: dataclasses.replace(case, outputs={k: v + 0.01 for k, v in case.outputs.items()})
+        for name, case in good.cases.items()
+    }
     with pytest.raises(MismatchError, match="scaled error"):
         run(_write(tmp_path, proto, dataclasses.replace(good, cases=shifted)), tmp_path)
     leftovers = sorted(p.name for p in tmp_path.iterdir())
@@ -94,7 +127,9 @@ def test_mismatch_with_reference_fails_and_writes_nothing(tmp_path):
 
 
 def test_constructor_writes_only_non_defaults():
-    assert emit.constructor(torch.nn.Conv2d(3, 8, 3, stride=2, bias=False)) == \
-        "nn.Conv2d(3, 8, kernel_size=3, stride=2, bias=False)"
+    assert (
+        emit.constructor(torch.nn.Conv2d(3, 8, 3, stride=2, bias=False))
+        == "nn.Conv2d(3, 8, kernel_size=3, stride=2, bias=False)"
+    )
     assert emit.constructor(torch.nn.MaxPool2d(3, stride=2)) == "nn.MaxPool2d(3, stride=2)"
     assert emit.constructor(torch.nn.Linear(4, 2)) == "nn.Linear(4, 2)"
