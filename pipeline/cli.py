@@ -73,8 +73,6 @@ def run_stage(command: str, args: argparse.Namespace) -> int:
     start = time.perf_counter()
     report = module.run(*stage_argv(command, args))
     elapsed = time.perf_counter() - start
-    if hasattr(module, "summarize"):
-        print(module.summarize(report), flush=True)
     print(
         f"[{command}] done in {elapsed:.1f} s: "
         + ", ".join(str(p) for p in report.artifacts.values()),
@@ -105,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         format="  %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("onnx_ir").setLevel(logging.WARNING)  # our passes log the op diffs
     try:
         if args.command == "convert":
             return convert(args.model, args.out_dir or default_out(args.model))

@@ -120,8 +120,3 @@ def _transposes_left(model: ir.Model, records) -> list[dict]:
                 }
             )
     return left
-
-
-def summarize(report: StageReport) -> str:
-    lines = [f"  {p['pass']:<20} {p['op_diff']}" for p in report.details["passes"]]
-    return "\n".join(lines)
