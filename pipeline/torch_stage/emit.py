@@ -64,6 +64,7 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
 # Parameterless activations, written as torch functions (a careful human's ``torch.relu``).
 FUNCTIONS: dict[type[nn.Module], Callable[[nn.Module, str], str]] = {
     nn.ReLU: lambda m, x: f"torch.relu({x})",
+    nn.ReLU6: lambda m, x: f"nn.functional.relu6({x})",
     nn.Sigmoid: lambda m, x: f"torch.sigmoid({x})",
     nn.Tanh: lambda m, x: f"torch.tanh({x})",
     nn.Softmax: lambda m, x: f"torch.softmax({x}, dim={m.dim})",
@@ -168,21 +169,28 @@ def forward_lines(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> tuple[lis
 
 
 def check_native(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> None:
-    """Every module must be a torch.nn module the emitter knows; name each that is not."""
-    bad = []
+    """Every module must be a torch.nn module the emitter knows; name each that is not,
+    grouped by what onnx2torch made of it (three examples per kind)."""
+    bad: dict[str, list[str]] = {}
     for node in gm.graph.nodes:
         if node.op != "call_module":
             continue
         module = gm.get_submodule(node.target)
         if not supported(module):
+            kind = f"{type(module).__module__}.{type(module).__name__}"
             where = info[node.target].where if node.target in info else f"'{node.target}'"
-            bad.append(f"{where} became {type(module).__module__}.{type(module).__name__}")
+            bad.setdefault(kind, []).append(where)
     if bad:
+        groups = [
+            f"{len(wheres)} node(s) became {kind}: {'; '.join(wheres[:3])}"
+            + (f"; and {len(wheres) - 3} more" if len(wheres) > 3 else "")
+            for kind, wheres in bad.items()
+        ]
         raise UnsupportedError(
-            "no native PyTorch form for: " + "; ".join(bad) + ". onnx2torch has no torch.nn "
-            "equivalent for this op in this form. Replace the Keras layer with a supported "
-            "one (README, 'Supported layers'), or add a converter in "
-            "pipeline/torch_stage/converters.py and a constructor in emit.CONSTRUCTORS."
+            "no native PyTorch form for: " + " | ".join(groups) + ". Replace the Keras layer "
+            "with a supported one (README, 'Supported layers'); to support it, rewrite the ONNX "
+            "in stage 2 or register a converter with onnx2torch's add_converter in the torch "
+            "stage, and teach emit.py to write the module."
         )
 
 
