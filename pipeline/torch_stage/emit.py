@@ -21,37 +21,23 @@ from torch import fx, nn
 
 from pipeline.errors import UnsupportedError
 
+_CONV_ARGS = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "padding_mode",
+)
+
 # torch.nn class -> its constructor arguments read back from an instance, in order; the
 # first ``positional`` are written positionally (as the PyTorch docs do).
 CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
-    nn.Conv1d: (
-        (
-            "in_channels",
-            "out_channels",
-            "kernel_size",
-            "stride",
-            "padding",
-            "dilation",
-            "groups",
-            "bias",
-            "padding_mode",
-        ),
-        2,
-    ),
-    nn.Conv2d: (
-        (
-            "in_channels",
-            "out_channels",
-            "kernel_size",
-            "stride",
-            "padding",
-            "dilation",
-            "groups",
-            "bias",
-            "padding_mode",
-        ),
-        2,
-    ),
+    nn.Conv1d: (_CONV_ARGS, 2),
+    nn.Conv2d: (_CONV_ARGS, 2),
     nn.Linear: (("in_features", "out_features", "bias"), 2),
     nn.MaxPool2d: (("kernel_size", "stride", "padding", "dilation", "ceil_mode"), 1),
     nn.AvgPool2d: (("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"), 1),
