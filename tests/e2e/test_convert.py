@@ -134,3 +134,29 @@ def test_unconvertible_model_stops_with_a_clear_error(tmp_path):
     assert "(Erfc) of Keras layer 'exact_gelu'" in proc.stderr
     assert "stage 'export' failed" in proc.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_check_fails_loudly_on_a_mismatch(converted, tmp_path):
+    """A reference that no longer matches: check writes report.json saying so and exits 4."""
+    import shutil
+
+    import numpy as np
+
+    out, _ = converted
+    copy = tmp_path / "tampered"
+    shutil.copytree(out, copy)
+    with np.load(copy / artifacts.REFERENCE) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["output/batch4/predictions"] = arrays["output/batch4/predictions"] + 1e-3
+    np.savez(copy / artifacts.REFERENCE, **arrays)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "check", str(copy)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 4
+    assert "MISMATCH" in proc.stdout and "does not match Keras" in proc.stderr
+    report = json.loads((copy / artifacts.REPORT).read_text())
+    assert not report["passed"]
+    assert len(report["problems"]) == 3  # batch4 of stage1.onnx, stage2.onnx and model.py
