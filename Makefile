@@ -9,7 +9,7 @@ MODEL ?= lenet4
 # build/<name>: a registry name as is, a file path by its stem (same rule as the CLI)
 OUT ?= build/$(basename $(notdir $(MODEL)))
 
-.PHONY: convert export passes torch check test test-slow lint lock clean
+.PHONY: convert export passes torch check bench test test-slow lint lock clean
 # Stages run one after the other, even under make -j.
 .NOTPARALLEL:
 
@@ -34,6 +34,11 @@ torch: $(VENV)/.installed
 
 check: $(VENV)/.installed
 	$(PY) -m pipeline check $(OUT)
+
+# Inference speed of the converted model (converts it first if needed).
+bench: $(VENV)/.installed
+	test -f $(OUT)/model.py || $(MAKE) convert MODEL=$(MODEL) OUT=$(OUT)
+	$(PY) -m pipeline bench $(OUT) --model $(MODEL)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check pipeline models tests

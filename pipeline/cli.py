@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path, help="default: reference.npz next to SRC")
     p = sub.add_parser("check", help="every artifact vs Keras -> report.json")
     p.add_argument("out_dir", type=Path)
+    p = sub.add_parser("bench", help="inference speed of a converted model, all frameworks")
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--model", help="MODEL it was converted from (default: OUT_DIR's name)")
     p = sub.add_parser("convert", help="all four stages, each in its own process")
     p.add_argument("model")
     p.add_argument("out_dir", type=Path, nargs="?")
@@ -107,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "convert":
             return convert(args.model, args.out_dir or default_out(args.model))
+        if args.command == "bench":
+            from pipeline import bench
+
+            print(bench.table(bench.run(args.out_dir, args.model)))
+            print(
+                f"[bench] wrote {args.out_dir / bench.BENCH_JSON}, {args.out_dir / bench.BENCH_PNG}"
+            )
+            return 0
         return run_stage(args.command, args)
     except PipelineError as exc:
         print(f"[{args.command}] error: {exc}", file=sys.stderr)

@@ -160,3 +160,23 @@ def test_check_fails_loudly_on_a_mismatch(converted, tmp_path):
     report = json.loads((copy / artifacts.REPORT).read_text())
     assert not report["passed"]
     assert len(report["problems"]) == 3  # batch4 of stage1.onnx, stage2.onnx and model.py
+
+
+def test_bench_measures_every_runner(converted):
+    """A smoke test of `make bench`: every runner timed, the same numbers computed.
+    (Speed itself is never asserted in tests; see bench.json.)"""
+    out, _ = converted
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "bench", str(out), "--model", "lenet4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((out / "bench.json").read_text())
+    runners = {(r["runner"], r["batch"]) for r in report["results"]}
+    assert len(runners) == 6 * 2  # Keras, onnxruntime, emitted x2, naive, hand-written
+    hand = [r for r in report["results"] if r["runner"].startswith("hand-written")]
+    assert all(r["max_abs_vs_emitted"] <= FLOAT32_TOL for r in hand)
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "denormals flushed to zero" in proc.stdout

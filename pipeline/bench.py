@@ -1,0 +1,120 @@
+"""``make bench``: inference speed of a converted model, every framework measured alike.
+
+Each framework runs in its own process (TensorFlow and torch cannot share one): the Keras
+runner (``pipeline.export.bench``), the torch runner (``pipeline.torch_stage.bench``) and
+onnxruntime here. Same seeded inputs, ``timing.THREADS`` threads, denormals flushed to zero,
+median of repeated calls after warm-up. Writes ``bench.json`` and ``bench.png``.
+
+``python -m pipeline bench OUT_DIR [--model MODEL]``
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import onnxruntime as ort
+
+from pipeline import artifacts, layout, timing
+from pipeline.errors import PipelineError
+
+BENCH_JSON = "bench.json"
+BENCH_PNG = "bench.png"
+BASELINE = "emitted model.py (NCHW)"
+HOW = (
+    f"{timing.THREADS} threads in every framework; denormals flushed to zero (torch "
+    "set_flush_denormal, onnxruntime session.set_denormal_as_zero, TensorFlow's CPU default); "
+    f"median of {timing.MIN_REPEAT}-{timing.MAX_REPEAT} calls after {timing.WARMUP} warm-up "
+    "calls; same seeded inputs; onnxruntime with its default (all) graph optimizations."
+)
+
+
+def _child(module: str, *args: str) -> list[dict]:
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PipelineError(f"benchmark runner {module} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
+
+
+def _onnxruntime(path: Path) -> list[dict]:
+    proto = onnx.load(path, load_external_data=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = timing.THREADS
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.set_denormal_as_zero", "1")
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    meta = {p.key: p.value for p in proto.metadata_props}
+    name = proto.graph.input[0].name
+    perm = layout.input_perms(meta).get(name)
+    dims = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim[1:]]
+    keras_dims = tuple(dims[i - 1] for i in _inverse(perm)[1:]) if perm else tuple(dims)
+    results = []
+    for batch in timing.BATCH_SIZES:
+        feeds = layout.adapt_inputs(
+            {name: timing.inputs(keras_dims, batch)}, {name: perm} if perm else {}
+        )
+        stats = timing.measure(lambda f=feeds: session.run(None, f))
+        results.append({"runner": f"onnxruntime on {path.name}", "batch": batch, **stats})
+    return results
+
+
+def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(perm.index(i) for i in range(len(perm)))
+
+
+def run(out_dir: Path, model: str | None = None) -> dict:
+    out_dir = Path(out_dir)
+    artifacts.require_file(
+        out_dir / artifacts.MODEL_PY, "converted model", "Run `make convert MODEL=...` first."
+    )
+    results = _child("pipeline.export.bench", str(out_dir), model or out_dir.name)
+    results += _onnxruntime(out_dir / artifacts.STAGE2)
+    results += _child("pipeline.torch_stage.bench", str(out_dir))
+    for row in results:
+        base = next(r for r in results if r["runner"] == BASELINE and r["batch"] == row["batch"])
+        row["vs_emitted"] = row["median_ms"] / base["median_ms"]
+    report = {"model": model or out_dir.name, "how": HOW, "results": results}
+    artifacts.write_json(out_dir / BENCH_JSON, report)
+    plot(report, out_dir / BENCH_PNG)
+    return report
+
+
+def table(report: dict) -> str:
+    lines = [f"{'runner':<46} {'batch':>5} {'median ms':>10} {'p10-p90 ms':>15} {'x emitted':>9}"]
+    for r in sorted(report["results"], key=lambda r: (r["batch"], r["median_ms"])):
+        spread = f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}"
+        lines.append(
+            f"{r['runner']:<46} {r['batch']:>5} {r['median_ms']:>10.3f} "
+            f"{spread:>15} {r['vs_emitted']:>9.2f}"
+        )
+    return "\n".join([*lines, f"how: {report['how']}"])
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runners = list(dict.fromkeys(r["runner"] for r in report["results"]))
+    fig, axes = plt.subplots(1, len(timing.BATCH_SIZES), figsize=(12, 0.6 * len(runners) + 1.5))
+    for ax, batch in zip(axes, timing.BATCH_SIZES, strict=True):
+        rows = {r["runner"]: r for r in report["results"] if r["batch"] == batch}
+        values = [rows[name]["median_ms"] for name in runners]
+        ax.barh(
+            runners,
+            values,
+            color=["#1f77b4" if n.startswith("emitted") else "#999999" for n in runners],
+        )
+        ax.set_title(f"{report['model']}, batch {batch}: median ms (lower is better)")
+        ax.invert_yaxis()
+        if batch != timing.BATCH_SIZES[0]:
+            ax.set_yticklabels([])
+    fig.tight_layout()
+    with artifacts.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)

@@ -1,0 +1,85 @@
+"""Benchmark runner, torch side: the emitted module (NCHW and channels_last), the naive
+onnx2torch GraphModule of ``stage1.onnx`` and, for LeNet4, the reference post's hand-written
+module. ``torch.set_flush_denormal(True)`` and the thread count apply to all of them.
+
+``python -m pipeline.torch_stage.bench OUT_DIR`` prints JSON results.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx2torch import convert
+
+from pipeline import artifacts, layout, provenance, timing
+from pipeline.torch_stage import handwritten_lenet4
+from pipeline.torch_stage.verify import load_module
+
+
+def _runners(out_dir: Path, keras_x: np.ndarray) -> list[tuple[str, torch.nn.Module, object]]:
+    stage1 = onnx.load(out_dir / artifacts.STAGE1)
+    stage2 = onnx.load(out_dir / artifacts.STAGE2, load_external_data=False)
+    meta = {p.key: p.value for p in stage2.metadata_props}
+    name = stage2.graph.input[0].name
+    perm = layout.input_perms(meta).get(name)
+    x = torch.from_numpy(np.ascontiguousarray(keras_x.transpose(perm) if perm else keras_x))
+    emitted = load_module(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS)
+    runners = [("emitted model.py (NCHW)", emitted, x)]
+    if x.dim() == 4:
+        last = load_module(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS)
+        last = last.to(memory_format=torch.channels_last)
+        runners.append(
+            (
+                "emitted model.py (channels_last)",
+                last,
+                x.contiguous(memory_format=torch.channels_last),
+            )
+        )
+    naive = convert(stage1).eval()
+    runners.append(
+        ("naive onnx2torch GraphModule of stage1.onnx", naive, torch.from_numpy(keras_x))
+    )
+    if meta.get(provenance.MODEL_NAME) == "lenet4":
+        state = torch.load(out_dir / artifacts.WEIGHTS, weights_only=True)
+        runners.append(
+            ("hand-written LeNet4 (reference post)", handwritten_lenet4.from_emitted(state), x)
+        )
+    return runners
+
+
+def main(argv: list[str]) -> int:
+    out_dir = Path(argv[0])
+    torch.set_num_threads(timing.THREADS)
+    torch.set_flush_denormal(True)
+    stage1 = onnx.load(out_dir / artifacts.STAGE1, load_external_data=False)
+    dims = tuple(d.dim_value for d in stage1.graph.input[0].type.tensor_type.shape.dim[1:])
+    results = []
+    for batch in timing.BATCH_SIZES:
+        keras_x = timing.inputs(dims, batch)
+        runners = _runners(out_dir, keras_x)
+        with torch.inference_mode():
+            expected = runners[0][1](runners[0][2])
+            agree = {label: float((m(x) - expected).abs().max()) for label, m, x in runners}
+            stats = timing.measure_interleaved(
+                {label: (lambda m=m, x=x: m(x)) for label, m, x in runners}
+            )
+        for label, _, _ in runners:
+            results.append(
+                {
+                    "runner": label,
+                    "batch": batch,
+                    "max_abs_vs_emitted": agree[label],
+                    **stats[label],
+                }
+            )
+    json.dump(results, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
