@@ -64,9 +64,21 @@ def _digits_test() -> LabeledData:
     return LabeledData("digits_test", split.x_test, split.y_test)
 
 
+def _small(name: str) -> Callable[[], keras.Model]:
+    def build() -> keras.Model:
+        from models import small
+
+        return getattr(small, name)()
+
+    return build
+
+
 REGISTRY: dict[str, Entry] = {
     "lenet4": Entry(
         "LeNet4 of the reference post, trained on scikit-learn digits", _lenet4, _digits_test
+    ),
+    "bn_block": Entry(
+        "Conv/BN/ReLU6, depthwise conv, residual Add, global pooling", _small("bn_block")
     ),
 }
 

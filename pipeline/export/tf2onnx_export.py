@@ -17,6 +17,7 @@ import tf2onnx
 
 from pipeline import provenance
 from pipeline.errors import UnsupportedError
+from pipeline.export import keras_forms
 
 OPSET = 17
 _SCOPE_SUFFIX = re.compile(r"_\d+$")
@@ -28,7 +29,8 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
         tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=_input_name(tensor))
         for tensor in model.inputs
     ]
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
+    with keras_forms.batchnorm_as_one_op():
+        proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
     return proto
 
 

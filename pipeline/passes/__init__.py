@@ -26,6 +26,7 @@ from pipeline.passes.fold_shapes import FoldShapes
 from pipeline.passes.gemm import MatMulAddToGemm
 from pipeline.passes.naming import NameAfterKeras
 from pipeline.passes.nchw_input import NchwInput
+from pipeline.passes.squeeze_flatten import SqueezeToFlatten
 from pipeline.report import StageReport
 
 
@@ -43,6 +44,8 @@ def default_passes() -> tuple[ir.passes.PassBase, ...]:
         # forms (they vary with PYTHONHASHSEED); turn them into Flatten before anything
         # pattern-matches on Flatten.
         FoldShapes(),
+        # GlobalAveragePool + Squeeze -> + Flatten (a native nn.Flatten).
+        SqueezeToFlatten(),
         # The NHWC input's Transpose (or C==1 Reshape) goes; the interface becomes NCHW.
         NchwInput(),
         # The Transpose before Flatten goes into the first Dense kernel's rows. Before the

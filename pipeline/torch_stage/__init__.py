@@ -47,20 +47,22 @@ def _ports(values, perms: dict[str, tuple[int, ...]]) -> list[source.Port]:
     return ports
 
 
-def emit_source(proto: onnx.ModelProto, gm: torch.fx.GraphModule, origin: str) -> str:
-    info = _node_info(proto)
-    emit.check_native(gm, info)
+def emit_source(
+    proto: onnx.ModelProto, gm: torch.fx.GraphModule, origin: str
+) -> tuple[str, dict[str, torch.Tensor]]:
+    """The text of model.py and the state_dict it loads."""
+    emitted = emit.emit(gm, _node_info(proto))
     metadata = {p.key: p.value for p in proto.metadata_props}
     perms = layout.input_perms(metadata)
-    forward, _ = emit.forward_lines(gm, info)
-    return source.render(
+    text = source.render(
         keras_name=metadata.get(provenance.MODEL_NAME, proto.graph.name or "model"),
         source=origin,
         inputs=_ports(proto.graph.input, perms),
         outputs=_ports(proto.graph.output, {}),
-        init=emit.module_init_lines(gm),
-        forward=forward,
+        init=emitted.init,
+        forward=emitted.forward,
     )
+    return text, emitted.state
 
 
 def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
@@ -75,12 +77,7 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
         raise BadInputError(f"'{src}' is not an ONNX model: {exc}") from exc
     reference_data = ref.load(reference or src.parent / artifacts.REFERENCE)
     gm = convert(proto, save_input_names=True)
-    text = emit_source(proto, gm, src.name)
-    state = {
-        k: v.detach().clone().contiguous()
-        for k, v in gm.state_dict().items()
-        if not k.startswith("initializers.")
-    }
+    text, state = emit_source(proto, gm, src.name)
     with artifacts.atomic_path(model_py) as tmp_py, artifacts.atomic_path(weights) as tmp_w:
         tmp_py.write_text(text, encoding="utf-8")
         torch.save(state, tmp_w)

@@ -11,7 +11,7 @@ import torch
 from pipeline import artifacts, provenance
 from pipeline import reference as ref
 from pipeline.errors import MismatchError, UnsupportedError
-from pipeline.torch_stage import emit, run
+from pipeline.torch_stage import run, writers
 from pipeline.torch_stage.verify import load_module
 
 from tests.graphs import init, model, node, reference_of, value
@@ -128,8 +128,8 @@ def test_mismatch_with_reference_fails_and_writes_nothing(tmp_path):
 
 def test_constructor_writes_only_non_defaults():
     assert (
-        emit.constructor(torch.nn.Conv2d(3, 8, 3, stride=2, bias=False))
+        writers.constructor(torch.nn.Conv2d(3, 8, 3, stride=2, bias=False))
         == "nn.Conv2d(3, 8, kernel_size=3, stride=2, bias=False)"
     )
-    assert emit.constructor(torch.nn.MaxPool2d(3, stride=2)) == "nn.MaxPool2d(3, stride=2)"
-    assert emit.constructor(torch.nn.Linear(4, 2)) == "nn.Linear(4, 2)"
+    assert writers.constructor(torch.nn.MaxPool2d(3, stride=2)) == "nn.MaxPool2d(3, stride=2)"
+    assert writers.constructor(torch.nn.Linear(4, 2)) == "nn.Linear(4, 2)"

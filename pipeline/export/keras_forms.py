@@ -1,0 +1,62 @@
+"""How stage 1 makes tf2onnx keep each Keras layer recognisable, without changing its numbers.
+
+Keras 3 computes BatchNormalization as ``x * scale + offset`` with ``scale`` and ``offset``
+folded from gamma, beta, mean and variance, and tf2onnx then folds those into the previous
+Conv. The result is right but the layer is gone: PyTorch would get a Conv with a bias where a
+person writes ``nn.Conv2d(bias=False)`` + ``nn.BatchNorm2d``, and the parameter count no
+longer matches Keras. While tf2onnx traces the model (this process only) we therefore
+
+- compute a rank-4 channels-last BatchNormalization with TensorFlow's ``FusedBatchNormV3``
+  (the same formula), which tf2onnx converts to one ONNX ``BatchNormalization`` holding
+  gamma, beta, mean and variance;
+- switch off tf2onnx's Conv + BatchNormalization fusion (``remove_back_to_back`` keeps its
+  other rewrites).
+
+The reference outputs are computed by unpatched Keras, so any difference shows in the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import keras.src.backend.tensorflow.nn as keras_tf_nn
+import tensorflow as tf
+from tf2onnx.optimizer import back_to_back_optimizer
+
+_CONV_BN = ("Conv", "BatchNormalization")
+
+
+def _fused_batch_normalization(original):
+    def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+        if len(x.shape) != 4 or axis not in (-1, 3) or x.dtype != tf.float32:
+            return original(x, mean, variance, axis, offset, scale, epsilon)
+        channels = mean.shape[0]
+        scale = tf.ones([channels], x.dtype) if scale is None else scale
+        offset = tf.zeros([channels], x.dtype) if offset is None else offset
+        y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+            x,
+            scale,
+            offset,
+            mean,
+            variance,
+            epsilon=epsilon,
+            data_format="NHWC",
+            is_training=False,
+        )
+        return y
+
+    return batch_normalization
+
+
+@contextmanager
+def batchnorm_as_one_op() -> Iterator[None]:
+    original = keras_tf_nn.batch_normalization
+    fusion = back_to_back_optimizer._func_map.pop(_CONV_BN, None)
+    keras_tf_nn.batch_normalization = _fused_batch_normalization(original)
+    try:
+        yield
+    finally:
+        keras_tf_nn.batch_normalization = original
+        if fusion is not None:
+            back_to_back_optimizer._func_map[_CONV_BN] = fusion
