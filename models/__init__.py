@@ -80,6 +80,10 @@ REGISTRY: dict[str, Entry] = {
     "bn_block": Entry(
         "Conv/BN/ReLU6, depthwise conv, residual Add, global pooling", _small("bn_block")
     ),
+    "pooling": Entry("padding, cropping, pooling, strided/dilated convs", _small("pooling")),
+    "activations": Entry("every Keras activation after a Dense", _small("activations")),
+    "se_block": Entry("squeeze-excitation, separable conv, concat, swish", _small("se_block")),
+    "upsampling": Entry("Conv2DTranspose, UpSampling2D (not converted yet)", _small("upsampling")),
 }
 
 

@@ -43,3 +43,85 @@ def bn_block() -> keras.Model:
     x = L.GlobalAveragePooling2D(name="pool")(x)
     outputs = L.Dense(5, name="logits")(x)
     return randomize(keras.Model(inputs, outputs, name="bn_block"))
+
+
+def pooling() -> keras.Model:
+    """Strided, dilated and even-kernel 'same' convs (TensorFlow pads those asymmetrically),
+    ZeroPadding2D, Cropping2D, average and max pooling, Dropout, GlobalMaxPooling2D."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((15, 15, 2), name="image")
+    x = L.Conv2D(4, 4, strides=2, padding="same", activation="relu", name="even_strided")(inputs)
+    x = L.Conv2D(4, 3, dilation_rate=2, padding="same", name="dilated")(x)
+    x = L.ZeroPadding2D(((1, 2), (0, 1)), name="zero_pad")(x)
+    x = L.Cropping2D(((1, 0), (0, 1)), name="crop")(x)
+    x = L.AveragePooling2D(2, name="avg_pool")(x)
+    x = L.MaxPooling2D(2, strides=1, padding="same", name="max_pool_same")(x)
+    x = L.Dropout(0.3, name="dropout")(x)
+    x = L.GlobalMaxPooling2D(name="global_max")(x)
+    outputs = L.Dense(3, activation="softmax", name="probs")(x)
+    return randomize(keras.Model(inputs, outputs, name="pooling"))
+
+
+def activations() -> keras.Model:
+    """Every activation a Dense stack meets, each after a Dense so the inputs vary.
+    (PReLU is not here: its alpha comes out of tf2onnx as a constant, not a parameter.)"""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((12,), name="features")
+    x = inputs
+    for name in (
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "swish",
+        "hard_swish",
+        "hard_sigmoid",
+        "sigmoid",
+        "tanh",
+        "gelu_tanh",
+        "softplus",
+    ):
+        x = L.Dense(12, name=f"dense_{name}")(x)
+        if name == "gelu_tanh":
+            x = L.Activation(_gelu_tanh, name=name)(x)
+        elif name == "relu6":
+            x = L.ReLU(6.0, name=name)(x)
+        elif name == "leaky_relu":
+            x = L.LeakyReLU(0.2, name=name)(x)
+        else:
+            x = L.Activation(name, name=name)(x)
+    outputs = L.Dense(4, activation="softmax", name="probs")(x)
+    return randomize(keras.Model(inputs, outputs, name="activations"))
+
+
+@keras.saving.register_keras_serializable(package="models")
+def _gelu_tanh(x):
+    return keras.activations.gelu(x, approximate=True)
+
+
+def se_block() -> keras.Model:
+    """Squeeze-and-excitation (GlobalAveragePooling keepdims, 1x1 convs, Multiply),
+    SeparableConv2D, Concatenate on channels, Rescaling, swish."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((8, 8, 4), name="image")
+    x = L.Rescaling(1 / 255.0, offset=-0.5, name="rescale")(inputs)
+    x = L.Conv2D(8, 3, padding="same", activation="swish", name="conv")(x)
+    s = L.GlobalAveragePooling2D(keepdims=True, name="se_squeeze")(x)
+    s = L.Conv2D(2, 1, activation="relu", name="se_reduce")(s)
+    s = L.Conv2D(8, 1, activation="sigmoid", name="se_expand")(s)
+    x = L.Multiply(name="se_excite")([x, s])
+    y = L.SeparableConv2D(8, 3, padding="same", name="sep_conv")(x)
+    x = L.Concatenate(name="concat")([x, y])
+    outputs = L.Conv2D(2, 1, name="head")(x)
+    return randomize(keras.Model(inputs, outputs, name="se_block"))
+
+
+def upsampling() -> keras.Model:
+    """Conv2DTranspose and UpSampling2D (not converted yet: see README, Limits)."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((8, 8, 4), name="image")
+    x = L.Conv2DTranspose(4, 3, strides=2, padding="same", name="deconv")(inputs)
+    x = L.UpSampling2D(2, name="upsample")(x)
+    outputs = L.Conv2D(2, 1, name="head")(x)
+    return randomize(keras.Model(inputs, outputs, name="upsampling"))

@@ -12,6 +12,9 @@ from collections.abc import Mapping
 import numpy as np
 
 INPUT_PERM_PREFIX = "pipeline.input_perm."
+# An output made NCHW records the permutation back to Keras' layout:
+# keras_output = np.transpose(output, perm).
+OUTPUT_PERM_PREFIX = "pipeline.output_perm."
 NHWC_TO_NCHW = (0, 3, 1, 2)
 NCHW_TO_NHWC = (0, 2, 3, 1)
 
@@ -20,17 +23,35 @@ def perm_key(input_name: str) -> str:
     return INPUT_PERM_PREFIX + input_name
 
 
+def output_perm_key(output_name: str) -> str:
+    return OUTPUT_PERM_PREFIX + output_name
+
+
 def format_perm(perm: tuple[int, ...]) -> str:
     return ",".join(str(axis) for axis in perm)
 
 
+def _perms(metadata: Mapping[str, str], prefix: str) -> dict[str, tuple[int, ...]]:
+    return {
+        key[len(prefix) :]: tuple(int(axis) for axis in value.split(","))
+        for key, value in metadata.items()
+        if key.startswith(prefix)
+    }
+
+
 def input_perms(metadata: Mapping[str, str]) -> dict[str, tuple[int, ...]]:
     """The declared input permutations, by input name."""
-    return {
-        key[len(INPUT_PERM_PREFIX) :]: tuple(int(axis) for axis in value.split(","))
-        for key, value in metadata.items()
-        if key.startswith(INPUT_PERM_PREFIX)
-    }
+    return _perms(metadata, INPUT_PERM_PREFIX)
+
+
+def output_perms(metadata: Mapping[str, str]) -> dict[str, tuple[int, ...]]:
+    """The declared output permutations (model layout -> Keras layout), by output name."""
+    return _perms(metadata, OUTPUT_PERM_PREFIX)
+
+
+def to_keras_layout(name: str, array, perms: Mapping[str, tuple[int, ...]]):
+    """A model output in Keras' layout (the array itself when no permutation is declared)."""
+    return np.transpose(array, perms[name]) if name in perms else array
 
 
 def adapt_inputs(

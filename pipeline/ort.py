@@ -36,6 +36,7 @@ def check_against(
     """Run every reference case (Keras-layout inputs adapted to the model's declared layout)."""
     metadata = {p.key: p.value for p in model.metadata_props}
     perms = layout.input_perms(metadata)
+    out_perms = layout.output_perms(metadata)
     sess = session(model)
     results = []
     for case_name, case in reference.cases.items():
@@ -43,11 +44,6 @@ def check_against(
             continue
         outputs = sess.run(None, layout.adapt_inputs(case.inputs, perms))
         for name, actual in zip(reference.output_names, outputs, strict=True):
+            actual = layout.to_keras_layout(name, actual, out_perms)
             results.append(compare(artifact, case_name, name, case.outputs[name], actual))
     return results
-
-
-def outputs_for(model: onnx.ModelProto, reference: Reference, case: str) -> list[np.ndarray]:
-    metadata = {p.key: p.value for p in model.metadata_props}
-    feeds = layout.adapt_inputs(reference.cases[case].inputs, layout.input_perms(metadata))
-    return run(model, feeds)

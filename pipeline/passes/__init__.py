@@ -26,6 +26,7 @@ from pipeline.passes.fold_shapes import FoldShapes
 from pipeline.passes.gemm import MatMulAddToGemm
 from pipeline.passes.naming import NameAfterKeras
 from pipeline.passes.nchw_input import NchwInput
+from pipeline.passes.nchw_output import NchwOutput
 from pipeline.passes.squeeze_flatten import SqueezeToFlatten
 from pipeline.report import StageReport
 
@@ -48,6 +49,8 @@ def default_passes() -> tuple[ir.passes.PassBase, ...]:
         SqueezeToFlatten(),
         # The NHWC input's Transpose (or C==1 Reshape) goes; the interface becomes NCHW.
         NchwInput(),
+        # An NHWC output's Transpose goes too; the output becomes NCHW, declared.
+        NchwOutput(),
         # The Transpose before Flatten goes into the first Dense kernel's rows. Before the
         # Gemm fusion, so the kernel is still the plain [H*W*C, out] MatMul operand.
         FlattenDense(),

@@ -11,7 +11,7 @@ import onnx_ir as ir
 
 from pipeline import ort
 from pipeline.compare import Comparison
-from pipeline.errors import MismatchError
+from pipeline.errors import MismatchError, PipelineError
 from pipeline.passes._base import PassOutcome, histogram_diff, op_histogram
 from pipeline.reference import Reference
 
@@ -42,7 +42,10 @@ def to_proto(model: ir.Model) -> onnx.ModelProto:
 
 def check(model: ir.Model, reference: Reference | None, label: str) -> list[Comparison]:
     proto = to_proto(model)
-    onnx.checker.check_model(proto)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        raise PipelineError(f"{label} left an invalid ONNX graph: {exc}") from exc
     if reference is None:
         return []
     results = ort.check_against(proto, reference, label)

@@ -31,6 +31,20 @@ from pipeline.passes._base import GraphPass, add_initializer, const
 Dim = int | str  # an int, or the name of an unknown dim
 
 
+_SHAPE_OPS = (
+    "Shape",
+    "Gather",
+    "Slice",
+    "Concat",
+    "Cast",
+    "Unsqueeze",
+    "Squeeze",
+    "Mul",
+    "ReduceProd",
+    "Identity",
+)
+
+
 @dataclass(frozen=True)
 class SymVec:
     """A small integer tensor of rank 0 or 1 whose items may be unknown dims."""
@@ -118,6 +132,13 @@ def evaluate_graph(graph: ir.Graph) -> dict[ir.Value, SymVec]:
     return known
 
 
+def _is_identity(data: tuple[Dim, ...], target: tuple[Dim, ...]) -> bool:
+    """Does Reshape(data -> target) keep the shape as it is (a no-op tf2onnx left)?"""
+    if len(data) != len(target) or list(target).count(-1) > 1:
+        return False
+    return all(t == d or t == 0 or t == -1 for t, d in zip(target, data, strict=True))
+
+
 def _is_flatten(data: tuple[Dim, ...], target: tuple[Dim, ...]) -> bool:
     """Does Reshape(data -> target) keep the first dim and flatten all the others?"""
     if len(target) != 2 or len(data) < 2:
@@ -142,8 +163,26 @@ class FoldShapes(GraphPass):
             if node.op_type != "Reshape" or node.inputs[1] not in known:
                 continue
             modified |= self._fold_reshape(graph, node, known[node.inputs[1]].items)
+        modified |= self._fold_known(graph, known)
         if modified:
             ir.passes.common.RemoveUnusedNodesPass()(model)
+        return modified
+
+    @staticmethod
+    def _fold_known(graph: ir.Graph, known: dict[ir.Value, SymVec]) -> bool:
+        """Every other computed value that is fully known (Pad's pads, Slice's bounds,
+        Resize's sizes) becomes an initializer; its sub-graph dies."""
+        modified = False
+        for value, vec in known.items():
+            producer = value.producer()
+            if producer is None or not vec.known or not value.uses():
+                continue
+            if all(c.op_type in _SHAPE_OPS for c in value.consumers()):
+                continue  # an intermediate of a shape sub-graph: its consumer is folded
+            array = np.array(vec.items, np.int64).reshape(() if vec.scalar else (-1,))
+            const_value = add_initializer(graph, f"{producer.name}_value", array)
+            value.replace_all_uses_with(const_value, replace_graph_outputs=False)
+            modified = True
         return modified
 
     def _fold_reshape(self, graph: ir.Graph, node: ir.Node, target: tuple[Dim, ...]) -> bool:
@@ -161,6 +200,10 @@ class FoldShapes(GraphPass):
             flatten.outputs[0].shape, flatten.outputs[0].type = old.shape, old.type
             old.replace_all_uses_with(flatten.outputs[0], replace_graph_outputs=True)
             flatten.outputs[0].name = old.name
+            graph.remove(node, safe=True)
+            return True
+        if _is_identity(data, target) and not node.outputs[0].is_graph_output():
+            node.outputs[0].replace_all_uses_with(node.inputs[0])  # a no-op Reshape
             graph.remove(node, safe=True)
             return True
         resolved = [(-1 if d == batch and i == 0 else d) for i, d in enumerate(target)]

@@ -8,15 +8,21 @@ Output form: ``x`` has shape [N, C, H, W], the layout nodes are gone, and the in
 change is declared in ``metadata_props`` as ``pipeline.input_perm.x = 0,3,1,2`` so every
 check feeds ``np.transpose(keras_input, (0, 3, 1, 2))``.
 
+The layout change may come after a chain of layout-free ops (Keras' Rescaling and
+Normalization: Mul/Add/Sub/Div by a scalar or a per-channel constant, unary activations);
+the chain then runs on NCHW data, its per-channel constants reshaped from [..., C] to
+[C, 1, 1].
+
 Left alone (reason recorded): an input with a consumer that needs NHWC.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import onnx_ir as ir
 
 from pipeline import layout, provenance
-from pipeline.passes._base import GraphPass, const
+from pipeline.passes._base import GraphPass, add_initializer, const, only_consumer
 
 
 def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
@@ -29,6 +35,39 @@ def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
             return False
         return list(target[1:]) == [1, h, w] and (target[0] in (-1, 0) or target[0] == n)
     return False
+
+
+_BINARY = ("Mul", "Add", "Sub", "Div")
+_UNARY = ("Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Exp", "Log", "Sqrt", "Clip", "Identity")
+
+
+def _channel_const(node: ir.Node, data: ir.Value, channels: int) -> np.ndarray | None | bool:
+    """The per-channel constant of a layout-free binary op (None: scalar; False: not one)."""
+    other = node.inputs[1] if node.inputs[0] is data else node.inputs[0]
+    array = const(other)
+    if array is None:
+        return False
+    if array.size == 1:
+        return None
+    if array.shape[-1] == channels and array.size == channels and array.ndim <= 4:
+        return array
+    return False
+
+
+def _chain_to_nchw(value: ir.Value, nhwc: tuple) -> tuple[list[ir.Node], ir.Node] | None:
+    """input -> [layout-free ops] -> Transpose(0,3,1,2), each value used once."""
+    chain, current = [], value
+    while (node := only_consumer(current)) is not None:
+        if _to_nchw_node(node, nhwc) and node.op_type == "Transpose":
+            return chain, node
+        if node.op_type in _BINARY:
+            if _channel_const(node, current, nhwc[3]) is False:
+                return None
+        elif node.op_type not in _UNARY or any(const(v) is None for v in node.inputs[1:]):
+            return None
+        chain.append(node)
+        current = node.outputs[0]
+    return None
 
 
 class NchwInput(GraphPass):
@@ -45,6 +84,10 @@ class NchwInput(GraphPass):
             bad = [n for n in consumers if not _to_nchw_node(n, nhwc)]
             if not consumers or value.is_graph_output():
                 continue
+            if bad and (found := _chain_to_nchw(value, nhwc)) is not None:
+                self._through_chain(model, value, *found)
+                modified = True
+                continue
             if bad:
                 self.skip(
                     bad[0], f"graph input '{value.name}' is used in NHWC here; the input stays NHWC"
@@ -53,10 +96,37 @@ class NchwInput(GraphPass):
             for node in consumers:
                 node.outputs[0].replace_all_uses_with(value, replace_graph_outputs=True)
                 model.graph.remove(node, safe=True)
-            n, h, w, c = nhwc
-            value.shape = ir.Shape([n, c, h, w])
-            model.metadata_props[layout.perm_key(value.name)] = layout.format_perm(
-                layout.NHWC_TO_NCHW
-            )
+            _declare_nchw(model, value, nhwc)
             modified = True
         return modified
+
+    @staticmethod
+    def _through_chain(model: ir.Model, value: ir.Value, chain: list[ir.Node], last: ir.Node):
+        graph = model.graph
+        nhwc = tuple(value.shape)
+        channels = nhwc[3]
+        for node in chain:
+            data = (
+                node.inputs[0]
+                if node.op_type not in _BINARY
+                else next(v for v in node.inputs if const(v) is None)
+            )
+            if (
+                node.op_type in _BINARY
+                and (array := _channel_const(node, data, channels)) is not None
+            ):
+                index = 1 if node.inputs[0] is data else 0
+                reshaped = add_initializer(
+                    graph, f"{node.name}_nchw", array.reshape(channels, 1, 1)
+                )
+                node.replace_input_with(index, reshaped)
+            node.outputs[0].shape = ir.Shape([nhwc[0], channels, nhwc[1], nhwc[2]])
+        last.outputs[0].replace_all_uses_with(last.inputs[0], replace_graph_outputs=True)
+        graph.remove(last, safe=True)
+        _declare_nchw(model, value, nhwc)
+
+
+def _declare_nchw(model: ir.Model, value: ir.Value, nhwc: tuple) -> None:
+    n, h, w, c = nhwc
+    value.shape = ir.Shape([n, c, h, w])
+    model.metadata_props[layout.perm_key(value.name)] = layout.format_perm(layout.NHWC_TO_NCHW)

@@ -19,7 +19,7 @@ from pipeline import reference as ref
 from pipeline.compare import Comparison
 from pipeline.errors import BadInputError, MismatchError
 from pipeline.report import StageReport
-from pipeline.torch_stage import emit, source, verify
+from pipeline.torch_stage import converters, emit, source, verify
 
 
 def _node_info(proto: onnx.ModelProto) -> dict[str, emit.NodeInfo]:
@@ -76,6 +76,7 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
     except Exception as exc:
         raise BadInputError(f"'{src}' is not an ONNX model: {exc}") from exc
     reference_data = ref.load(reference or src.parent / artifacts.REFERENCE)
+    converters.ensure_convertible(proto)
     gm = convert(proto, save_input_names=True)
     text, state = emit_source(proto, gm, src.name)
     with artifacts.atomic_path(model_py) as tmp_py, artifacts.atomic_path(weights) as tmp_w:

@@ -20,7 +20,7 @@ import torch
 from torch import fx
 
 from pipeline.errors import UnsupportedError
-from pipeline.torch_stage.writers import Written, write
+from pipeline.torch_stage.writers import Written, literal, write
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ POOL = ("x", "y", "z")  # the names a careful human uses for the running values
 def _var_names(gm: fx.GraphModule, constants: Mapping[fx.Node, str]) -> dict[fx.Node, str]:
     """A value continues its first input's variable when that input dies here (a chain);
     else it takes the first free name of ``POOL``; else its node's name."""
-    order = [n for n in gm.graph.nodes if n not in constants]
+    order = [n for n in gm.graph.nodes if n.op != "get_attr"]
     position = {n: i for i, n in enumerate(order)}
     last_use = {n: max((position[u] for u in n.users), default=-1) for n in order}
     names: dict[fx.Node, str] = {n: f"self.{name}" for n, name in constants.items()}
@@ -74,7 +74,11 @@ def _writings(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> dict[str, Wri
         if node.op != "call_module":
             continue
         module = gm.get_submodule(node.target)
-        writing = write(module)
+        consts = [
+            _attr(gm, a.target) if isinstance(a, fx.Node) and a.op == "get_attr" else None
+            for a in node.args
+        ]
+        writing = write(module, consts)
         if writing is None:
             kind = f"{type(module).__module__}.{type(module).__name__}"
             where = info[node.target].where if node.target in info else f"'{node.target}'"
@@ -94,11 +98,32 @@ def _writings(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> dict[str, Wri
     return written
 
 
-def _constants(gm: fx.GraphModule) -> dict[fx.Node, str]:
-    """Constant tensors the graph reads, named after their first user: ``<node>_const``."""
-    names: dict[fx.Node, str] = {}
+def _scalars(gm: fx.GraphModule) -> dict[fx.Node, str]:
+    """One-element float constants (gelu's 0.044715), written inline as literals."""
+    scalars = {}
     for node in gm.graph.nodes:
         if node.op == "get_attr":
+            tensor = _attr(gm, node.target)
+            if tensor.numel() == 1 and tensor.is_floating_point() and tensor.dim() <= 1:
+                scalars[node] = literal(float(tensor.reshape(())))
+    return scalars
+
+
+def _absorbed(gm: fx.GraphModule, written: Mapping[str, Written]) -> set[fx.Node]:
+    """Constants only ever read as inputs a writing folds into its text (beyond its arity)."""
+    used: set[fx.Node] = set()
+    for node in gm.graph.nodes:
+        arity = written[node.target].arity if node.op == "call_module" else None
+        args = node.args if arity is None else node.args[:arity]
+        fx.node.map_arg((args, node.kwargs), used.add)
+    return {n for n in gm.graph.nodes if n.op == "get_attr" and n not in used}
+
+
+def _constants(gm: fx.GraphModule, skip: set[fx.Node]) -> dict[fx.Node, str]:
+    """Other constant tensors the graph reads, as buffers named ``<first user>_const``."""
+    names: dict[fx.Node, str] = {}
+    for node in gm.graph.nodes:
+        if node.op == "get_attr" and node not in skip:
             user = next(iter(node.users)).target
             base = f"{user}_const" if isinstance(user, str) else f"{node.name}_const"
             name, k = base, 1
@@ -111,8 +136,11 @@ def _constants(gm: fx.GraphModule) -> dict[fx.Node, str]:
 
 def emit(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> Emitted:
     written = _writings(gm, info)
-    constants = _constants(gm)
-    names = _var_names(gm, constants)
+    scalars = _scalars(gm)
+    absorbed = _absorbed(gm, written)
+    constants = _constants(gm, set(scalars) | absorbed)
+    names = _var_names(gm, {**constants, **scalars})
+    names.update(scalars)
     init, forward = [], []
     state = {k: v for k, v in gm.state_dict().items() if not k.startswith("initializers.")}
     for node, name in constants.items():
@@ -130,13 +158,15 @@ def emit(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> Emitted:
             outputs = list(result) if isinstance(result, tuple | list) else [result]
             forward.append("return " + ", ".join(names[o] for o in outputs))
             continue
-        args = [names[a] if isinstance(a, fx.Node) else repr(a) for a in node.args]
+        args = [names.get(a, "") if isinstance(a, fx.Node) else repr(a) for a in node.args]
         if node.op == "call_module":
             writing = written[node.target]
+            args = args if writing.arity is None else args[: writing.arity]
             if writing.kind == "expr":
                 layer = info[node.target].layer if node.target in info else ""
                 comment = f"  # {layer}" if layer else ""
-                forward.append(f"{names[node]} = {writing.text.format(*args)}{comment}")
+                text = writing.text.replace("{*}", ", ".join(args)).format(*args)
+                forward.append(f"{names[node]} = {text}{comment}")
             else:
                 init.append(f"self.{node.target} = {writing.text}")
                 forward.append(f"{names[node]} = self.{node.target}({', '.join(args)})")

@@ -57,6 +57,7 @@ def export_check(model: torch.nn.Module, example: dict[str, torch.Tensor]) -> st
 def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference) -> dict:
     metadata = {p.key: p.value for p in onnx.load(stage2, load_external_data=False).metadata_props}
     perms = layout.input_perms(metadata)
+    out_perms = layout.output_perms(metadata)
     model = load_module(model_py, weights)
     comparisons, accuracies = [], []
     with torch.no_grad():
@@ -66,11 +67,10 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
             result = result if isinstance(result, tuple) else (result,)
             for name, actual in zip(reference.output_names, result, strict=True):
                 expected = case.outputs[name]
-                comparisons.append(compare(ARTIFACT, case_name, name, expected, actual.numpy()))
+                actual = layout.to_keras_layout(name, actual.numpy(), out_perms)
+                comparisons.append(compare(ARTIFACT, case_name, name, expected, actual))
                 if case.labels is not None:
-                    accuracies.append(
-                        accuracy(ARTIFACT, case_name, case.labels, expected, actual.numpy())
-                    )
+                    accuracies.append(accuracy(ARTIFACT, case_name, case.labels, expected, actual))
     first = next(iter(reference.cases.values()))
     example = {
         k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))

@@ -11,7 +11,7 @@ the emitter reports it.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +21,14 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Written:
-    kind: str  # "module": ``text`` is a constructor; "expr": a format string over the args
+    """``kind`` "module": ``text`` is a constructor; "expr": a format string over the args
+    (``{0}``, ``{1}``, or ``{*}`` for all of them, comma-separated).
+    ``arity``: how many leading inputs the writing takes (the rest, constants such as a
+    Slice's bounds, are folded into ``text``); None for all."""
+
+    kind: str
     text: str
+    arity: int | None = None
 
 
 _CONV_ARGS = (
@@ -50,6 +56,7 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
     nn.Dropout: (("p",), 0),
     nn.Identity: ((), 0),
     nn.AdaptiveAvgPool2d: (("output_size",), 1),
+    nn.AdaptiveMaxPool2d: (("output_size",), 1),
 }
 
 # Parameterless torch.nn modules, written as torch expressions (a careful human's torch.relu).
@@ -59,12 +66,24 @@ EXPRESSIONS: dict[type[nn.Module], Callable[[nn.Module], str]] = {
     nn.Sigmoid: lambda m: "torch.sigmoid({0})",
     nn.Tanh: lambda m: "torch.tanh({0})",
     nn.Softmax: lambda m: f"torch.softmax({{0}}, dim={m.dim})",
+    nn.LeakyReLU: lambda m: f"nn.functional.leaky_relu({{0}}, {literal(m.negative_slope)})",
+    nn.ELU: lambda m: (
+        "nn.functional.elu({0})"
+        if m.alpha == 1.0
+        else f"nn.functional.elu({{0}}, alpha={literal(m.alpha)})"
+    ),
+    nn.SELU: lambda m: "torch.selu({0})",
+    nn.Softplus: lambda m: "nn.functional.softplus({0})",
+    nn.Hardswish: lambda m: "nn.functional.hardswish({0})",
+    nn.Hardsigmoid: lambda m: "nn.functional.hardsigmoid({0})",
 }
 
 _BINARY = {torch.add: "+", torch.sub: "-", torch.mul: "*"}
 
+Consts = Sequence["torch.Tensor | None"]  # per input: its value if constant, else None
 
-def _binary(module: nn.Module) -> Written | None:
+
+def _binary(module: nn.Module, consts: Consts) -> Written | None:
     if module.broadcast is not None:  # opset < 7 broadcasting rules
         return None
     function = module.math_op_function
@@ -72,34 +91,111 @@ def _binary(module: nn.Module) -> Written | None:
     return Written("expr", f"{{0}} {symbol} {{1}}") if symbol else None
 
 
-def _global_average_pool(module: nn.Module) -> Written | None:
+def _global_average_pool(module: nn.Module, consts: Consts) -> Written | None:
     dims = getattr(module, "_x_dims", [2, 3])
     return Written("module", "nn.AdaptiveAvgPool2d(1)") if list(dims) == [2, 3] else None
 
 
+def _function(module: nn.Module, consts: Consts) -> Written | None:
+    name = getattr(module.function, "__name__", "")
+    return Written("expr", f"torch.{name}({{0}})") if hasattr(torch, name) else None
+
+
+def _hard_sigmoid(module: nn.Module, consts: Consts) -> Written:
+    alpha, beta = float(module.alpha), float(module.beta)
+    if np.isclose(alpha, 1 / 6) and beta == 0.5:
+        return Written("expr", "nn.functional.hardsigmoid({0})")
+    return Written("expr", f"torch.clamp({{0}} * {literal(alpha)} + {literal(beta)}, 0, 1)")
+
+
+def _pad_module(pads: Sequence[int], mode: str, value: float) -> str | None:
+    """nn.ZeroPad2d / nn.ConstantPad2d for torch-order pads of the two spatial dims."""
+    pads = [int(p) for p in pads]
+    if len(pads) > 4 and any(pads[4:]):
+        return None  # pads batch or channels
+    pads = tuple(pads[:4]) if len(pads) >= 4 else None
+    if pads is None or mode != "constant":
+        return None
+    if value == 0:
+        return f"nn.ZeroPad2d({literal(pads)})"
+    return f"nn.ConstantPad2d({literal(pads)}, {literal(value)})"
+
+
+def _pad_static(module: nn.Module, consts: Consts) -> Written | None:
+    text = _pad_module(module.pads, module.mode, float(module.constant_value))
+    return Written("module", text) if text else None
+
+
+def _pad_dynamic(module: nn.Module, consts: Consts) -> Written | None:
+    """Pad whose pads are a constant input: ONNX [x1_begin, x2_begin, ..., x1_end, ...]."""
+    if len(consts) < 2 or consts[1] is None or module.mode != "constant":
+        return None
+    onnx_pads = [int(p) for p in consts[1].reshape(-1)]
+    rank = len(onnx_pads) // 2
+    begins, ends = onnx_pads[:rank], onnx_pads[rank:]
+    if rank != 4 or any(begins[:2]) or any(ends[:2]):
+        return None
+    value = float(consts[2].reshape(())) if len(consts) > 2 and consts[2] is not None else 0.0
+    text = _pad_module((begins[3], ends[3], begins[2], ends[2]), "constant", value)
+    return Written("module", text, arity=1) if text else None
+
+
+def _slice(module: nn.Module, consts: Consts) -> Written | None:
+    """Slice with constant starts/ends/axes/steps: plain indexing, ``x[:, :, 1:, :-1]``."""
+    if any(c is None for c in consts[1:]) or len(consts) < 3:
+        return None
+    starts, ends = (c.reshape(-1).tolist() for c in consts[1:3])
+    axes = consts[3].reshape(-1).tolist() if len(consts) > 3 else list(range(len(starts)))
+    steps = consts[4].reshape(-1).tolist() if len(consts) > 4 else [1] * len(starts)
+    if any(a < 0 for a in axes) or any(s != 1 for s in steps):
+        return None
+    open_end = 2**31 - 1  # tf2onnx writes INT32_MAX (or INT64_MAX) for "to the end"
+    index = [":"] * (max(axes) + 1)
+    for axis, start, end in zip(axes, starts, ends, strict=True):
+        index[axis] = f"{start or ''}:{'' if end >= open_end else end}"
+    while len(index) > 1 and index[-1] == ":":
+        index.pop()
+    return Written("expr", f"{{0}}[{', '.join(index)}]", arity=1)
+
+
 # onnx2torch wrapper class name -> its plain-torch writing (None when a form is not handled)
-NATIVES: dict[str, Callable[[nn.Module], Written | None]] = {
+NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxBinaryMathOperation": _binary,
+    "OnnxPow": lambda m, c: Written("expr", "{0} ** {1}") if m.broadcast is None else None,
+    "OnnxNeg": lambda m, c: Written("expr", "-{0}"),
+    "OnnxFunction": _function,
+    "OnnxHardSigmoid": _hard_sigmoid,
     "OnnxGlobalAveragePoolWithKnownInputShape": _global_average_pool,
-    "OnnxGlobalAveragePool": lambda m: Written("module", "nn.AdaptiveAvgPool2d(1)"),
+    "OnnxGlobalAveragePool": lambda m, c: Written("module", "nn.AdaptiveAvgPool2d(1)"),
+    "OnnxPadStatic": _pad_static,
+    "OnnxPadDynamic": _pad_dynamic,
+    "OnnxSlice": _slice,
+    "OnnxConcat": lambda m, c: Written("expr", f"torch.cat([{{*}}], dim={m.axis})"),
 }
 
 
-def _literal(value) -> str:
+def literal(value) -> str:
     if isinstance(value, list):
         value = tuple(value)
     if isinstance(value, tuple) and value and all(v == value[0] for v in value):
-        return _literal(value[0])  # kernel_size=(5, 5) -> 5
+        return literal(value[0])  # kernel_size=(5, 5) -> 5
+    if isinstance(value, float) and not np.isfinite(value):
+        return f"float('{value}')"
     if isinstance(value, float):
         # the shortest text that is the same float32: eps=0.001, not 0.0010000000474974513
         return np.format_float_positional(np.float32(value), trim="-")
     return repr(value)
 
 
-def constructor(module: nn.Module) -> str:
-    """``nn.Conv2d(1, 6, kernel_size=5, padding=2)`` for a module in CONSTRUCTORS."""
+def constructor(module: nn.Module) -> str | None:
+    """``nn.Conv2d(1, 6, kernel_size=5, padding=2)``; None if there is no native form."""
     if type(module) is nn.Sequential:
-        return "nn.Sequential(" + ", ".join(constructor(m) for m in module) + ")"
+        parts = [write(m, ()) for m in module]
+        if any(p is None or p.kind != "module" for p in parts):
+            return None
+        return "nn.Sequential(" + ", ".join(p.text for p in parts) + ")"
+    if type(module) not in CONSTRUCTORS:
+        return None
     names, positional = CONSTRUCTORS[type(module)]
     params = inspect.signature(type(module).__init__).parameters
     args = []
@@ -107,27 +203,23 @@ def constructor(module: nn.Module) -> str:
         value = module.bias is not None if name == "bias" else getattr(module, name)
         default = params[name].default if name in params else inspect.Parameter.empty
         if index < positional:
-            args.append(_literal(value))
-        elif (
-            name == "stride" and default is None and _literal(value) == _literal(module.kernel_size)
-        ):
+            args.append(literal(value))
+        elif name == "stride" and default is None and literal(value) == literal(module.kernel_size):
             continue  # pooling's default stride is the kernel size
-        elif default is inspect.Parameter.empty or _literal(value) != _literal(default):
-            args.append(f"{name}={_literal(value)}")
+        elif name == "count_include_pad" and literal(module.padding) == "0":
+            continue  # without padding it changes nothing
+        elif default is inspect.Parameter.empty or literal(value) != literal(default):
+            args.append(f"{name}={literal(value)}")
     return f"nn.{type(module).__name__}({', '.join(args)})"
 
 
-def _constructible(module: nn.Module) -> bool:
-    if type(module) is nn.Sequential:
-        return all(_constructible(m) for m in module)
-    return type(module) in CONSTRUCTORS
-
-
-def write(module: nn.Module) -> Written | None:
-    """How to write ``module``; None if this pipeline has no native form for it."""
+def write(module: nn.Module, consts: Consts) -> Written | None:
+    """How to write ``module`` given which of its inputs are constants; None if this
+    pipeline has no native form for it."""
     if type(module) in EXPRESSIONS:
         return Written("expr", EXPRESSIONS[type(module)](module))
-    if _constructible(module):
-        return Written("module", constructor(module))
+    text = constructor(module)
+    if text is not None:
+        return Written("module", text)
     native = NATIVES.get(type(module).__name__)
-    return native(module) if native else None
+    return native(module, consts) if native else None
