@@ -105,11 +105,18 @@ def _evaluate(node: ir.Node, args: list[SymVec | None]) -> SymVec | None:  # noq
         return SymVec(first.items)
     if op == "Squeeze" and len(first.items) == 1:
         return SymVec(first.items, scalar=True)
-    if op in ("Mul", "ReduceProd") and all(a.known for a in args):
-        values = [i for a in (args if op == "Mul" else args[:1]) for i in a.items]
-        keep_scalar = op == "Mul" and all(a.scalar for a in args)
-        return SymVec((prod(values),), scalar=keep_scalar or attrs.get_int("keepdims", 1) == 0)
+    if op in _ARITHMETIC and all(a.known for a in args):
+        left, right = np.array(args[0].items, np.int64), np.array(args[1].items, np.int64)
+        if left.size != right.size and 1 not in (left.size, right.size):
+            return None
+        values = _ARITHMETIC[op](left, right).reshape(-1)
+        return SymVec(tuple(int(v) for v in values), scalar=args[0].scalar and args[1].scalar)
+    if op == "ReduceProd" and first.known and len(args) == 1:
+        return SymVec((prod(first.items),), scalar=attrs.get_int("keepdims", 1) == 0)
     return None
+
+
+_ARITHMETIC = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract}
 
 
 def evaluate_graph(graph: ir.Graph) -> dict[ir.Value, SymVec]:

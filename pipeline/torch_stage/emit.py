@@ -53,6 +53,7 @@ def _var_names(gm: fx.GraphModule, constants: Mapping[fx.Node, str]) -> dict[fx.
     for index, node in enumerate(order):
         if node.op == "placeholder":
             names[node] = node.target
+            holders[node.target] = node  # an input named x keeps x while it is needed
             continue
         if node.op == "output":
             continue

@@ -130,3 +130,43 @@ def test_unknown_non_batch_dim_is_left_alone():
     assert ops(after) == ops(proto)
     assert len(result.skipped) == 1
     assert "depends on an unknown dim other than the batch" in result.skipped[0]
+
+
+def test_no_op_reshape_goes():
+    proto = model(
+        [
+            node("GlobalAveragePool", ["x"], ["p"]),
+            node("Reshape", ["p", "t"], ["r"]),
+            node("Relu", ["r"], ["y"]),
+        ],
+        [value("x", ["N", 4, 3, 3])],
+        [value("y", ["N", 4, 1, 1])],
+        [init("t", np.array([-1, 4, 1, 1], np.int64))],
+    )
+    _, after = apply(FoldShapes(), proto)
+    assert ops(after) == {"GlobalAveragePool": 1, "Relu": 1}
+    assert_parity(proto, after)
+
+
+def test_computed_pads_become_a_constant():
+    proto = model(
+        [
+            node("Shape", ["x"], ["s"]),
+            node("Slice", ["s", "two", "four"], ["hw"]),
+            node("Mul", ["hw", "zero"], ["z"]),
+            node("Concat", ["zz", "z", "zz", "one2"], ["pads"], axis=0),
+            node("Pad", ["x", "pads"], ["y"]),
+        ],
+        [value("x", ["N", 2, 3, 3])],
+        [value("y", ["N", 2, 4, 4])],
+        [
+            init("two", np.array([2], np.int64)),
+            init("four", np.array([4], np.int64)),
+            init("zero", np.array([0], np.int64)),
+            init("zz", np.array([0, 0], np.int64)),
+            init("one2", np.array([1, 1], np.int64)),
+        ],
+    )
+    _, after = apply(FoldShapes(), proto)
+    assert ops(after) == {"Pad": 1}
+    assert_parity(proto, after)

@@ -67,3 +67,50 @@ def test_input_not_declared_nhwc_is_not_touched():
     del proto.metadata_props[:]
     result, after = apply(NchwInput(), proto)
     assert not result.modified and ops(after) == ops(proto) and not result.skipped
+
+
+def test_layout_free_chain_before_the_transpose():
+    """Rescaling (scalar Mul/Add) and Normalization (per-channel Sub/Div) run on NCHW."""
+    rng = np.random.default_rng(6)
+    proto = model(
+        [
+            node("Mul", ["x", "scale"], ["a"]),
+            node("Sub", ["a", "mean"], ["b"]),
+            node("Div", ["b", "std"], ["c"]),
+            node("Relu", ["c"], ["d"]),
+            node("Transpose", ["d"], ["xc"], perm=[0, 3, 1, 2]),
+            node("Conv", ["xc", "w"], ["y"], pads=[1, 1, 1, 1]),
+        ],
+        [value("x", ["N", 5, 5, 3])],
+        [value("y", ["N", 2, 5, 5])],
+        [
+            init("w", W),
+            init("scale", np.array(0.5, np.float32)),
+            init("mean", rng.standard_normal((1, 1, 1, 3)).astype(np.float32)),
+            init("std", rng.uniform(0.5, 2, 3).astype(np.float32)),
+        ],
+        metadata=nhwc_metadata(),
+    )
+    result, after = apply(NchwInput(), proto)
+    assert result.modified
+    assert ops(after) == {"Mul": 1, "Sub": 1, "Div": 1, "Relu": 1, "Conv": 1}
+    assert perm_of(after) == (0, 3, 1, 2)
+    assert_parity(proto, after)
+
+
+def test_chain_with_a_spatial_constant_is_left_alone():
+    rng = np.random.default_rng(7)
+    proto = model(
+        [
+            node("Add", ["x", "bias"], ["a"]),
+            node("Transpose", ["a"], ["xc"], perm=[0, 3, 1, 2]),
+            node("Conv", ["xc", "w"], ["y"], pads=[1, 1, 1, 1]),
+        ],
+        [value("x", ["N", 5, 5, 3])],
+        [value("y", ["N", 2, 5, 5])],
+        [init("w", W), init("bias", rng.standard_normal((5, 5, 3)).astype(np.float32))],
+        metadata=nhwc_metadata(),
+    )
+    result, after = apply(NchwInput(), proto)
+    assert not result.modified and ops(after) == ops(proto)
+    assert "is used in NHWC here" in result.skipped[0]

@@ -133,3 +133,47 @@ def test_constructor_writes_only_non_defaults():
     )
     assert writers.constructor(torch.nn.MaxPool2d(3, stride=2)) == "nn.MaxPool2d(3, stride=2)"
     assert writers.constructor(torch.nn.Linear(4, 2)) == "nn.Linear(4, 2)"
+
+
+def _branchy() -> onnx.ModelProto:
+    """Residual add, channel concat, a per-channel constant, zero padding and a crop."""
+    return model(
+        [
+            node("Conv", ["x", "a.weight"], ["a"], layer="a", cls="Conv2D", pads=[1, 1, 1, 1]),
+            node("Relu", ["a"], ["b"], layer="b", cls="ReLU"),
+            node("Add", ["a", "b"], ["s"], layer="s", cls="Add"),
+            node("Mul", ["s", "scale"], ["m"], layer="m", cls="Multiply"),
+            node("Concat", ["m", "x"], ["c"], layer="c", cls="Concatenate", axis=1),
+            node("Pad", ["c", "pads"], ["p"], layer="p", cls="ZeroPadding2D"),
+            node("Slice", ["p", "starts", "ends", "axes"], ["y"], layer="y", cls="Cropping2D"),
+        ],
+        [value("x", ["batch", 2, 5, 5])],
+        [value("y", ["batch", 5, 6, 5])],
+        [
+            init("a.weight", RNG.standard_normal((3, 2, 3, 3)).astype(np.float32)),
+            init("scale", RNG.standard_normal((1, 3, 1, 1)).astype(np.float32)),
+            init("pads", np.array([0, 0, 1, 0, 0, 0, 1, 2], np.int64)),
+            init("starts", np.array([1, 0], np.int64)),
+            init("ends", np.array([2**63 - 1, -2], np.int64)),
+            init("axes", np.array([2, 3], np.int64)),
+        ],
+        metadata={provenance.PARAM_COUNT: "54"},
+    )
+
+
+def test_tensor_ops_are_written_as_plain_torch(tmp_path):
+    report = run(_write(tmp_path, _branchy()), tmp_path)
+    text = (tmp_path / artifacts.MODEL_PY).read_text()
+    for line in (
+        "self.register_buffer('m_const', torch.empty([1, 3, 1, 1], dtype=torch.float32))",
+        "self.p = nn.ZeroPad2d((0, 2, 1, 1))",
+        "z = torch.relu(y)  # b (ReLU)",
+        "y = y + z  # s (Add)",
+        "y = y * self.m_const  # m (Multiply)",
+        "y = torch.cat([y, x], dim=1)  # c (Concatenate)",
+        "y = y[:, :, 1:, :-2]  # y (Cropping2D)",
+    ):
+        assert line in text, line
+    assert report.passed and max(c.max_rel for c in report.comparisons) <= 1e-5
+    state = torch.load(tmp_path / artifacts.WEIGHTS, weights_only=True)
+    assert sorted(state) == ["a.weight", "m_const"]

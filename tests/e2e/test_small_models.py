@@ -1,0 +1,58 @@
+"""The small layer-coverage models of models/small.py, end to end: every stage within
+tolerance, no Transpose left, parameter counts equal to Keras', structure as in the golden
+files (regenerate on purpose with UPDATE_GOLDEN=1 and review the diff)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import onnx
+import pytest
+
+from pipeline import artifacts
+
+ROOT = Path(__file__).resolve().parents[2]
+CONVERTING = ("bn_block", "pooling", "activations", "se_block")
+
+
+def _convert(model: str, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "convert", model, str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("name", CONVERTING)
+def test_small_model_converts(name, tmp_path):
+    proc = _convert(name, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / artifacts.REPORT).read_text())
+    assert report["passed"]
+    torch_facts = report["torch"]
+    assert torch_facts["param_count"] == torch_facts["keras_param_count"]
+    assert torch_facts["torch_export_error"] is None
+    proto = onnx.load(tmp_path / artifacts.STAGE2)
+    structure = {
+        "stage2_ops": dict(sorted(Counter(n.op_type for n in proto.graph.node).items())),
+        "torch_modules": torch_facts["module_types"],
+    }
+    assert "Transpose" not in structure["stage2_ops"]
+    golden = ROOT / "tests" / "golden" / f"{name}.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(json.dumps(structure, indent=2) + "\n")
+    assert structure == json.loads(golden.read_text())
+    assert "onnx2torch" not in (tmp_path / artifacts.MODEL_PY).read_text()
+
+
+def test_unsupported_layers_fail_naming_them(tmp_path):
+    proc = _convert("upsampling", tmp_path)
+    assert proc.returncode == 3
+    assert "Keras layer 'deconv' (Conv2DTranspose)" in proc.stderr
+    assert not (tmp_path / artifacts.STAGE2).exists()
