@@ -9,7 +9,7 @@ MODEL ?= lenet4
 # build/<name>: a registry name as is, a file path by its stem (same rule as the CLI)
 OUT ?= build/$(basename $(notdir $(MODEL)))
 
-.PHONY: convert export passes torch check bench test test-slow lint lock clean
+.PHONY: convert export passes torch check bench zoo test test-slow lint lock clean
 # Stages run one after the other, even under make -j.
 .NOTPARALLEL:
 
@@ -39,6 +39,10 @@ check: $(VENV)/.installed
 bench: $(VENV)/.installed
 	test -f $(OUT)/model.py || $(MAKE) convert MODEL=$(MODEL) OUT=$(OUT)
 	$(PY) -m pipeline bench $(OUT) --model $(MODEL)
+
+# Convert the whole zoo (slow: tens of minutes) and write docs/zoo.md; ZOO="a b" for some.
+zoo: $(VENV)/.installed
+	$(PY) -m pipeline zoo $(ZOO)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check pipeline models tests

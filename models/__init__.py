@@ -96,6 +96,24 @@ def _applications() -> dict[str, str]:
     }
 
 
+APPLICATION_SIZE = 96  # small input where the architecture allows it (fast to convert)
+
+
+def build_application(name: str) -> keras.Model:
+    """A keras.applications model, ``weights=None`` (no download), every weight randomized
+    with a fixed seed (see models.small.randomize), at APPLICATION_SIZE when allowed."""
+    from models.small import randomize
+
+    constructor = getattr(keras.applications, name)
+    keras.utils.set_random_seed(SEED)
+    try:
+        model = constructor(weights=None, input_shape=(APPLICATION_SIZE, APPLICATION_SIZE, 3))
+    except ValueError:  # a minimum or fixed input size: use the architecture's default
+        keras.utils.set_random_seed(SEED)
+        model = constructor(weights=None)
+    return randomize(model)
+
+
 def load_file(path: Path) -> keras.Model:
     if path.is_dir():
         raise BadInputError(
@@ -128,9 +146,7 @@ def resolve(model: str) -> LoadedModel:
     applications = _applications()
     if model.lower() in applications:
         name = applications[model.lower()]
-        keras.utils.set_random_seed(SEED)
-        built = getattr(keras.applications, name)(weights=None)
-        return LoadedModel(built, f"keras.applications:{name}", True)
+        return LoadedModel(build_application(name), f"keras.applications:{name}", True)
     if path.suffix or os.sep in model:
         raise BadInputError(f"model file not found: '{model}'.")
     raise BadInputError(

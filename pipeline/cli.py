@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="inference speed of a converted model, all frameworks")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--model", help="MODEL it was converted from (default: OUT_DIR's name)")
+    p = sub.add_parser("zoo", help="convert many models and write docs/zoo.md")
+    p.add_argument("models", nargs="*", help="default: pipeline.zoo.ZOO")
     p = sub.add_parser("convert", help="all four stages, each in its own process")
     p.add_argument("model")
     p.add_argument("out_dir", type=Path, nargs="?")
@@ -110,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "convert":
             return convert(args.model, args.out_dir or default_out(args.model))
+        if args.command == "zoo":
+            from pipeline import zoo
+
+            return zoo.main(args.models)
         if args.command == "bench":
             from pipeline import bench
 

@@ -1,8 +1,9 @@
 """Compare an artifact's outputs with the Keras reference; tolerances are named here.
 
-The error measure is max |actual - keras| divided by the output scale, max(1, max |keras|):
-an absolute error for outputs within [-1, 1] (probabilities, logits of a small net) and a
-relative one for outputs of larger magnitude.
+The error measure is max |actual - keras| divided by the output scale, max |keras| (the
+largest magnitude Keras produced for that output): 1e-5 means five significant digits of
+the largest value agree, whether the output is a 1000-way softmax (values ~1e-3) or logits
+in the hundreds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,19 @@ import numpy as np
 # float32 end to end: what re-associated sums (a different conv algorithm, a fused Gemm)
 # may legitimately change. Anything above is a conversion bug.
 FLOAT32_TOL = 1e-5
+# Deep nets (more than DEEP_NET_LAYERS Keras layers) in float32: tens to hundreds of layers
+# of re-associated sums (oneDNN vs onnxruntime vs torch kernels) legitimately drift further.
+DEEP_FLOAT32_TOL = 1e-4
+DEEP_NET_LAYERS = 50
+# Below this an output is taken as all zeros and its error is measured absolutely.
+SCALE_FLOOR = 1e-12
+
+
+def tolerance_for(layer_count: int) -> float:
+    """The bar a model is held to, decided once at export and stored in reference.npz."""
+    return DEEP_FLOAT32_TOL if layer_count > DEEP_NET_LAYERS else FLOAT32_TOL
+
+
 # Top-1 predictions on a labelled data set must agree exactly between Keras and torch.
 TOP1_AGREEMENT_REQUIRED = 1.0
 
@@ -58,7 +72,8 @@ def compare(
         )
     diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
     max_abs = float(diff.max()) if diff.size else 0.0
-    scale = max(1.0, float(np.abs(expected).max()) if expected.size else 1.0)
+    scale = float(np.abs(expected).max()) if expected.size else 1.0
+    scale = scale if scale > SCALE_FLOOR else 1.0  # an all-zero output: absolute error
     max_rel = max_abs / scale
     passed = bool(np.isfinite(max_rel) and max_rel <= tol)
     return Comparison(artifact, case, output, tuple(expected.shape), max_abs, max_rel, tol, passed)

@@ -45,5 +45,7 @@ def check_against(
         outputs = sess.run(None, layout.adapt_inputs(case.inputs, perms))
         for name, actual in zip(reference.output_names, outputs, strict=True):
             actual = layout.to_keras_layout(name, actual, out_perms)
-            results.append(compare(artifact, case_name, name, case.outputs[name], actual))
+            results.append(
+                compare(artifact, case_name, name, case.outputs[name], actual, reference.tolerance)
+            )
     return results

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.artifacts import atomic_path
+from pipeline.compare import FLOAT32_TOL
 from pipeline.errors import BadInputError
 
 
@@ -36,6 +37,7 @@ class Reference:
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     cases: dict[str, Case] = field(default_factory=dict)
+    tolerance: float = FLOAT32_TOL  # the scaled-error bar every artifact is held to
 
 
 def save(path: Path, reference: Reference) -> None:
@@ -51,6 +53,7 @@ def save(path: Path, reference: Reference) -> None:
         "inputs": list(reference.input_names),
         "outputs": list(reference.output_names),
         "cases": list(reference.cases),
+        "tolerance": reference.tolerance,
     }
     with atomic_path(Path(path)) as tmp:
         np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
@@ -76,4 +79,5 @@ def load(path: Path) -> Reference:
             f"'{path}' is not a reference file written by the export stage ({exc}). "
             "Re-run the export stage."
         ) from exc
-    return Reference(tuple(meta["inputs"]), tuple(meta["outputs"]), cases)
+    tolerance = float(meta.get("tolerance", FLOAT32_TOL))
+    return Reference(tuple(meta["inputs"]), tuple(meta["outputs"]), cases, tolerance)

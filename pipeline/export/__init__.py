@@ -18,6 +18,7 @@ import onnx  # noqa: E402
 
 from pipeline import artifacts, ort  # noqa: E402
 from pipeline import reference as ref  # noqa: E402
+from pipeline.compare import tolerance_for  # noqa: E402
 from pipeline.errors import MismatchError  # noqa: E402
 from pipeline.report import StageReport  # noqa: E402
 
@@ -27,10 +28,11 @@ BATCH_SIZES = (1, 4)
 INPUT_SEED = 0
 
 
-def reference_cases(model, output_names: tuple[str, ...], labeled=None) -> ref.Reference:
+def reference_cases(
+    model, names: tuple[str, ...], output_names: tuple[str, ...], labeled=None
+) -> ref.Reference:
     """Seeded standard-normal inputs at each batch size (plus a labelled split) and the
-    Keras outputs for them, named as the ONNX graph names its outputs."""
-    names = tuple(t.name.split(":")[0] for t in model.inputs)
+    Keras outputs for them, named as the ONNX graph names its inputs and outputs."""
     rng = np.random.default_rng(INPUT_SEED)
     cases = {}
     for batch in BATCH_SIZES:
@@ -43,7 +45,7 @@ def reference_cases(model, output_names: tuple[str, ...], labeled=None) -> ref.R
         inputs = {names[0]: labeled.x.astype(np.float32)}
         outputs = _keras_outputs(model, inputs, output_names)
         cases[labeled.name] = ref.Case(inputs, outputs, labeled.y)
-    return ref.Reference(names, output_names, cases)
+    return ref.Reference(names, output_names, cases, tolerance_for(len(model.layers)))
 
 
 def _keras_outputs(model, inputs: dict[str, np.ndarray], names: tuple[str, ...]):
@@ -75,7 +77,8 @@ def run(model: str, out_dir: Path) -> StageReport:
     tf2onnx_export.annotate(proto, keras_model)
     tf2onnx_export.validate(proto)
     onnx_outputs = tuple(o.name for o in proto.graph.output)
-    reference = reference_cases(keras_model, onnx_outputs, loaded.labeled)
+    onnx_inputs = tuple(i.name for i in proto.graph.input)
+    reference = reference_cases(keras_model, onnx_inputs, onnx_outputs, loaded.labeled)
     comparisons = tuple(ort.check_against(proto, reference, artifacts.STAGE1))
     failed = [c.describe() for c in comparisons if not c.passed]
     if failed:

@@ -35,6 +35,10 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
 
 
 def _input_name(tensor) -> str:
+    """The Keras InputLayer's name ('input_layer'), not the tensor's ('keras_tensor')."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is not None and getattr(history, "operation", None) is not None:
+        return history.operation.name
     return tensor.name.split(":")[0]
 
 
@@ -58,6 +62,30 @@ def _layer_for(node_name: str, layers: dict[str, str]) -> str | None:
     return None
 
 
+def _all_layers(model) -> list:
+    layers = []
+    for layer in model.layers:
+        layers.append(layer)
+        if hasattr(layer, "layers"):
+            layers.extend(_all_layers(layer))
+    return layers
+
+
+def inference_weight_count(model: keras.Model) -> int:
+    """The weight count the PyTorch port must have: Keras' trainable + non-trainable
+    weights, less Normalization's ``count`` (a tally ``adapt()`` keeps, inference never
+    reads), plus the gamma/beta a BatchNormalization with ``scale=False``/``center=False``
+    leaves out (``nn.BatchNorm2d`` always has them, at 1 and 0)."""
+    count = model.count_params()
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.Normalization):
+            count -= sum(int(w.numpy().size) for w in layer.weights if w.path.endswith("count"))
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = int(layer.moving_mean.shape[0])
+            count += channels * ((not layer.scale) + (not layer.center))
+    return count
+
+
 def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     """Write each node's Keras layer into its doc_string and the model facts into metadata."""
     layers = {layer.name: type(layer).__name__ for layer in model.layers}
@@ -74,7 +102,7 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     metadata = {
         provenance.MODEL_NAME: model.name,
         provenance.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
-        provenance.PARAM_COUNT: str(model.count_params()),
+        provenance.PARAM_COUNT: str(inference_weight_count(model)),
         "keras.version": keras.__version__,
         "tensorflow.version": tf.__version__,
         "tf2onnx.version": tf2onnx.__version__,

@@ -59,7 +59,7 @@ def _var_names(gm: fx.GraphModule, constants: Mapping[fx.Node, str]) -> dict[fx.
             continue
         free = {name for name, held in holders.items() if last_use[held] <= index}
         first = next((a for a in node.args if isinstance(a, fx.Node) and a in names), None)
-        if first is not None and names[first] in free:
+        if first is not None and first.op != "placeholder" and names[first] in free:
             name = names[first]
         else:
             name = next((n for n in POOL if n not in holders or n in free), node.name)

@@ -3,6 +3,7 @@ the ``nn.Module`` class, and a ``load()`` helper. Needs only torch to run."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pipeline
@@ -65,7 +66,7 @@ class Port:
 
 
 def class_name(keras_name: str) -> str:
-    parts = [p for p in keras_name.replace("-", "_").split("_") if p]
+    parts = [p for p in re.split(r"[^0-9A-Za-z]+", keras_name) if p]
     name = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
     return name if name[0].isalpha() else f"Model{name}"
 

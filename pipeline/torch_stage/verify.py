@@ -32,14 +32,13 @@ def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
 
 
 def param_count(model: torch.nn.Module) -> int:
-    """Parameters plus BatchNorm running statistics: what Keras counts as its
-    (trainable + non-trainable) weights."""
-    stats = sum(
-        b.numel()
-        for name, b in model.named_buffers()
-        if name.endswith(("running_mean", "running_var"))
+    """Parameters plus buffers (BatchNorm running statistics, Normalization's mean and
+    variance): what Keras counts as its trainable + non-trainable weights. BatchNorm's
+    ``num_batches_tracked`` is torch's bookkeeping and not counted."""
+    buffers = sum(
+        b.numel() for name, b in model.named_buffers() if not name.endswith("num_batches_tracked")
     )
-    return sum(p.numel() for p in model.parameters()) + stats
+    return sum(p.numel() for p in model.parameters()) + buffers
 
 
 def export_check(model: torch.nn.Module, example: dict[str, torch.Tensor]) -> str | None:
@@ -68,7 +67,9 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
             for name, actual in zip(reference.output_names, result, strict=True):
                 expected = case.outputs[name]
                 actual = layout.to_keras_layout(name, actual.numpy(), out_perms)
-                comparisons.append(compare(ARTIFACT, case_name, name, expected, actual))
+                comparisons.append(
+                    compare(ARTIFACT, case_name, name, expected, actual, reference.tolerance)
+                )
                 if case.labels is not None:
                     accuracies.append(accuracy(ARTIFACT, case_name, case.labels, expected, actual))
     first = next(iter(reference.cases.values()))

@@ -158,6 +158,16 @@ def _slice(module: nn.Module, consts: Consts) -> Written | None:
     return Written("expr", f"{{0}}[{', '.join(index)}]", arity=1)
 
 
+def _reshape(module: nn.Module, consts: Consts) -> Written | None:
+    """Reshape to a constant shape whose first dim is the batch (-1 or 0 in ONNX)."""
+    if len(consts) < 2 or consts[1] is None:
+        return None
+    shape = [int(d) for d in consts[1].reshape(-1)]
+    if not shape or shape[0] not in (-1, 0) or -1 in shape[1:] or 0 in shape[1:]:
+        return None
+    return Written("expr", f"{{0}}.reshape({', '.join(['-1', *map(str, shape[1:])])})", arity=1)
+
+
 # onnx2torch wrapper class name -> its plain-torch writing (None when a form is not handled)
 NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxBinaryMathOperation": _binary,
@@ -170,6 +180,7 @@ NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxPadStatic": _pad_static,
     "OnnxPadDynamic": _pad_dynamic,
     "OnnxSlice": _slice,
+    "OnnxReshape": _reshape,
     "OnnxConcat": lambda m, c: Written("expr", f"torch.cat([{{*}}], dim={m.axis})"),
 }
 

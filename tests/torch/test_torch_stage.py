@@ -157,7 +157,7 @@ def _branchy() -> onnx.ModelProto:
             init("ends", np.array([2**63 - 1, -2], np.int64)),
             init("axes", np.array([2, 3], np.int64)),
         ],
-        metadata={provenance.PARAM_COUNT: "54"},
+        metadata={provenance.PARAM_COUNT: "57"},  # 54 weights + the 3-value constant buffer
     )
 
 
