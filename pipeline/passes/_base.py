@@ -76,6 +76,22 @@ def add_initializer(graph: ir.Graph, name: str, array: np.ndarray) -> ir.Value:
     return value
 
 
+def replace_nodes(
+    graph: ir.Graph, nodes: list[ir.Node], op_type: str, inputs: list[ir.Value], attributes: dict
+) -> ir.Node:
+    """Put one new ``op_type`` node in place of ``nodes`` (a chain; the first gives the name
+    and provenance, the last's output is taken over, with its name, shape and type)."""
+    first, last = nodes[0], nodes[-1]
+    new = ir.node(op_type, inputs, attributes, name=first.name, doc_string=first.doc_string)
+    graph.insert_before(first, new)
+    old = last.outputs[0]
+    new.outputs[0].shape, new.outputs[0].type = old.shape, old.type
+    old.replace_all_uses_with(new.outputs[0], replace_graph_outputs=True)
+    new.outputs[0].name = old.name
+    graph.remove(list(reversed(nodes)), safe=True)
+    return new
+
+
 def static_dims(value: ir.Value) -> tuple[int | None, ...] | None:
     """The value's shape with unknown or symbolic dims as None; None if the rank is unknown."""
     if value.shape is None:

@@ -26,7 +26,7 @@ from math import prod
 import numpy as np
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, add_initializer, const
+from pipeline.passes._base import GraphPass, add_initializer, const, replace_nodes
 
 Dim = int | str  # an int, or the name of an unknown dim
 
@@ -199,15 +199,7 @@ class FoldShapes(GraphPass):
             return False
         batch = data[0]
         if _is_flatten(data, target):
-            flatten = ir.node(
-                "Flatten", [node.inputs[0]], {"axis": 1}, name=node.name, doc_string=node.doc_string
-            )
-            graph.insert_before(node, flatten)
-            old = node.outputs[0]
-            flatten.outputs[0].shape, flatten.outputs[0].type = old.shape, old.type
-            old.replace_all_uses_with(flatten.outputs[0], replace_graph_outputs=True)
-            flatten.outputs[0].name = old.name
-            graph.remove(node, safe=True)
+            replace_nodes(graph, [node], "Flatten", [node.inputs[0]], {"axis": 1})
             return True
         if _is_identity(data, target) and not node.outputs[0].is_graph_output():
             node.outputs[0].replace_all_uses_with(node.inputs[0])  # a no-op Reshape

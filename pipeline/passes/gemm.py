@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, add_initializer, const, only_consumer
+from pipeline.passes._base import GraphPass, add_initializer, const, only_consumer, replace_nodes
 
 
 class MatMulAddToGemm(GraphPass):
@@ -49,15 +49,9 @@ class MatMulAddToGemm(GraphPass):
         if bias is not None:
             inputs.append(add_initializer(graph, f"{add.name}_bias", bias))
             last = add
-        gemm = ir.node(
-            "Gemm", inputs, {"transB": 1}, name=matmul.name, doc_string=matmul.doc_string
+        replace_nodes(
+            graph, [matmul] if last is matmul else [matmul, last], "Gemm", inputs, {"transB": 1}
         )
-        graph.insert_before(matmul, gemm)
-        out = last.outputs[0]
-        gemm.outputs[0].shape, gemm.outputs[0].type = out.shape, out.type
-        out.replace_all_uses_with(gemm.outputs[0], replace_graph_outputs=True)
-        gemm.outputs[0].name = out.name
-        graph.remove([last, matmul] if last is not matmul else matmul, safe=True)
         return True
 
     @staticmethod

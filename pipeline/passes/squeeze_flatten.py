@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, const, static_dims
+from pipeline.passes._base import GraphPass, const, replace_nodes, static_dims
 
 
 class SqueezeToFlatten(GraphPass):
@@ -31,14 +31,6 @@ class SqueezeToFlatten(GraphPass):
             if any(dims[a] != 1 for a in trailing):
                 self.skip(node, f"squeezed axes of shape {list(dims)} are not all of size 1")
                 continue
-            flatten = ir.node(
-                "Flatten", [node.inputs[0]], {"axis": 1}, name=node.name, doc_string=node.doc_string
-            )
-            graph.insert_before(node, flatten)
-            old = node.outputs[0]
-            flatten.outputs[0].shape, flatten.outputs[0].type = old.shape, old.type
-            old.replace_all_uses_with(flatten.outputs[0], replace_graph_outputs=True)
-            flatten.outputs[0].name = old.name
-            graph.remove(node, safe=True)
+            replace_nodes(graph, [node], "Flatten", [node.inputs[0]], {"axis": 1})
             modified = True
         return modified

@@ -100,12 +100,13 @@ def _writings(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> dict[str, Wri
 
 
 def _scalars(gm: fx.GraphModule) -> dict[fx.Node, str]:
-    """One-element float constants (gelu's 0.044715), written inline as literals."""
+    """One-element float constants (gelu's 0.044715, hard_swish's 3 and 1/6), written inline
+    as literals (a wrong broadcast rank would show as a shape mismatch in the check)."""
     scalars = {}
     for node in gm.graph.nodes:
         if node.op == "get_attr":
             tensor = _attr(gm, node.target)
-            if tensor.numel() == 1 and tensor.is_floating_point() and tensor.dim() <= 1:
+            if tensor.numel() == 1 and tensor.is_floating_point():
                 scalars[node] = literal(float(tensor.reshape(())))
     return scalars
 

@@ -56,3 +56,24 @@ def test_unsupported_layers_fail_naming_them(tmp_path):
     assert proc.returncode == 3
     assert "Keras layer 'deconv' (Conv2DTranspose)" in proc.stderr
     assert not (tmp_path / artifacts.STAGE2).exists()
+
+
+def test_a_keras_applications_model_converts(tmp_path):
+    """MobileNetV2 (96x96, randomized weights): the representative of the zoo that CI runs."""
+    proc = _convert("MobileNetV2", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / artifacts.REPORT).read_text())
+    assert report["passed"]
+    assert report["torch"]["param_count"] == report["torch"]["keras_param_count"] == 3538984
+    proto = onnx.load(tmp_path / artifacts.STAGE2)
+    ops = Counter(n.op_type for n in proto.graph.node)
+    assert ops["Transpose"] == 0 and ops["BatchNormalization"] == 52
+    assert set(report["torch"]["module_types"]) == {
+        "AdaptiveAvgPool2d",
+        "BatchNorm2d",
+        "Conv2d",
+        "Flatten",
+        "Linear",
+        "Sequential",
+        "ZeroPad2d",
+    }

@@ -20,6 +20,8 @@ MODULES = {
     "pipeline.check": TF + TORCH,
     "pipeline.ort": TF + TORCH,
     "pipeline.bench": TF + TORCH,
+    "pipeline.zoo": TF + TORCH,
+    "pipeline.torch_stage.converters": TF,
     "pipeline.export.bench": TORCH,
     "pipeline.torch_stage.bench": TF,
     "pipeline.export": TORCH,
