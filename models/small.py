@@ -125,3 +125,22 @@ def upsampling() -> keras.Model:
     x = L.UpSampling2D(2, name="upsample")(x)
     outputs = L.Conv2D(2, 1, name="head")(x)
     return randomize(keras.Model(inputs, outputs, name="upsampling"))
+
+
+@keras.saving.register_keras_serializable(package="models")
+class Erfc(keras.layers.Layer):
+    """A custom layer calling a TensorFlow op tf2onnx cannot convert (``Erfc``)."""
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        return tf.math.erfc(inputs)
+
+
+def unconvertible() -> keras.Model:
+    """Dense -> a custom Erfc layer: the error path (stage 1 must name the op and layer)."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((8,), name="features")
+    x = L.Dense(8, name="fc")(inputs)
+    outputs = Erfc(name="custom_erfc")(x)
+    return randomize(keras.Model(inputs, outputs, name="unconvertible"))

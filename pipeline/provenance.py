@@ -14,7 +14,8 @@ _DOC_RE = re.compile(r"keras_layer: (?P<name>.+) \((?P<cls>[^()]*)\)$")
 
 MODEL_NAME = "keras.model_name"
 LAYERS = "keras.layers"  # JSON list of [layer name, class name], in model order
-PARAM_COUNT = "keras.param_count"  # trainable + non-trainable
+PARAM_COUNT = "keras.param_count"  # the weight count the PyTorch port must have
+USE_BIAS = "keras.use_bias"  # JSON list of the layers built with use_bias=True
 INPUT_LAYOUT_PREFIX = "keras.input_layout."  # per input: NHWC, NWC, ... or "" if not spatial
 
 

@@ -12,6 +12,10 @@ longer matches Keras. While tf2onnx traces the model (this process only) we ther
 - switch off tf2onnx's Conv + BatchNormalization fusion (``remove_back_to_back`` keeps its
   other rewrites).
 
+Exact GELU is the other case: TensorFlow computes it with ``Erfc``, which tf2onnx cannot
+convert (it leaves the op in the graph); during tracing it is written with ``Erf`` instead,
+``0.5 * x * (1 + erf(x / sqrt(2)))``, the same function.
+
 The reference outputs are computed by unpatched Keras, so any difference shows in the check.
 """
 
@@ -49,14 +53,26 @@ def _fused_batch_normalization(original):
     return batch_normalization
 
 
+def _gelu_with_erf(original):
+    def gelu(x, approximate=True):
+        if approximate:
+            return original(x, approximate=True)
+        x = tf.convert_to_tensor(x)
+        return 0.5 * x * (1.0 + tf.math.erf(x * tf.cast(0.7071067811865476, x.dtype)))
+
+    return gelu
+
+
 @contextmanager
-def batchnorm_as_one_op() -> Iterator[None]:
-    original = keras_tf_nn.batch_normalization
+def traceable_forms() -> Iterator[None]:
+    """While tf2onnx traces: BatchNormalization as one op, exact GELU with Erf."""
+    originals = (keras_tf_nn.batch_normalization, keras_tf_nn.gelu)
     fusion = back_to_back_optimizer._func_map.pop(_CONV_BN, None)
-    keras_tf_nn.batch_normalization = _fused_batch_normalization(original)
+    keras_tf_nn.batch_normalization = _fused_batch_normalization(originals[0])
+    keras_tf_nn.gelu = _gelu_with_erf(originals[1])
     try:
         yield
     finally:
-        keras_tf_nn.batch_normalization = original
+        keras_tf_nn.batch_normalization, keras_tf_nn.gelu = originals
         if fusion is not None:
             back_to_back_optimizer._func_map[_CONV_BN] = fusion

@@ -29,7 +29,7 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
         tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=_input_name(tensor))
         for tensor in model.inputs
     ]
-    with keras_forms.batchnorm_as_one_op():
+    with keras_forms.traceable_forms():
         proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
     return proto
 
@@ -103,6 +103,9 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
         provenance.MODEL_NAME: model.name,
         provenance.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
         provenance.PARAM_COUNT: str(inference_weight_count(model)),
+        provenance.USE_BIAS: json.dumps(
+            [layer.name for layer in _all_layers(model) if getattr(layer, "use_bias", False)]
+        ),
         "keras.version": keras.__version__,
         "tensorflow.version": tf.__version__,
         "tf2onnx.version": tf2onnx.__version__,

@@ -28,6 +28,7 @@ from pipeline.passes.naming import NameAfterKeras
 from pipeline.passes.nchw_input import NchwInput
 from pipeline.passes.nchw_output import NchwOutput
 from pipeline.passes.squeeze_flatten import SqueezeToFlatten
+from pipeline.passes.zero_bias import RestoreZeroBiases
 from pipeline.report import StageReport
 
 
@@ -58,6 +59,8 @@ def default_passes() -> tuple[ir.passes.PassBase, ...]:
         CancelTransposes(),
         # Dense = MatMul + Add -> Gemm(transB=1): nn.Linear with parameters, not buffers.
         MatMulAddToGemm(),
+        # A zero bias tf2onnx dropped comes back (after the Gemm fusion, which sees no Add).
+        RestoreZeroBiases(),
         # Drop what the rewrites orphaned; sort; re-infer shapes so Netron shows them.
         _named(common.RemoveUnusedNodesPass(), "remove_unused"),
         _named(common.TopologicalSortPass(), "toposort"),

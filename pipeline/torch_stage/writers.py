@@ -173,6 +173,7 @@ NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxBinaryMathOperation": _binary,
     "OnnxPow": lambda m, c: Written("expr", "{0} ** {1}") if m.broadcast is None else None,
     "OnnxNeg": lambda m, c: Written("expr", "-{0}"),
+    "OnnxErf": lambda m, c: Written("expr", "torch.erf({0})"),
     "OnnxFunction": _function,
     "OnnxHardSigmoid": _hard_sigmoid,
     "OnnxGlobalAveragePoolWithKnownInputShape": _global_average_pool,

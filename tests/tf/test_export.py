@@ -57,15 +57,31 @@ def test_keras_layers_travel_in_the_onnx(lenet4_export):
 def test_unconvertible_op_fails_naming_op_and_layer(tmp_path):
     from pipeline import export
 
-    inputs = keras.Input((8,), name="x")
-    outputs = keras.layers.Activation("gelu", name="exact_gelu")(inputs)  # exact by default
-    path = tmp_path / "gelu.keras"
-    keras.Model(inputs, outputs).save(path)
     with pytest.raises(UnsupportedError) as err:
-        export.run(str(path), tmp_path / "out")
+        export.run("unconvertible", tmp_path / "out")
     message = str(err.value)
-    assert "Erfc" in message and "exact_gelu" in message and "Supported layers" in message
+    assert "(Erfc) of Keras layer 'custom_erfc' (Erfc)" in message
+    assert "Supported layers" in message
     assert not (tmp_path / "out" / artifacts.STAGE1).exists()
+
+
+def test_exact_gelu_and_a_zero_bias_convert(tmp_path):
+    """TensorFlow's exact GELU uses Erfc; stage 1 traces it with Erf. The untrained Dense's
+    zero bias, which tf2onnx drops, is recorded so stage 2 can restore it."""
+    from pipeline import export
+
+    inputs = keras.Input((8,), name="x")
+    x = keras.layers.Dense(8, name="fc")(inputs)
+    outputs = keras.layers.Activation("gelu", name="exact_gelu")(x)  # exact by default
+    path = tmp_path / "gelu.keras"
+    keras.Model(inputs, outputs, name="gelu_net").save(path)
+    report = export.run(str(path), tmp_path / "out")
+    assert report.passed
+    proto = onnx.load(tmp_path / "out" / artifacts.STAGE1)
+    ops = {n.op_type for n in proto.graph.node}
+    assert "Erf" in ops and "Erfc" not in ops
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(meta[provenance.USE_BIAS]) == ["fc"]
 
 
 def test_legacy_h5_input_converts_and_is_not_modified(tmp_path, lenet4_export):

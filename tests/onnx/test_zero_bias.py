@@ -1,0 +1,49 @@
+"""restore_zero_biases: a dropped zero bias comes back only where Keras had one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from onnx import numpy_helper
+
+from pipeline import provenance
+from pipeline.passes.zero_bias import RestoreZeroBiases
+from tests.graphs import apply, assert_parity, init, model, node, ops, value
+
+RNG = np.random.default_rng(8)
+
+
+def _graph(use_bias: list[str]):
+    return model(
+        [
+            node("Conv", ["x", "w"], ["c"], layer="conv", cls="Conv2D"),
+            node("Flatten", ["c"], ["f"], layer="flatten", cls="Flatten"),
+            node("Gemm", ["f", "k"], ["y"], layer="fc", cls="Dense", transB=1),
+        ],
+        [value("x", ["N", 2, 3, 3])],
+        [value("y", ["N", 4])],
+        [
+            init("w", RNG.standard_normal((5, 2, 3, 3)).astype(np.float32)),
+            init("k", RNG.standard_normal((4, 5)).astype(np.float32)),
+        ],
+        metadata={provenance.USE_BIAS: json.dumps(use_bias)},
+    )
+
+
+def test_zero_biases_come_back_where_keras_had_them():
+    proto = _graph(["conv", "fc"])
+    result, after = apply(RestoreZeroBiases(), proto)
+    assert result.modified and ops(after) == ops(proto)
+    inits = {i.name: numpy_helper.to_array(i) for i in after.graph.initializer}
+    conv, _, gemm = after.graph.node
+    assert len(conv.input) == 3 and not inits[conv.input[2]].any()
+    assert inits[conv.input[2]].shape == (5,) and inits[gemm.input[2]].shape == (4,)
+    assert_parity(proto, after)
+
+
+def test_layers_without_bias_are_left_alone():
+    proto = _graph([])
+    result, after = apply(RestoreZeroBiases(), proto)
+    assert not result.modified
+    assert [len(n.input) for n in after.graph.node] == [2, 1, 2]
