@@ -83,7 +83,7 @@ REGISTRY: dict[str, Entry] = {
     "pooling": Entry("padding, cropping, pooling, strided/dilated convs", _small("pooling")),
     "activations": Entry("every Keras activation after a Dense", _small("activations")),
     "se_block": Entry("squeeze-excitation, separable conv, concat, swish", _small("se_block")),
-    "upsampling": Entry("Conv2DTranspose, UpSampling2D (not converted yet)", _small("upsampling")),
+    "upsampling": Entry("Conv2DTranspose, UpSampling2D", _small("upsampling")),
     "unconvertible": Entry(
         "a custom layer calling tf.math.erfc, which tf2onnx cannot convert", _small("unconvertible")
     ),

@@ -118,7 +118,7 @@ def se_block() -> keras.Model:
 
 
 def upsampling() -> keras.Model:
-    """Conv2DTranspose and UpSampling2D (not converted yet: see README, Limits)."""
+    """Conv2DTranspose ("same": TensorFlow crops its output unevenly) and UpSampling2D."""
     keras.utils.set_random_seed(SEED)
     inputs = keras.Input((8, 8, 4), name="image")
     x = L.Conv2DTranspose(4, 3, strides=2, padding="same", name="deconv")(inputs)

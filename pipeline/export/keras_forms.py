@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 import keras.src.backend.tensorflow.nn as keras_tf_nn
 import tensorflow as tf
+from keras.src.layers.reshaping.up_sampling2d import UpSampling2D
 from tf2onnx.optimizer import back_to_back_optimizer
 
 _CONV_BN = ("Conv", "BatchNormalization")
@@ -63,16 +64,30 @@ def _gelu_with_erf(original):
     return gelu
 
 
+def _nearest_resize(original):
+    def resize_images(self, x, height_factor, width_factor, data_format, interpolation="nearest"):
+        static = x.shape[1:3]
+        if interpolation != "nearest" or data_format != "channels_last" or None in static:
+            return original(self, x, height_factor, width_factor, data_format, interpolation)
+        size = (static[0] * height_factor, static[1] * width_factor)
+        return tf.image.resize(x, size, method="nearest")
+
+    return resize_images
+
+
 @contextmanager
 def traceable_forms() -> Iterator[None]:
-    """While tf2onnx traces: BatchNormalization as one op, exact GELU with Erf."""
-    originals = (keras_tf_nn.batch_normalization, keras_tf_nn.gelu)
+    """While tf2onnx traces: BatchNormalization as one op, exact GELU with Erf, nearest
+    UpSampling2D as one resize (Keras repeats rows and columns with Tile and Reshape)."""
+    originals = (keras_tf_nn.batch_normalization, keras_tf_nn.gelu, UpSampling2D._resize_images)
     fusion = back_to_back_optimizer._func_map.pop(_CONV_BN, None)
     keras_tf_nn.batch_normalization = _fused_batch_normalization(originals[0])
     keras_tf_nn.gelu = _gelu_with_erf(originals[1])
+    UpSampling2D._resize_images = _nearest_resize(originals[2])
     try:
         yield
     finally:
-        keras_tf_nn.batch_normalization, keras_tf_nn.gelu = originals
+        keras_tf_nn.batch_normalization, keras_tf_nn.gelu = originals[:2]
+        UpSampling2D._resize_images = originals[2]
         if fusion is not None:
             back_to_back_optimizer._func_map[_CONV_BN] = fusion

@@ -17,7 +17,7 @@ import tf2onnx
 
 from pipeline import provenance
 from pipeline.errors import UnsupportedError
-from pipeline.export import keras_forms
+from pipeline.export import keras_forms, layer_support
 
 OPSET = 17
 _SCOPE_SUFFIX = re.compile(r"_\d+$")
@@ -25,6 +25,7 @@ _SCOPE_SUFFIX = re.compile(r"_\d+$")
 
 def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
     """tf2onnx conversion with a dynamic batch dimension on every input."""
+    layer_support.check_layers(model, _all_layers(model))
     signature = [
         tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=_input_name(tensor))
         for tensor in model.inputs
@@ -95,7 +96,7 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
         layer = _layer_for(node.name, layers)
         if layer:
             owner[index] = layer
-    _inherit_owners(graph, owner)
+    _inherit_owners(graph, owner, list(layers))
     for index, node in enumerate(graph.node):
         if index in owner:
             node.doc_string = provenance.layer_doc(owner[index], layers[owner[index]])
@@ -120,15 +121,33 @@ def _props(proto: onnx.ModelProto) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
 
 
-def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str]) -> None:
-    """Nodes tf2onnx made up (Transpose__36, Shape__38) take the layer of a neighbour:
-    first of a consumer (the layout transpose before Flatten belongs to 'flatten'), else of
-    the producer."""
+def _orphan_between(
+    node: onnx.NodeProto, owner: dict[int, str], order: list[str], producer, consumers
+) -> str | None:
+    """The one Keras layer that owns no node yet and sits, in model order, between this
+    node's producer layer and consumer layer (tf2onnx renamed its only op: Resize__14)."""
+    before = [owner[producer[n]] for n in node.input if producer.get(n) in owner]
+    after = [owner[c] for out in node.output for c in consumers.get(out, []) if c in owner]
+    if not before or not after:
+        return None
+    low, high = order.index(before[0]), order.index(after[0])
+    owned = set(owner.values())
+    between = [name for name in order[low + 1 : high] if name not in owned]
+    return between[0] if len(between) == 1 else None
+
+
+def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str], order: list[str]) -> None:
+    """Nodes tf2onnx made up (Transpose__36, Shape__38) take a layer: the one layer with no
+    node between their neighbours' layers if there is exactly one, else a consumer's (the
+    layout transpose before Flatten belongs to 'flatten'), else the producer's."""
     producer = {out: i for i, node in enumerate(graph.node) for out in node.output}
     consumers: dict[str, list[int]] = {}
     for i, node in enumerate(graph.node):
         for name in node.input:
             consumers.setdefault(name, []).append(i)
+    for i, node in enumerate(graph.node):
+        if i not in owner and (orphan := _orphan_between(node, owner, order, producer, consumers)):
+            owner[i] = orphan
     changed = True
     while changed:
         changed = False

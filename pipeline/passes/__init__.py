@@ -20,6 +20,7 @@ from pipeline.errors import BadInputError
 from pipeline.passes import postcheck
 from pipeline.passes._base import op_histogram
 from pipeline.passes.cancel_transposes import CancelTransposes
+from pipeline.passes.conv_transpose import SplitAsymmetricConvTranspose
 from pipeline.passes.driver import check, run_passes, to_proto
 from pipeline.passes.flatten_dense import FlattenDense
 from pipeline.passes.fold_shapes import FoldShapes
@@ -59,6 +60,8 @@ def default_passes() -> tuple[ir.passes.PassBase, ...]:
         CancelTransposes(),
         # Dense = MatMul + Add -> Gemm(transB=1): nn.Linear with parameters, not buffers.
         MatMulAddToGemm(),
+        # TensorFlow's uneven "same" crop of a transposed conv: symmetric pads + a Slice.
+        SplitAsymmetricConvTranspose(),
         # A zero bias tf2onnx dropped comes back (after the Gemm fusion, which sees no Add).
         RestoreZeroBiases(),
         # Drop what the rewrites orphaned; sort; re-infer shapes so Netron shows them.

@@ -17,7 +17,7 @@ from onnx2torch import convert
 from pipeline import artifacts, layout, provenance
 from pipeline import reference as ref
 from pipeline.compare import Comparison
-from pipeline.errors import BadInputError, MismatchError
+from pipeline.errors import BadInputError, MismatchError, UnsupportedError
 from pipeline.report import StageReport
 from pipeline.torch_stage import converters, emit, source, verify
 
@@ -77,7 +77,18 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
         raise BadInputError(f"'{src}' is not an ONNX model: {exc}") from exc
     reference_data = ref.load(reference or src.parent / artifacts.REFERENCE)
     converters.ensure_convertible(proto)
-    gm = convert(proto, save_input_names=True)
+    try:
+        gm = convert(proto, save_input_names=True)
+    except NotImplementedError as exc:  # an onnx2torch converter refused a node's form
+        suspects = [
+            provenance.describe_node(n.name, n.op_type, n.doc_string)
+            for n in proto.graph.node
+            if n.op_type in str(exc)
+        ]
+        raise UnsupportedError(
+            f"onnx2torch cannot convert {', '.join(suspects) or 'a node'}: {exc}. Replace that "
+            "Keras layer or its configuration (README, 'Supported layers')."
+        ) from exc
     text, state = emit_source(proto, gm, src.name)
     with artifacts.atomic_path(model_py) as tmp_py, artifacts.atomic_path(weights) as tmp_w:
         tmp_py.write_text(text, encoding="utf-8")

@@ -48,6 +48,21 @@ _CONV_ARGS = (
 CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
     nn.Conv1d: (_CONV_ARGS, 2),
     nn.Conv2d: (_CONV_ARGS, 2),
+    nn.ConvTranspose2d: (
+        (
+            "in_channels",
+            "out_channels",
+            "kernel_size",
+            "stride",
+            "padding",
+            "output_padding",
+            "groups",
+            "bias",
+            "dilation",
+            "padding_mode",
+        ),
+        2,
+    ),
     nn.Linear: (("in_features", "out_features", "bias"), 2),
     nn.MaxPool2d: (("kernel_size", "stride", "padding", "dilation", "ceil_mode"), 1),
     nn.AvgPool2d: (("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"), 1),
@@ -168,6 +183,19 @@ def _reshape(module: nn.Module, consts: Consts) -> Written | None:
     return Written("expr", f"{{0}}.reshape({', '.join(['-1', *map(str, shape[1:])])})", arity=1)
 
 
+def _resize(module: nn.Module, consts: Consts) -> Written | None:
+    """Nearest upsampling by constant integer factors (Keras UpSampling2D): for integer
+    factors every ONNX coordinate mode tf2onnx writes picks the same pixels as
+    ``nn.Upsample``'s."""
+    if module.onnx_mode != "nearest" or len(consts) < 3 or consts[2] is None:
+        return None
+    scales = [float(v) for v in consts[2].reshape(-1)]
+    if len(scales) != 4 or scales[:2] != [1.0, 1.0] or any(not v.is_integer() for v in scales):
+        return None
+    factor = literal((int(scales[2]), int(scales[3])))
+    return Written("module", f"nn.Upsample(scale_factor={factor}, mode='nearest')", arity=1)
+
+
 # onnx2torch wrapper class name -> its plain-torch writing (None when a form is not handled)
 NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxBinaryMathOperation": _binary,
@@ -182,6 +210,7 @@ NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxPadDynamic": _pad_dynamic,
     "OnnxSlice": _slice,
     "OnnxReshape": _reshape,
+    "OnnxResize": _resize,
     "OnnxConcat": lambda m, c: Written("expr", f"torch.cat([{{*}}], dim={m.axis})"),
 }
 
