@@ -103,11 +103,12 @@ def test_weights_load_with_weights_only_and_keras_names(tmp_path):
 
 def test_op_without_native_module_names_node_and_layer(tmp_path):
     proto = model(
-        [node("Erf", ["x"], ["y"], layer="gelu_part", cls="Activation")],
+        [node("Tile", ["x", "repeats"], ["y"], layer="tiled", cls="Lambda")],
         [value("x", ["batch", 3])],
-        [value("y", ["batch", 3])],
+        [value("y", ["batch", 6])],
+        [init("repeats", np.array([1, 2], np.int64))],
     )
-    with pytest.raises(UnsupportedError, match=r"node 'y' \(Erf\) of Keras layer 'gelu_part'"):
+    with pytest.raises(UnsupportedError, match=r"node 'y' \(Tile\) of Keras layer 'tiled'"):
         run(_write(tmp_path, proto), tmp_path)
     assert not (tmp_path / artifacts.MODEL_PY).exists()
     assert not (tmp_path / artifacts.WEIGHTS).exists()
