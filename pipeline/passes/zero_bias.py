@@ -26,21 +26,31 @@ class RestoreZeroBiases(GraphPass):
 
     def rewrite(self, model: ir.Model) -> bool:
         with_bias = set(json.loads(model.metadata_props.get(provenance.USE_BIAS, "[]")))
-        modified = False
+        by_layer: dict[str, list[ir.Node]] = {}
         for node in model.graph:
-            if node.op_type not in _BIASED or len(node.inputs) >= _BIASED[node.op_type][0]:
-                continue
             layer = provenance.layer_of(node.doc_string or "")
-            weight = const(node.inputs[1])
-            if layer is None or layer[0] not in with_bias or weight is None:
+            if node.op_type in _BIASED and layer is not None and layer[0] in with_bias:
+                by_layer.setdefault(layer[0], []).append(node)
+        modified = False
+        for nodes in by_layer.values():
+            # A layer has one bias: on its last weighted node (SeparableConv2D: the pointwise
+            # conv), and only if no node of the layer kept one.
+            if any(len(n.inputs) >= _BIASED[n.op_type][0] for n in nodes):
                 continue
-            axis = _BIASED[node.op_type][1]
-            if axis is None:  # Gemm: [out, in] when transB, else [in, out]
-                axis = 0 if node.attributes.get_int("transB", 0) else 1
-            groups = node.attributes.get_int("group", 1) if node.op_type == "ConvTranspose" else 1
-            units = weight.shape[axis] * groups
-            bias = add_initializer(model.graph, f"{node.name}_bias", np.zeros(units, weight.dtype))
-            node.resize_inputs(_BIASED[node.op_type][0])
-            node.replace_input_with(len(node.inputs) - 1, bias)
-            modified = True
+            modified |= self._add_zero_bias(model.graph, nodes[-1])
         return modified
+
+    @staticmethod
+    def _add_zero_bias(graph: ir.Graph, node: ir.Node) -> bool:
+        weight = const(node.inputs[1])
+        if weight is None:
+            return False
+        axis = _BIASED[node.op_type][1]
+        if axis is None:  # Gemm: [out, in] when transB, else [in, out]
+            axis = 0 if node.attributes.get_int("transB", 0) else 1
+        groups = node.attributes.get_int("group", 1) if node.op_type == "ConvTranspose" else 1
+        units = weight.shape[axis] * groups
+        bias = add_initializer(graph, f"{node.name}_bias", np.zeros(units, weight.dtype))
+        node.resize_inputs(_BIASED[node.op_type][0])
+        node.replace_input_with(len(node.inputs) - 1, bias)
+        return True

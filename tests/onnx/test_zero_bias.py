@@ -47,3 +47,23 @@ def test_layers_without_bias_are_left_alone():
     result, after = apply(RestoreZeroBiases(), proto)
     assert not result.modified
     assert [len(n.input) for n in after.graph.node] == [2, 1, 2]
+
+
+def test_a_layer_gets_one_bias_on_its_last_weighted_node():
+    """SeparableConv2D: depthwise then pointwise conv, one Keras bias (the pointwise one)."""
+    proto = model(
+        [
+            node("Conv", ["x", "dw"], ["d"], layer="sep", cls="SeparableConv2D", group=2),
+            node("Conv", ["d", "pw"], ["y"], layer="sep", cls="SeparableConv2D"),
+        ],
+        [value("x", ["N", 2, 3, 3])],
+        [value("y", ["N", 4, 1, 1])],
+        [
+            init("dw", RNG.standard_normal((2, 1, 3, 3)).astype(np.float32)),
+            init("pw", RNG.standard_normal((4, 2, 1, 1)).astype(np.float32)),
+        ],
+        metadata={provenance.USE_BIAS: json.dumps(["sep"])},
+    )
+    _, after = apply(RestoreZeroBiases(), proto)
+    assert [len(n.input) for n in after.graph.node] == [2, 3]
+    assert_parity(proto, after)
