@@ -1,6 +1,8 @@
 """Benchmark runner, torch side: the emitted module (NCHW and channels_last), the naive
 onnx2torch GraphModule of ``stage1.onnx`` and, for LeNet4, the reference post's hand-written
-module. ``torch.set_flush_denormal(True)`` and the thread count apply to all of them.
+module; for nets with BatchNorm also the emitted module with Conv+BatchNorm folded for
+inference (``torch.fx.experimental.optimization.fuse``, what tf2onnx does to the naive
+chain). ``torch.set_flush_denormal(True)`` and the thread count apply to all of them.
 
 ``python -m pipeline.torch_stage.bench OUT_DIR`` prints JSON results.
 """
@@ -15,6 +17,7 @@ import numpy as np
 import onnx
 import torch
 from onnx2torch import convert
+from torch.fx.experimental.optimization import fuse
 
 from pipeline import artifacts, layout, provenance, timing
 from pipeline.torch_stage import handwritten_lenet4
@@ -40,6 +43,9 @@ def _runners(out_dir: Path, keras_x: np.ndarray) -> list[tuple[str, torch.nn.Mod
                 x.contiguous(memory_format=torch.channels_last),
             )
         )
+    if any(isinstance(m, torch.nn.BatchNorm2d) for m in emitted.modules()):
+        fused = fuse(load_module(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS))
+        runners.append(("emitted, Conv+BN fused (fx fuse, inference)", fused, x))
     naive = convert(stage1).eval()
     runners.append(
         ("naive onnx2torch GraphModule of stage1.onnx", naive, torch.from_numpy(keras_x))
