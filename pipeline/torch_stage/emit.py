@@ -20,6 +20,7 @@ import torch
 from torch import fx
 
 from pipeline.errors import UnsupportedError
+from pipeline.torch_stage import peephole
 from pipeline.torch_stage.writers import Written, literal, write
 
 
@@ -137,6 +138,7 @@ def _constants(gm: fx.GraphModule, skip: set[fx.Node]) -> dict[fx.Node, str]:
 
 
 def emit(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> Emitted:
+    peephole.fuse_swish(gm, {name: i.layer for name, i in info.items()})
     written = _writings(gm, info)
     scalars = _scalars(gm)
     absorbed = _absorbed(gm, written)
@@ -168,10 +170,17 @@ def emit(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> Emitted:
                 layer = info[node.target].layer if node.target in info else ""
                 comment = f"  # {layer}" if layer else ""
                 text = writing.text.replace("{*}", ", ".join(args)).format(*args)
+                text = text.replace(" + -", " - ")  # x + -0.5 -> x - 0.5 (args are names)
                 forward.append(f"{names[node]} = {text}{comment}")
             else:
                 init.append(f"self.{node.target} = {writing.text}")
                 forward.append(f"{names[node]} = self.{node.target}({', '.join(args)})")
+        elif node.op == "call_function" and node.target in peephole.FUNCTIONS:
+            layer = node.meta.get("layer", "")
+            comment = f"  # {layer}" if layer else ""
+            forward.append(
+                f"{names[node]} = {peephole.FUNCTIONS[node.target].format(*args)}{comment}"
+            )
         elif node.op == "call_function" and node.target is operator.getitem:
             forward.append(f"{names[node]} = {args[0]}[{args[1]}]")
         else:

@@ -22,6 +22,7 @@ MODULES = {
     "pipeline.bench": TF + TORCH,
     "pipeline.zoo": TF + TORCH,
     "pipeline.torch_stage.converters": TF,
+    "pipeline.torch_stage.peephole": TF,
     "pipeline.export.bench": TORCH,
     "pipeline.torch_stage.bench": TF,
     "pipeline.export": TORCH,

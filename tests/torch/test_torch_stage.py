@@ -178,3 +178,21 @@ def test_tensor_ops_are_written_as_plain_torch(tmp_path):
     assert report.passed and max(c.max_rel for c in report.comparisons) <= 1e-5
     state = torch.load(tmp_path / artifacts.WEIGHTS, weights_only=True)
     assert sorted(state) == ["a.weight", "m_const"]
+
+
+def test_swish_is_written_as_silu(tmp_path):
+    proto = model(
+        [
+            node("Sigmoid", ["x"], ["s"], layer="act", cls="Activation"),
+            node("Mul", ["x", "s"], ["m"], layer="act", cls="Activation"),
+            node("Add", ["m", "shift"], ["y"], layer="shift", cls="Rescaling"),
+        ],
+        [value("x", ["batch", 3])],
+        [value("y", ["batch", 3])],
+        [init("shift", np.array(-0.5, np.float32))],
+    )
+    report = run(_write(tmp_path, proto), tmp_path)
+    text = (tmp_path / artifacts.MODEL_PY).read_text()
+    assert "x = nn.functional.silu(x)  # act (Activation)" in text
+    assert "x = x - 0.5  # shift (Rescaling)" in text
+    assert "sigmoid" not in text and report.passed

@@ -1,0 +1,49 @@
+"""Small rewrites of the torch.fx graph before it is written, so ``model.py`` says what a
+person would: ``x * torch.sigmoid(x)`` (Keras swish, as tf2onnx writes it: Sigmoid then Mul)
+becomes ``nn.functional.silu(x)``. Same numbers (the check runs on the written module)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import fx, nn
+
+# call_function target -> how to write it (format over the args)
+FUNCTIONS = {nn.functional.silu: "nn.functional.silu({0})"}
+
+
+def _is_mul(gm: fx.GraphModule, node: fx.Node) -> bool:
+    if node.op != "call_module":
+        return False
+    module = gm.get_submodule(node.target)
+    return (
+        type(module).__name__ == "OnnxBinaryMathOperation"
+        and module.math_op_function is torch.mul
+        and module.broadcast is None
+    )
+
+
+def fuse_swish(gm: fx.GraphModule, layers: Mapping[str, str]) -> int:
+    """Sigmoid(x) used only by Mul(x, sigmoid) -> silu(x); returns how many were fused.
+    The fused node keeps the Keras layer of the Mul in ``meta['layer']``."""
+    fused = 0
+    for node in list(gm.graph.nodes):
+        if node.op != "call_module" or type(gm.get_submodule(node.target)) is not nn.Sigmoid:
+            continue
+        users = list(node.users)
+        x = node.args[0]
+        if len(users) != 1 or not _is_mul(gm, users[0]) or set(users[0].args) != {x, node}:
+            continue
+        mul = users[0]
+        with gm.graph.inserting_after(mul):
+            silu = gm.graph.call_function(nn.functional.silu, (x,))
+        silu.meta["layer"] = layers.get(mul.target, "")
+        mul.replace_all_uses_with(silu)
+        gm.graph.erase_node(mul)
+        gm.graph.erase_node(node)
+        fused += 1
+    if fused:
+        gm.graph.lint()
+        gm.recompile()
+    return fused
