@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,37 +24,39 @@ from pipeline import artifacts, layout, provenance, timing
 from pipeline.torch_stage import handwritten_lenet4
 from pipeline.torch_stage.verify import load_module
 
+Feed = Callable[[np.ndarray], torch.Tensor]  # Keras-layout input -> what a runner takes
 
-def _runners(out_dir: Path, keras_x: np.ndarray) -> list[tuple[str, torch.nn.Module, object]]:
-    stage1 = onnx.load(out_dir / artifacts.STAGE1)
+
+def _runners(out_dir: Path) -> list[tuple[str, torch.nn.Module, Feed]]:
+    """Every torch runner, built once, with how to feed it a Keras-layout input."""
     stage2 = onnx.load(out_dir / artifacts.STAGE2, load_external_data=False)
     meta = {p.key: p.value for p in stage2.metadata_props}
-    name = stage2.graph.input[0].name
-    perm = layout.input_perms(meta).get(name)
-    x = torch.from_numpy(np.ascontiguousarray(keras_x.transpose(perm) if perm else keras_x))
-    emitted = load_module(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS)
-    runners = [("emitted model.py (NCHW)", emitted, x)]
-    if x.dim() == 4:
-        last = load_module(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS)
-        last = last.to(memory_format=torch.channels_last)
+    perm = layout.input_perms(meta).get(stage2.graph.input[0].name)
+
+    def nchw(keras_x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(keras_x.transpose(perm) if perm else keras_x))
+
+    def load() -> torch.nn.Module:
+        return load_module(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS)
+
+    emitted = load()
+    runners: list[tuple[str, torch.nn.Module, Feed]] = [("emitted model.py (NCHW)", emitted, nchw)]
+    if len(stage2.graph.input[0].type.tensor_type.shape.dim) == 4:
         runners.append(
             (
                 "emitted model.py (channels_last)",
-                last,
-                x.contiguous(memory_format=torch.channels_last),
+                load().to(memory_format=torch.channels_last),
+                lambda k: nchw(k).contiguous(memory_format=torch.channels_last),
             )
         )
     if any(isinstance(m, torch.nn.BatchNorm2d) for m in emitted.modules()):
-        fused = fuse(load_module(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS))
-        runners.append(("emitted, Conv+BN fused (fx fuse, inference)", fused, x))
-    naive = convert(stage1).eval()
-    runners.append(
-        ("naive onnx2torch GraphModule of stage1.onnx", naive, torch.from_numpy(keras_x))
-    )
+        runners.append(("emitted, Conv+BN fused (fx fuse, inference)", fuse(load()), nchw))
+    naive = convert(onnx.load(out_dir / artifacts.STAGE1)).eval()
+    runners.append(("naive onnx2torch GraphModule of stage1.onnx", naive, torch.from_numpy))
     if meta.get(provenance.MODEL_NAME) == "lenet4":
         state = torch.load(out_dir / artifacts.WEIGHTS, weights_only=True)
         runners.append(
-            ("hand-written LeNet4 (reference post)", handwritten_lenet4.from_emitted(state), x)
+            ("hand-written LeNet4 (reference post)", handwritten_lenet4.from_emitted(state), nchw)
         )
     return runners
 
@@ -64,17 +67,18 @@ def main(argv: list[str]) -> int:
     torch.set_flush_denormal(True)
     stage1 = onnx.load(out_dir / artifacts.STAGE1, load_external_data=False)
     dims = tuple(d.dim_value for d in stage1.graph.input[0].type.tensor_type.shape.dim[1:])
+    runners = _runners(out_dir)
     results = []
     for batch in timing.BATCH_SIZES:
         keras_x = timing.inputs(dims, batch)
-        runners = _runners(out_dir, keras_x)
+        runners_now = [(label, m, feed(keras_x)) for label, m, feed in runners]
         with torch.inference_mode():
-            expected = runners[0][1](runners[0][2])
-            agree = {label: float((m(x) - expected).abs().max()) for label, m, x in runners}
+            expected = runners_now[0][1](runners_now[0][2])
+            agree = {label: float((m(x) - expected).abs().max()) for label, m, x in runners_now}
             stats = timing.measure_interleaved(
-                {label: (lambda m=m, x=x: m(x)) for label, m, x in runners}
+                {label: (lambda m=m, x=x: m(x)) for label, m, x in runners_now}
             )
-        for label, _, _ in runners:
+        for label, _, _ in runners_now:
             results.append(
                 {
                     "runner": label,
