@@ -73,6 +73,15 @@ def _small(name: str) -> Callable[[], keras.Model]:
     return build
 
 
+def _sequence(name: str) -> Callable[[], keras.Model]:
+    def build() -> keras.Model:
+        from models import sequence
+
+        return getattr(sequence, name)()
+
+    return build
+
+
 REGISTRY: dict[str, Entry] = {
     "lenet4": Entry(
         "LeNet4 of the reference post, trained on scikit-learn digits", _lenet4, _digits_test
@@ -84,6 +93,9 @@ REGISTRY: dict[str, Entry] = {
     "activations": Entry("every Keras activation after a Dense", _small("activations")),
     "se_block": Entry("squeeze-excitation, separable conv, concat, swish", _small("se_block")),
     "upsampling": Entry("Conv2DTranspose, UpSampling2D", _small("upsampling")),
+    "lstm_text": Entry("Embedding, stacked LSTMs, go_backwards", _sequence("lstm_text")),
+    "gru_rnn": Entry("GRU and SimpleRNN, sequences and last steps", _sequence("gru_rnn")),
+    "bidirectional": Entry("Bidirectional LSTM (concat) and GRU (sum)", _sequence("bidirectional")),
     "unconvertible": Entry(
         "a custom layer calling tf.math.erfc, which tf2onnx cannot convert", _small("unconvertible")
     ),

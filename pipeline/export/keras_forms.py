@@ -16,6 +16,11 @@ Exact GELU is the other case: TensorFlow computes it with ``Erfc``, which tf2onn
 convert (it leaves the op in the graph); during tracing it is written with ``Erf`` instead,
 ``0.5 * x * (1 + erf(x / sqrt(2)))``, the same function.
 
+Keras 3's Embedding looks ids up with ``ops.take``, which on TensorFlow first maps negative
+ids to ``id + vocab`` (Cast, Less, Not, Mul, Add around the Gather); during tracing it is one
+``tf.gather`` (ONNX Gather wraps negative ids the same way; PyTorch's ``nn.Embedding``, which
+stage 3 makes of it, rejects them with an IndexError rather than computing something else).
+
 The reference outputs are computed by unpatched Keras, so any difference shows in the check.
 """
 
@@ -26,6 +31,7 @@ from contextlib import contextmanager
 
 import keras.src.backend.tensorflow.nn as keras_tf_nn
 import tensorflow as tf
+from keras.src.layers.core.embedding import Embedding
 from keras.src.layers.reshaping.up_sampling2d import UpSampling2D
 from tf2onnx.optimizer import back_to_back_optimizer
 
@@ -75,19 +81,34 @@ def _nearest_resize(original):
     return resize_images
 
 
+def _plain_gather(original):
+    def call(self, inputs):
+        if getattr(self, "lora_enabled", False) or getattr(self, "quantization_mode", None):
+            return original(self, inputs)
+        if inputs.dtype not in (tf.int32, tf.int64):
+            inputs = tf.cast(inputs, tf.int32)
+        return tf.cast(tf.gather(self.embeddings, inputs), self.compute_dtype)
+
+    return call
+
+
 @contextmanager
 def traceable_forms() -> Iterator[None]:
     """While tf2onnx traces: BatchNormalization as one op, exact GELU with Erf, nearest
-    UpSampling2D as one resize (Keras repeats rows and columns with Tile and Reshape)."""
+    UpSampling2D as one resize (Keras repeats rows and columns with Tile and Reshape), Embedding
+    as one Gather."""
     originals = (keras_tf_nn.batch_normalization, keras_tf_nn.gelu, UpSampling2D._resize_images)
     fusion = back_to_back_optimizer._func_map.pop(_CONV_BN, None)
     keras_tf_nn.batch_normalization = _fused_batch_normalization(originals[0])
     keras_tf_nn.gelu = _gelu_with_erf(originals[1])
     UpSampling2D._resize_images = _nearest_resize(originals[2])
+    embedding_call = Embedding.call
+    Embedding.call = _plain_gather(embedding_call)
     try:
         yield
     finally:
         keras_tf_nn.batch_normalization, keras_tf_nn.gelu = originals[:2]
         UpSampling2D._resize_images = originals[2]
+        Embedding.call = embedding_call
         if fusion is not None:
             back_to_back_optimizer._func_map[_CONV_BN] = fusion

@@ -10,26 +10,37 @@ from __future__ import annotations
 import keras
 
 from pipeline.errors import UnsupportedError
+from pipeline.export import recurrent
 
 # Keras class name -> why, and what to do
 UNSUPPORTED: dict[str, str] = {
     "PReLU": "tf2onnx writes it as Relu/Neg/Mul with alpha folded into a constant, so PyTorch "
     "would get no trainable alpha; use LeakyReLU (a fixed slope) or ReLU",
-    "LSTM": "recurrent layers are not supported yet",
-    "GRU": "recurrent layers are not supported yet",
-    "SimpleRNN": "recurrent layers are not supported yet",
-    "Bidirectional": "recurrent layers are not supported yet",
-    "ConvLSTM2D": "recurrent layers are not supported yet",
+    "RNN": "a generic RNN over a custom cell has no nn.LSTM/nn.GRU/nn.RNN equivalent; use "
+    "keras.layers.LSTM, GRU or SimpleRNN",
+    "ConvLSTM1D": "convolutional recurrent layers are not supported",
+    "ConvLSTM2D": "convolutional recurrent layers are not supported",
+    "Masking": "masked time steps would change the numbers of every later layer and PyTorch has "
+    "no mask to carry them; pad and mask in the data pipeline instead",
     "MultiHeadAttention": "attention layers are not supported yet",
     "TFSMLayer": "a wrapped SavedModel has no Keras layers to convert",
 }
 
 
 def check_layers(model: keras.Model, layers: list) -> None:
+    for layer in layers:
+        if recurrent.is_recurrent(layer):
+            recurrent.form_of(layer)  # raises, naming the layer, for a form it cannot hold
     bad = [
         f"layer '{layer.name}' ({type(layer).__name__}): {UNSUPPORTED[type(layer).__name__]}"
         for layer in layers
         if type(layer).__name__ in UNSUPPORTED
+    ]
+    bad += [
+        f"layer '{layer.name}' (Embedding): mask_zero=True masks padded time steps, which "
+        "PyTorch has no mask to carry; use mask_zero=False and a padding-free input"
+        for layer in layers
+        if isinstance(layer, keras.layers.Embedding) and layer.mask_zero
     ]
     if bad:
         raise UnsupportedError(

@@ -17,7 +17,7 @@ import tf2onnx
 
 from pipeline import provenance
 from pipeline.errors import UnsupportedError
-from pipeline.export import keras_forms, layer_support
+from pipeline.export import keras_forms, layer_support, recurrent, recurrent_onnx
 
 OPSET = 17
 _SCOPE_SUFFIX = re.compile(r"_\d+$")
@@ -25,13 +25,15 @@ _SCOPE_SUFFIX = re.compile(r"_\d+$")
 
 def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
     """tf2onnx conversion with a dynamic batch dimension on every input."""
-    layer_support.check_layers(model, _all_layers(model))
+    layer_support.check_layers(model, all_layers(model))
     signature = [
         tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=_input_name(tensor))
         for tensor in model.inputs
     ]
-    with keras_forms.traceable_forms():
+    traced: list = []
+    with keras_forms.traceable_forms(), recurrent.placeholders(traced):
         proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
+    recurrent_onnx.substitute(proto, traced)
     return proto
 
 
@@ -63,12 +65,12 @@ def _layer_for(node_name: str, layers: dict[str, str]) -> str | None:
     return None
 
 
-def _all_layers(model) -> list:
+def all_layers(model) -> list:
     layers = []
     for layer in model.layers:
         layers.append(layer)
         if hasattr(layer, "layers"):
-            layers.extend(_all_layers(layer))
+            layers.extend(all_layers(layer))
     return layers
 
 
@@ -76,14 +78,28 @@ def inference_weight_count(model: keras.Model) -> int:
     """The weight count the PyTorch port must have: Keras' trainable + non-trainable
     weights, less Normalization's ``count`` (a tally ``adapt()`` keeps, inference never
     reads), plus the gamma/beta a BatchNormalization with ``scale=False``/``center=False``
-    leaves out (``nn.BatchNorm2d`` always has them, at 1 and 0)."""
+    leaves out (``nn.BatchNorm2d`` always has them, at 1 and 0), plus the second bias
+    ``nn.LSTM``/``nn.RNN`` have where Keras LSTM/SimpleRNN have one (GRU has both)."""
     count = model.count_params()
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         if isinstance(layer, keras.layers.Normalization):
             count -= sum(int(w.numpy().size) for w in layer.weights if w.path.endswith("count"))
         if isinstance(layer, keras.layers.BatchNormalization):
             channels = int(layer.moving_mean.shape[0])
             count += channels * ((not layer.scale) + (not layer.center))
+        inner = (
+            [layer.forward_layer, layer.backward_layer]
+            if hasattr(layer, "forward_layer")
+            else [layer]
+        )
+        for cell_layer in inner:
+            if (
+                type(cell_layer) in (keras.layers.LSTM, keras.layers.SimpleRNN)
+                and cell_layer.use_bias
+            ):
+                count += int(
+                    cell_layer.cell.bias.shape[0]
+                )  # torch's bias_hh (zero) next to bias_ih
     return count
 
 
@@ -105,7 +121,7 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
         provenance.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
         provenance.PARAM_COUNT: str(inference_weight_count(model)),
         provenance.USE_BIAS: json.dumps(
-            [layer.name for layer in _all_layers(model) if getattr(layer, "use_bias", False)]
+            [layer.name for layer in all_layers(model) if getattr(layer, "use_bias", False)]
         ),
         "keras.version": keras.__version__,
         "tensorflow.version": tf.__version__,
@@ -164,8 +180,11 @@ def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str], order: list[s
 def validate(proto: onnx.ModelProto) -> None:
     """Fail on any op that is not a standard ONNX op at the model's opset."""
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    functions = {(f.domain, f.name) for f in proto.functions}  # stage 1's recurrent layers
     bad = []
     for node in proto.graph.node:
+        if (node.domain, node.op_type) in functions:
+            continue
         standard = node.domain in ("", "ai.onnx")
         if not standard or not onnx.defs.has(node.op_type, opset, ""):
             bad.append(provenance.describe_node(node.name, node.op_type, node.doc_string))

@@ -33,6 +33,19 @@ from pipeline.passes.zero_bias import RestoreZeroBiases
 from pipeline.report import StageReport
 
 
+class RemoveUnusedNodes(common.RemoveUnusedNodesPass):
+    """onnx-ir's dead-code removal on the main graph only: the bodies of stage 1's recurrent
+    functions stay as written (it would unname a body's unused ``Y`` output)."""
+
+    def call(self, model: ir.Model) -> ir.passes.PassResult:
+        functions = dict(model.functions)
+        model.functions.clear()
+        try:
+            return super().call(model)
+        finally:
+            model.functions.update(functions)
+
+
 def _named(pass_: ir.passes.PassBase, name: str) -> ir.passes.PassBase:
     pass_.NAME = name
     return pass_
@@ -65,7 +78,7 @@ def default_passes() -> tuple[ir.passes.PassBase, ...]:
         # A zero bias tf2onnx dropped comes back (after the Gemm fusion, which sees no Add).
         RestoreZeroBiases(),
         # Drop what the rewrites orphaned; sort; re-infer shapes so Netron shows them.
-        _named(common.RemoveUnusedNodesPass(), "remove_unused"),
+        _named(RemoveUnusedNodes(), "remove_unused"),
         _named(common.TopologicalSortPass(), "toposort"),
         _named(common.ShapeInferencePass(), "reinfer_shapes"),
         # Names last, so the nodes the passes made get Keras names too (and the shapes

@@ -47,6 +47,17 @@ def _ports(values, perms: dict[str, tuple[int, ...]]) -> list[source.Port]:
     return ports
 
 
+def _drop_domains(gm: torch.fx.GraphModule) -> None:
+    """onnx2torch names a custom-domain node's module '<domain>/<node>': keep '<node>'."""
+    for node in gm.graph.nodes:
+        if node.op == "call_module" and "/" in node.target:
+            name = node.target.rsplit("/", 1)[-1]
+            gm.add_submodule(name, gm.get_submodule(node.target))
+            gm.delete_submodule(node.target)
+            node.target = name
+    gm.recompile()
+
+
 def emit_source(
     proto: onnx.ModelProto, gm: torch.fx.GraphModule, origin: str
 ) -> tuple[str, dict[str, torch.Tensor]]:
@@ -89,6 +100,7 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
             f"onnx2torch cannot convert {', '.join(suspects) or 'a node'}: {exc}. Replace that "
             "Keras layer or its configuration (README, 'Supported layers')."
         ) from exc
+    _drop_domains(gm)
     text, state = emit_source(proto, gm, src.name)
     with artifacts.atomic_path(model_py) as tmp_py, artifacts.atomic_path(weights) as tmp_w:
         tmp_py.write_text(text, encoding="utf-8")

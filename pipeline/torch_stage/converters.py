@@ -4,6 +4,7 @@ Importing this module registers them. Each returns a native ``torch.nn`` module.
 
 - ``GlobalMaxPool`` (Keras GlobalMaxPooling2D): onnx2torch has no converter; it is
   ``nn.AdaptiveMaxPool{1,2,3}d(1)``.
+- stage 1's recurrent functions (``keras2torch`` domain): ``pipeline.torch_stage.recurrent``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from torch import nn
 
 from pipeline import provenance
 from pipeline.errors import UnsupportedError
+from pipeline.torch_stage import recurrent  # noqa: F401  (registers the recurrent converters)
 
 _ADAPTIVE_MAX = {3: nn.AdaptiveMaxPool1d, 4: nn.AdaptiveMaxPool2d, 5: nn.AdaptiveMaxPool3d}
 

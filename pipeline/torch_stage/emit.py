@@ -139,6 +139,7 @@ def _constants(gm: fx.GraphModule, skip: set[fx.Node]) -> dict[fx.Node, str]:
 
 def emit(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> Emitted:
     peephole.fuse_swish(gm, {name: i.layer for name, i in info.items()})
+    peephole.embeddings(gm)
     written = _writings(gm, info)
     scalars = _scalars(gm)
     absorbed = _absorbed(gm, written)
@@ -172,6 +173,12 @@ def emit(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> Emitted:
                 text = writing.text.replace("{*}", ", ".join(args)).format(*args)
                 text = text.replace(" + -", " - ")  # x + -0.5 -> x - 0.5 (args are names)
                 forward.append(f"{names[node]} = {text}{comment}")
+            elif writing.lines:
+                init.append(f"self.{node.target} = {writing.text}")
+                layer = info[node.target].layer if node.target in info else ""
+                for k, line in enumerate(writing.lines):
+                    text = line.format(*args, self=f"self.{node.target}", out=names[node])
+                    forward.append(text + (f"  # {layer}" if layer and not k else ""))
             else:
                 init.append(f"self.{node.target} = {writing.text}")
                 forward.append(f"{names[node]} = self.{node.target}({', '.join(args)})")

@@ -1,6 +1,8 @@
 """Small rewrites of the torch.fx graph before it is written, so ``model.py`` says what a
 person would: ``x * torch.sigmoid(x)`` (Keras swish, as tf2onnx writes it: Sigmoid then Mul)
-becomes ``nn.functional.silu(x)``. Same numbers (the check runs on the written module)."""
+becomes ``nn.functional.silu(x)``, and a Gather from a constant table (Keras Embedding)
+becomes ``nn.Embedding`` with the table as its trainable weight. Same numbers (the check runs on
+the written module)."""
 
 from __future__ import annotations
 
@@ -47,3 +49,35 @@ def fuse_swish(gm: fx.GraphModule, layers: Mapping[str, str]) -> int:
         gm.graph.lint()
         gm.recompile()
     return fused
+
+
+def embeddings(gm: fx.GraphModule) -> int:
+    """OnnxGather(table, ids) on axis 0 of a constant 2-D float table -> nn.Embedding(ids)."""
+    replaced = 0
+    for node in list(gm.graph.nodes):
+        if node.op != "call_module":
+            continue
+        module = gm.get_submodule(node.target)
+        table = node.args[0] if node.args else None
+        if type(module).__name__ != "OnnxGather" or module._axis != 0:
+            continue
+        if not isinstance(table, fx.Node) or table.op != "get_attr":
+            continue
+        weight = _attr(gm, table.target)
+        if weight.dim() != 2 or not weight.is_floating_point():
+            continue
+        gm.delete_submodule(node.target)
+        gm.add_submodule(node.target, nn.Embedding.from_pretrained(weight.clone(), freeze=False))
+        node.args = (node.args[1],)
+        if not table.users:
+            gm.graph.erase_node(table)
+        replaced += 1
+    if replaced:
+        gm.graph.lint()
+        gm.recompile()
+    return replaced
+
+
+def _attr(gm: fx.GraphModule, target: str) -> torch.Tensor:
+    owner, _, name = target.rpartition(".")
+    return getattr(gm.get_submodule(owner) if owner else gm, name)

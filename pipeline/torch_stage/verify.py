@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +46,12 @@ def export_check(model: torch.nn.Module, example: dict[str, torch.Tensor]) -> st
     """None if torch.export.export accepts the module with a dynamic batch, else why not."""
     batch = torch.export.Dim("batch", min=1)
     try:
-        torch.export.export(
-            model, (), kwargs=example, dynamic_shapes={name: {0: batch} for name in example}
-        )
+        with warnings.catch_warnings():
+            # nn.LSTM/GRU/RNN re-assign their _flat_weights while traced: noise, not a finding
+            warnings.filterwarnings("ignore", message=r"The tensor attributes .*_flat_weights")
+            torch.export.export(
+                model, (), kwargs=example, dynamic_shapes={name: {0: batch} for name in example}
+            )
     except Exception as exc:  # torch.export raises many types; the message is the finding
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return None

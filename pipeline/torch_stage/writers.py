@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.torch_stage import recurrent
+
 
 @dataclass(frozen=True)
 class Written:
@@ -29,6 +31,7 @@ class Written:
     kind: str
     text: str
     arity: int | None = None
+    lines: tuple[str, ...] = ()  # "module": forward statements over {self}, {0}, {out}
 
 
 _CONV_ARGS = (
@@ -70,6 +73,7 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
     nn.Flatten: (("start_dim", "end_dim"), 0),
     nn.Dropout: (("p",), 0),
     nn.Identity: ((), 0),
+    nn.Embedding: (("num_embeddings", "embedding_dim", "padding_idx", "max_norm"), 2),
     nn.AdaptiveAvgPool2d: (("output_size",), 1),
     nn.AdaptiveMaxPool2d: (("output_size",), 1),
 }
@@ -259,6 +263,9 @@ def write(module: nn.Module, consts: Consts) -> Written | None:
     pipeline has no native form for it."""
     if type(module) in EXPRESSIONS:
         return Written("expr", EXPRESSIONS[type(module)](module))
+    if isinstance(module, recurrent.KerasOutput):
+        text, lines = recurrent.write(module)
+        return Written("module", text, lines=lines)
     text = constructor(module)
     if text is not None:
         return Written("module", text)

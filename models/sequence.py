@@ -1,0 +1,44 @@
+"""Small Keras sequence models: recurrent layers (one form each), with every weight randomized
+(see models.small.randomize). Sequence lengths are left open (None), so the check runs them
+at two lengths."""
+
+from __future__ import annotations
+
+import keras
+
+from models.small import SEED, randomize
+
+L = keras.layers
+VOCAB = 50
+
+
+def lstm_text() -> keras.Model:
+    """Token ids -> Embedding -> stacked LSTMs (sequence, then go_backwards last) -> Dense."""
+    keras.utils.set_random_seed(SEED)
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    x = L.Embedding(VOCAB, 8, name="embed")(tokens)
+    x = L.LSTM(16, return_sequences=True, name="lstm_seq")(x)
+    x = L.LSTM(12, go_backwards=True, name="lstm_back")(x)
+    outputs = L.Dense(3, name="classify")(x)
+    return randomize(keras.Model(tokens, outputs, name="lstm_text"))
+
+
+def gru_rnn() -> keras.Model:
+    """GRU (reset_after) and SimpleRNN (relu), returning sequences and last steps."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((None, 6), name="series")
+    x = L.GRU(10, return_sequences=True, name="gru_seq")(inputs)
+    x = L.SimpleRNN(8, return_sequences=True, activation="relu", name="rnn_relu")(x)
+    x = L.GRU(7, go_backwards=True, name="gru_back")(x)
+    outputs = L.Dense(2, name="regress")(x)
+    return randomize(keras.Model(inputs, outputs, name="gru_rnn"))
+
+
+def bidirectional() -> keras.Model:
+    """Bidirectional LSTM (concat, sequence) -> Bidirectional GRU (sum, last) -> Dense."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((None, 5), name="series")
+    x = L.Bidirectional(L.LSTM(8, return_sequences=True), name="bi_lstm")(inputs)
+    x = L.Bidirectional(L.GRU(6), merge_mode="sum", name="bi_gru")(x)
+    outputs = L.Dense(4, activation="softmax", name="classify")(x)
+    return randomize(keras.Model(inputs, outputs, name="bidirectional"))

@@ -1,0 +1,184 @@
+"""Stage 1 writes Keras recurrent layers itself (the form: ``pipeline.recurrent_form``).
+
+While tf2onnx traces, each LSTM, GRU, SimpleRNN and Bidirectional layer computes a placeholder
+op (``numpy_function`` named ``k2t_recurrent_<n>``) of the layer's output shape; tf2onnx
+leaves it in the graph untouched. ``substitute`` then replaces every placeholder with a call of
+the layer's ONNX function, its weights converted from Keras to ONNX gate order:
+
+- Keras LSTM gates are (i, f, c, o), ONNX's (i, o, f, c); GRU and ONNX both (z, r, h);
+- Keras kernels are (in, gates*H), ONNX's W is (directions, gates*H, in);
+- ONNX B is (input bias, recurrent bias): Keras LSTM/SimpleRNN have one bias (the recurrent
+  half is zero); a ``reset_after`` GRU has both, exactly ONNX's ``linear_before_reset=1``.
+
+A layer this form cannot hold exactly is refused here, naming it (``check``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pipeline.errors import UnsupportedError
+from pipeline.recurrent_form import Form
+
+PLACEHOLDER = "k2t_recurrent_"
+_PLACEHOLDER = re.compile(rf"{PLACEHOLDER}(\d+)(?:_\d+)?$")
+_LSTM_TO_ONNX = (0, 3, 1, 2)  # ONNX (i, o, f, c) from Keras (i, f, c, o)
+_RECURRENT = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
+_TOPLEVEL = (*_RECURRENT, keras.layers.Bidirectional)
+
+
+def is_recurrent(layer) -> bool:
+    return type(layer) in _TOPLEVEL
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__name__", str(fn))
+
+
+def _refuse(layer, why: str) -> UnsupportedError:
+    return UnsupportedError(
+        f"Keras layer '{layer.name}' ({type(layer).__name__}): {why}. It has no exact "
+        "nn.LSTM/nn.GRU/nn.RNN equivalent; change the layer's configuration (README, "
+        "'Supported layers') and convert again."
+    )
+
+
+def _check_cell(layer, top) -> None:
+    kind = type(layer).__name__
+    if layer.stateful:
+        raise _refuse(top, "stateful=True keeps state between calls")
+    if layer.return_state:
+        raise _refuse(top, "return_state=True returns the states as extra outputs")
+    activation = _name(layer.cell.activation)
+    if kind == "SimpleRNN":
+        if activation not in ("tanh", "relu"):
+            raise _refuse(top, f"activation '{activation}' (nn.RNN has tanh and relu)")
+        return
+    recurrent = _name(layer.cell.recurrent_activation)
+    if (activation, recurrent) != ("tanh", "sigmoid"):
+        raise _refuse(
+            top,
+            f"activation '{activation}' / recurrent_activation '{recurrent}' (nn.{kind} "
+            "computes tanh / sigmoid)",
+        )
+    if kind == "GRU" and not layer.cell.reset_after:
+        raise _refuse(top, "reset_after=False (nn.GRU applies the reset gate after the matmul)")
+
+
+def form_of(layer) -> Form:
+    """The ONNX form of a recurrent layer, or an UnsupportedError naming it."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        inner = layer.forward_layer
+        if type(inner) not in _RECURRENT or type(layer.backward_layer) is not type(inner):
+            raise _refuse(layer, f"it wraps a {type(inner).__name__}")
+        _check_cell(inner, layer)
+        _check_cell(layer.backward_layer, layer)
+        if inner.go_backwards:
+            raise _refuse(layer, "its forward layer has go_backwards=True")
+        if layer.merge_mode not in ("concat", "sum"):
+            raise _refuse(layer, f"merge_mode={layer.merge_mode!r} (concat and sum convert)")
+        direction = "Bidirectional" + layer.merge_mode.capitalize()
+        output = "Sequence" if inner.return_sequences else "Last"
+        return Form(type(inner).__name__, direction, output)
+    _check_cell(layer, layer)
+    direction = "Backward" if layer.go_backwards else "Forward"
+    return Form(type(layer).__name__, direction, "Sequence" if layer.return_sequences else "Last")
+
+
+def _output_shape(layer, sequences) -> tuple:
+    form = form_of(layer)
+    inner = layer.forward_layer if form.bidirectional else layer
+    units = inner.units * (2 if form.direction == "BidirectionalConcat" else 1)
+    steps = sequences.shape[1]
+    return (None, steps, units) if form.output == "Sequence" else (None, units)
+
+
+class _QuietPlaceholders(logging.Filter):
+    """tf2onnx logs each placeholder as an unsupported op; it is replaced right after."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return PLACEHOLDER not in message and "'PyFunc'" not in message
+
+
+@contextmanager
+def placeholders(traced: list) -> Iterator[None]:
+    """While tf2onnx traces: each recurrent layer's call is a placeholder op; ``traced``
+    collects the layers, placeholder ``k2t_recurrent_<n>`` standing for ``traced[n]``."""
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if mask is not None:
+            raise _refuse(self, "it receives a mask (Embedding mask_zero=True or Masking)")
+        if initial_state is not None:
+            raise _refuse(self, "it is called with an initial_state")
+        if self not in traced:
+            traced.append(self)
+        shape = _output_shape(self, sequences)
+        y = tf.numpy_function(
+            lambda x: np.zeros((x.shape[0], *shape[1:]), np.float32),
+            [sequences],
+            tf.float32,
+            stateful=True,
+            name=f"{PLACEHOLDER}{traced.index(self)}",
+        )
+        return tf.ensure_shape(y, shape)
+
+    originals = {cls: cls.call for cls in _TOPLEVEL}
+    quiet = _QuietPlaceholders()
+    loggers = [logging.getLogger(name) for name in ("tf2onnx.tfonnx", "tf2onnx.tf_utils")]
+    for cls in _TOPLEVEL:
+        cls.call = call
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for cls, original in originals.items():
+            cls.call = original
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
+def _gates(matrix: np.ndarray, kind: str) -> np.ndarray:
+    """Keras (in, gates*H) -> ONNX (gates*H, in), gates in ONNX order."""
+    if kind == "LSTM":
+        blocks = np.split(matrix, 4, axis=-1)
+        matrix = np.concatenate([blocks[i] for i in _LSTM_TO_ONNX], axis=-1)
+    return matrix.T
+
+
+def _direction_weights(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    kind, cell = type(layer).__name__, layer.cell
+    w = _gates(cell.kernel.numpy(), kind)
+    r = _gates(cell.recurrent_kernel.numpy(), kind)
+    if not cell.use_bias:
+        return w, r, None
+    bias = cell.bias.numpy()
+    if kind == "GRU":  # reset_after: (input bias, recurrent bias), each (z, r, h)
+        return w, r, np.concatenate([bias[0], bias[1]])
+    bias = _gates(bias[None, :], kind)[:, 0]
+    return w, r, np.concatenate([bias, np.zeros_like(bias)])
+
+
+def weights(layer) -> dict[str, np.ndarray | None]:
+    """ONNX W (D, G*H, in), R (D, G*H, H) and B (D, 2*G*H) or None, for either direction."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        parts = [_direction_weights(layer.forward_layer), _direction_weights(layer.backward_layer)]
+    else:
+        parts = [_direction_weights(layer)]
+    stacked = {}
+    for key, arrays in zip("WRB", zip(*parts, strict=True), strict=True):
+        stacked[key] = None if arrays[0] is None else np.stack(arrays).astype(np.float32)
+    return stacked
+
+
+def _activation(layer) -> str:
+    inner = layer.forward_layer if isinstance(layer, keras.layers.Bidirectional) else layer
+    return _name(inner.cell.activation).capitalize()
