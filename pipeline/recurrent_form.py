@@ -13,12 +13,32 @@ as initializers; the function body is the standard op between the time-major tra
 onnxruntime needs (it runs only ``layout=0``) and the Keras output selection. onnxruntime
 inlines the body; stage 2 sees one opaque node; Netron shows one node per Keras layer; stage 3
 maps each op type to one ``nn.LSTM``/``nn.GRU``/``nn.RNN(batch_first=True)``.
+
+Body, for X batch-first (B, T, F) (onnxruntime runs recurrent ops only time-major)::
+
+    [Backward: X reversed along time]
+    Xt = Transpose(X, [1, 0, 2])                        # (T, B, F)
+    Y, Y_h = LSTM|GRU|RNN(Xt, W, R, B)                  # (T, D, B, H), (D, B, H)
+    Forward/Backward  Sequence: Transpose(Squeeze(Y, 1), [1, 0, 2])          (B, T, H)
+                      Last:     Squeeze(Y_h, 0)                              (B, H)
+    BidirectionalConcat Sequence: Reshape(Transpose(Y, [2, 0, 1, 3]), [0, 0, -1])  (B, T, 2H)
+                        Last:     Reshape(Transpose(Y_h, [1, 0, 2]), [0, -1])      (B, 2H)
+    BidirectionalSum  Sequence: Transpose(ReduceSum(Y, 1), [1, 0, 2])        (B, T, H)
+                      Last:     ReduceSum(Y_h, 0)                            (B, H)
+
+Keras' backward layer of a Bidirectional returns its sequence re-reversed to input order, as
+ONNX's ``reverse`` direction does; a ``go_backwards`` layer returns it in processing order,
+which is the forward op on the reversed input.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
 
 DOMAIN = "keras2torch"
 VERSION = 1
@@ -55,3 +75,76 @@ def parse(op_type: str) -> Form | None:
 
 def all_forms() -> list[Form]:
     return [Form(k, d, o) for k in KINDS for d in DIRECTIONS for o in OUTPUTS]
+
+
+_INT64_MIN = np.iinfo(np.int64).min
+
+
+def _const(name: str, values) -> onnx.NodeProto:
+    tensor = numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
+    return helper.make_node("Constant", [], [name], value=tensor)
+
+
+def _ref(name: str, kind: int) -> onnx.AttributeProto:
+    return onnx.AttributeProto(name=name, ref_attr_name=name, type=kind)
+
+
+def _outputs(form: Form) -> list[onnx.NodeProto]:
+    source = "Y_all" if form.output == "Sequence" else "Y_h"
+    sequence = form.output == "Sequence"
+    if form.direction == "BidirectionalConcat":
+        perm, shape = ([2, 0, 1, 3], [0, 0, -1]) if sequence else ([1, 0, 2], [0, -1])
+        return [
+            helper.make_node("Transpose", [source], ["batch_first"], perm=perm),
+            _const("merged_shape", shape),
+            helper.make_node("Reshape", ["batch_first", "merged_shape"], ["Y"]),
+        ]
+    reduce = "ReduceSum" if form.direction == "BidirectionalSum" else "Squeeze"
+    axis = 1 if sequence else 0
+    nodes = [_const("direction_axis", [axis])]
+    attrs = {"keepdims": 0} if reduce == "ReduceSum" else {}
+    if not sequence:
+        return [*nodes, helper.make_node(reduce, [source, "direction_axis"], ["Y"], **attrs)]
+    return [
+        *nodes,
+        helper.make_node(reduce, [source, "direction_axis"], ["time_major"], **attrs),
+        helper.make_node("Transpose", ["time_major"], ["Y"], perm=[1, 0, 2]),
+    ]
+
+
+def function(form: Form, opset: int) -> onnx.FunctionProto:
+    nodes = []
+    x = "X"
+    if form.direction == "Backward":
+        nodes += [
+            _const("start", [-1]),
+            _const("end", [_INT64_MIN]),
+            _const("time_axis", [1]),
+            _const("step", [-1]),
+            helper.make_node("Slice", ["X", "start", "end", "time_axis", "step"], ["X_rev"]),
+        ]
+        x = "X_rev"
+    nodes.append(helper.make_node("Transpose", [x], ["X_tbf"], perm=[1, 0, 2]))
+    op = helper.make_node(
+        KINDS[form.kind],
+        ["X_tbf", "W", "R", "B"],
+        ["Y_all", "Y_h"],
+        direction="bidirectional" if form.bidirectional else "forward",
+    )
+    op.attribute.append(_ref("hidden_size", onnx.AttributeProto.INT))
+    attributes = ["hidden_size"]
+    if form.kind == "GRU":
+        op.attribute.append(helper.make_attribute("linear_before_reset", 1))
+    if form.kind == "SimpleRNN":
+        op.attribute.append(_ref("activations", onnx.AttributeProto.STRINGS))
+        attributes.append("activations")
+    nodes += [op, *_outputs(form)]
+    return helper.make_function(
+        DOMAIN,
+        form.op_type,
+        ["X", "W", "R", "B"],
+        ["Y"],
+        nodes,
+        [helper.make_opsetid("", opset)],
+        attributes,
+    )

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from pipeline import artifacts
 
-SMALL = ("lenet4", "bn_block", "pooling", "activations", "se_block", "upsampling")
+SMALL = (
+    "lenet4",
+    "bn_block",
+    "pooling",
+    "activations",
+    "se_block",
+    "upsampling",
+    "lstm_text",
+    "gru_rnn",
+    "bidirectional",
+)
 APPLICATIONS = (
     "MobileNet",
     "MobileNetV2",

@@ -17,7 +17,16 @@ import pytest
 from pipeline import artifacts
 
 ROOT = Path(__file__).resolve().parents[2]
-CONVERTING = ("bn_block", "pooling", "activations", "se_block", "upsampling")
+CONVERTING = (
+    "bn_block",
+    "pooling",
+    "activations",
+    "se_block",
+    "upsampling",
+    "lstm_text",
+    "gru_rnn",
+    "bidirectional",
+)
 
 
 def _convert(model: str, out: Path) -> subprocess.CompletedProcess:

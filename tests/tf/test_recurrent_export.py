@@ -1,0 +1,101 @@
+"""Stage 1's own export of recurrent layers: each Keras layer is one call of its ONNX function
+(no Loop, nothing else around it), onnxruntime matches Keras at two sequence lengths, and every
+form the function cannot hold exactly is refused, naming the layer."""
+
+from __future__ import annotations
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from pipeline import ort, recurrent_form
+from pipeline.compare import FLOAT32_TOL, compare
+from pipeline.errors import UnsupportedError
+from pipeline.export import tf2onnx_export
+
+L = keras.layers
+FEATURES = 5
+
+
+def _model(layer, name="seq", inputs=None) -> keras.Model:
+    from models.small import randomize
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, FEATURES), name="x") if inputs is None else inputs
+    return randomize(keras.Model(inputs, layer(inputs), name=name))
+
+
+def _layer(kind: str, direction: str, output: str):
+    cls = {"LSTM": L.LSTM, "GRU": L.GRU, "SimpleRNN": L.SimpleRNN}[kind]
+    sequences = output == "Sequence"
+    if direction.startswith("Bidirectional"):
+        merge = direction.removeprefix("Bidirectional").lower()
+        return L.Bidirectional(cls(4, return_sequences=sequences), merge_mode=merge, name="rnn")
+    return cls(4, return_sequences=sequences, go_backwards=direction == "Backward", name="rnn")
+
+
+FORMS = list(
+    itertools.product(recurrent_form.KINDS, recurrent_form.DIRECTIONS, recurrent_form.OUTPUTS)
+)
+
+
+@pytest.mark.parametrize("kind,direction,output", FORMS, ids=lambda v: str(v))
+def test_recurrent_layer_is_one_function_call_matching_keras(kind, direction, output):
+    model = _model(_layer(kind, direction, output))
+    proto = tf2onnx_export.to_onnx(model)
+    tf2onnx_export.validate(proto)
+    assert [n.op_type for n in proto.graph.node] == [f"Keras{kind}{direction}{output}"]
+    assert [f.name for f in proto.functions] == [proto.graph.node[0].op_type]
+    rng = np.random.default_rng(0)
+    for steps in (6, 11):
+        x = rng.standard_normal((3, steps, FEATURES)).astype(np.float32)
+        (actual,) = ort.run(proto, {"x": x})
+        expected = np.asarray(model(x))
+        result = compare("stage1", f"T={steps}", "y", expected, actual, FLOAT32_TOL)
+        assert result.passed, result.describe()
+
+
+REFUSED = {  # why -> the layer (built in the test: Keras layers are used once)
+    "stateful=True": lambda: L.LSTM(4, stateful=True, name="rnn"),
+    "return_state=True": lambda: L.LSTM(4, return_state=True, name="rnn"),
+    "recurrent_activation 'hard_sigmoid'": lambda: L.LSTM(
+        4, recurrent_activation="hard_sigmoid", name="rnn"
+    ),
+    "reset_after=False": lambda: L.GRU(4, reset_after=False, name="rnn"),
+    "activation 'sigmoid'": lambda: L.SimpleRNN(4, activation="sigmoid", name="rnn"),
+    "merge_mode='mul'": lambda: L.Bidirectional(L.LSTM(4), merge_mode="mul", name="rnn"),
+}
+
+
+@pytest.mark.parametrize("why", REFUSED)
+def test_recurrent_form_without_exact_equivalent_is_refused(why):
+    layer = REFUSED[why]()
+    inputs = keras.Input((7, FEATURES), batch_size=2, name="x")
+    outputs = layer(inputs)
+    model = keras.Model(inputs, outputs[0] if isinstance(outputs, list) else outputs)
+    with pytest.raises(UnsupportedError, match=rf"Keras layer 'rnn' \(\w+\): .*{why}"):
+        tf2onnx_export.to_onnx(model)
+
+
+def test_masked_sequences_are_refused():
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    x = L.Embedding(20, 4, mask_zero=True, name="embed")(tokens)
+    model = keras.Model(tokens, L.LSTM(3, name="rnn")(x))
+    with pytest.raises(UnsupportedError, match=r"layer 'embed' \(Embedding\): mask_zero=True"):
+        tf2onnx_export.to_onnx(model)
+    inputs = keras.Input((None, FEATURES), name="x")
+    masked = L.Masking(name="mask")(inputs)
+    model = keras.Model(inputs, L.GRU(3, name="rnn")(masked))
+    with pytest.raises(UnsupportedError, match=r"layer 'mask' \(Masking\)"):
+        tf2onnx_export.to_onnx(model)
+
+
+def test_embedding_is_one_gather():
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    model = _model(L.Embedding(20, 4, name="embed"), "embed", tokens)
+    proto = tf2onnx_export.to_onnx(model)
+    assert [n.op_type for n in proto.graph.node] == ["Gather"]
+    ids = np.array([[0, 19, 3], [5, 5, 1]], np.int32)
+    (actual,) = ort.run(proto, {"tokens": ids})
+    np.testing.assert_array_equal(actual, np.asarray(model(ids)))
