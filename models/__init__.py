@@ -96,6 +96,12 @@ REGISTRY: dict[str, Entry] = {
     "lstm_text": Entry("Embedding, stacked LSTMs, go_backwards", _sequence("lstm_text")),
     "gru_rnn": Entry("GRU and SimpleRNN, sequences and last steps", _sequence("gru_rnn")),
     "bidirectional": Entry("Bidirectional LSTM (concat) and GRU (sum)", _sequence("bidirectional")),
+    "conv1d": Entry(
+        "Conv1D, MaxPooling1D, TimeDistributed(Dense), GlobalAveragePooling1D", _sequence("conv1d")
+    ),
+    "transformer": Entry(
+        "an encoder block: MultiHeadAttention, LayerNormalization, GELU", _sequence("transformer")
+    ),
     "unconvertible": Entry(
         "a custom layer calling tf.math.erfc, which tf2onnx cannot convert", _small("unconvertible")
     ),

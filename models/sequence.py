@@ -42,3 +42,36 @@ def bidirectional() -> keras.Model:
     x = L.Bidirectional(L.GRU(6), merge_mode="sum", name="bi_gru")(x)
     outputs = L.Dense(4, activation="softmax", name="classify")(x)
     return randomize(keras.Model(inputs, outputs, name="bidirectional"))
+
+
+def conv1d() -> keras.Model:
+    """Conv1D (causal, same + dilation, strided valid), MaxPooling1D, TimeDistributed(Dense),
+    GlobalAveragePooling1D."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((None, 6), name="series")
+    x = L.Conv1D(8, 3, padding="causal", activation="relu", name="causal")(inputs)
+    x = L.Conv1D(8, 3, padding="same", dilation_rate=2, name="dilated")(x)
+    x = L.MaxPooling1D(2, name="pool")(x)
+    x = L.Conv1D(6, 2, strides=2, name="strided")(x)
+    x = L.TimeDistributed(L.Dense(5), name="per_step")(x)
+    x = L.GlobalAveragePooling1D(name="average")(x)
+    outputs = L.Dense(3, name="classify")(x)
+    return randomize(keras.Model(inputs, outputs, name="conv1d"))
+
+
+def transformer() -> keras.Model:
+    """One encoder block: token + position embeddings, causal self-attention, LayerNorm,
+    a Dense/GELU (exact) feed-forward, residual adds."""
+    keras.utils.set_random_seed(SEED)
+    steps, width = 12, 16
+    tokens = keras.Input((steps,), dtype="int32", name="tokens")
+    x = L.Embedding(VOCAB, width, name="token_embed")(tokens)
+    positions = L.Embedding(steps, width, name="position_embed")(keras.ops.arange(steps))
+    x = L.Add(name="add_position")([x, positions])
+    attended = L.MultiHeadAttention(2, 8, name="attention")(x, x, use_causal_mask=True)
+    x = L.LayerNormalization(name="norm1")(L.Add(name="residual1")([x, attended]))
+    hidden = L.Dense(32, activation="gelu", name="ffn_in")(x)
+    x = L.Add(name="residual2")([x, L.Dense(width, name="ffn_out")(hidden)])
+    x = L.LayerNormalization(name="norm2")(x)
+    outputs = L.Dense(VOCAB, name="next_token")(x)
+    return randomize(keras.Model(tokens, outputs, name="transformer"))

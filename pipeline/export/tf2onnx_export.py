@@ -34,7 +34,29 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
     with keras_forms.traceable_forms(), recurrent.placeholders(traced):
         proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
     recurrent_onnx.substitute(proto, traced)
+    explicit_same_pads(proto)
     return proto
+
+
+def explicit_same_pads(proto: onnx.ModelProto) -> None:
+    """tf2onnx writes ``padding="same"`` as ``auto_pad=SAME_UPPER`` when a spatial size is
+    open; onnxruntime cannot run that with dilations, nor onnx2torch convert it. With stride
+    1 the pads do not depend on the size: total ``dilation * (kernel - 1)``, the smaller half
+    first (TensorFlow's rule), so they are written out. Strided ones stay (the pads depend
+    on the size); stage 3 names them if it cannot convert them."""
+    for node in proto.graph.node:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type != "Conv" or attrs.get("auto_pad", b"NOTSET") != b"SAME_UPPER":
+            continue
+        kernel = attrs.get("kernel_shape")
+        if not kernel or any(s != 1 for s in attrs.get("strides", [1] * len(kernel))):
+            continue
+        dilations = attrs.get("dilations", [1] * len(kernel))
+        totals = [d * (k - 1) for d, k in zip(dilations, kernel, strict=True)]
+        pads = [t // 2 for t in totals] + [t - t // 2 for t in totals]
+        kept = [a for a in node.attribute if a.name not in ("auto_pad", "pads")]
+        del node.attribute[:]
+        node.attribute.extend([*kept, onnx.helper.make_attribute("pads", pads)])
 
 
 def _input_name(tensor) -> str:

@@ -18,8 +18,9 @@ from pipeline import artifacts, provenance
 from pipeline import reference as ref
 from pipeline.errors import BadInputError
 from pipeline.passes import postcheck
-from pipeline.passes._base import op_histogram
+from pipeline.passes._base import RemoveUnusedNodes, op_histogram
 from pipeline.passes.cancel_transposes import CancelTransposes
+from pipeline.passes.conv1d import Conv1d
 from pipeline.passes.conv_transpose import SplitAsymmetricConvTranspose
 from pipeline.passes.driver import check, run_passes, to_proto
 from pipeline.passes.flatten_dense import FlattenDense
@@ -29,21 +30,9 @@ from pipeline.passes.naming import NameAfterKeras
 from pipeline.passes.nchw_input import NchwInput
 from pipeline.passes.nchw_output import NchwOutput
 from pipeline.passes.squeeze_flatten import SqueezeToFlatten
+from pipeline.passes.tensordot import Tensordot
 from pipeline.passes.zero_bias import RestoreZeroBiases
 from pipeline.report import StageReport
-
-
-class RemoveUnusedNodes(common.RemoveUnusedNodesPass):
-    """onnx-ir's dead-code removal on the main graph only: the bodies of stage 1's recurrent
-    functions stay as written (it would unname a body's unused ``Y`` output)."""
-
-    def call(self, model: ir.Model) -> ir.passes.PassResult:
-        functions = dict(model.functions)
-        model.functions.clear()
-        try:
-            return super().call(model)
-        finally:
-            model.functions.update(functions)
 
 
 def _named(pass_: ir.passes.PassBase, name: str) -> ir.passes.PassBase:
@@ -56,12 +45,18 @@ def default_passes() -> tuple[ir.passes.PassBase, ...]:
     return (
         # Static shapes on every value: fold_shapes and flatten_dense read C, H, W.
         _named(common.ShapeInferencePass(), "infer_shapes"),
+        # A Dense on a sequence: Reshape/MatMul/Reshape (shapes computed) -> one MatMul. Before
+        # fold_shapes, which would otherwise try (and fail) to fold those Reshapes.
+        Tensordot(),
         # tf2onnx writes Keras' Flatten as Reshape(x, Concat(Shape(x)[0:1], -1)) in several
         # forms (they vary with PYTHONHASHSEED); turn them into Flatten before anything
         # pattern-matches on Flatten.
         FoldShapes(),
         # GlobalAveragePool + Squeeze -> + Flatten (a native nn.Flatten).
         SqueezeToFlatten(),
+        # Conv1D/MaxPooling1D: the 2-D op over a height of 1 -> the 1-D op, so that the
+        # input's layout change below is a plain Transpose(0,2,1).
+        Conv1d(),
         # The NHWC input's Transpose (or C==1 Reshape) goes; the interface becomes NCHW.
         NchwInput(),
         # An NHWC output's Transpose goes too; the output becomes NCHW, declared.

@@ -10,6 +10,7 @@ from collections import Counter
 
 import numpy as np
 import onnx_ir as ir
+from onnx_ir.passes import common
 
 from pipeline import provenance
 
@@ -131,3 +132,16 @@ def identifier(name: str) -> str:
     if keyword.iskeyword(safe):
         safe += "_"
     return safe
+
+
+class RemoveUnusedNodes(common.RemoveUnusedNodesPass):
+    """onnx-ir's dead-code removal on the main graph only: the bodies of stage 1's recurrent
+    functions stay as written (it would unname a body's unused ``Y`` output)."""
+
+    def call(self, model: ir.Model) -> ir.passes.PassResult:
+        functions = dict(model.functions)
+        model.functions.clear()
+        try:
+            return super().call(model)
+        finally:
+            model.functions.update(functions)

@@ -26,7 +26,13 @@ from math import prod
 import numpy as np
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, add_initializer, const, replace_nodes
+from pipeline.passes._base import (
+    GraphPass,
+    RemoveUnusedNodes,
+    add_initializer,
+    const,
+    replace_nodes,
+)
 
 Dim = int | str  # an int, or the name of an unknown dim
 
@@ -172,7 +178,7 @@ class FoldShapes(GraphPass):
             modified |= self._fold_reshape(graph, node, known[node.inputs[1]].items)
         modified |= self._fold_known(graph, known)
         if modified:
-            ir.passes.common.RemoveUnusedNodesPass()(model)
+            RemoveUnusedNodes()(model)
         return modified
 
     @staticmethod

@@ -24,6 +24,7 @@ PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
     "Gemm": (None, "weight", "bias"),
     "BatchNormalization": (None, "weight", "bias", "running_mean", "running_var"),
     "PRelu": (None, "weight"),
+    "MatMul": (None, "weight"),  # a Dense on a sequence: stage 3 makes it nn.Linear
     # stage 1's recurrent functions keep ONNX's names (torch splits them per gate and bias)
     **{form.op_type: (None, "W", "R", "B") for form in recurrent_form.all_forms()},
 }

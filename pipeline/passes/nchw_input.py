@@ -1,4 +1,5 @@
-"""nchw_input: an NHWC graph input that is only ever transposed to NCHW becomes NCHW.
+"""nchw_input: an NHWC (or NWC) graph input that is only ever transposed to channels-first
+becomes NCHW (NCW).
 
 Pattern: graph input ``x`` declared ``NHWC`` by stage 1 (``keras.input_layout.x``), every
 consumer of which is a layout change to NCHW: ``Transpose(perm=[0,3,1,2])``, or the
@@ -11,7 +12,9 @@ check feeds ``np.transpose(keras_input, (0, 3, 1, 2))``.
 The layout change may come after a chain of layout-free ops (Keras' Rescaling and
 Normalization: Mul/Add/Sub/Div by a scalar or a per-channel constant, unary activations);
 the chain then runs on NCHW data, its per-channel constants reshaped from [..., C] to
-[C, 1, 1].
+[C, 1, 1]; a constant ``Pad`` (Conv1D's causal padding) in the chain has its pads permuted.
+
+The same holds for a rank-3 ``NWC`` input (Conv1D models) with ``Transpose(perm=[0,2,1])``.
 
 Left alone (reason recorded): an input with a consumer that needs NHWC.
 """
@@ -24,11 +27,15 @@ import onnx_ir as ir
 from pipeline import layout, provenance
 from pipeline.passes._base import GraphPass, add_initializer, const, only_consumer
 
+_LAYOUTS = {"NHWC": layout.NHWC_TO_NCHW, "NWC": (0, 2, 1)}
+
 
 def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
-    """Is ``node`` a pure NHWC -> NCHW layout change of its first input?"""
+    """Is ``node`` a pure channels-last -> channels-first layout change of its first input?"""
     if node.op_type == "Transpose":
-        return tuple(node.attributes.get_ints("perm", ())) == layout.NHWC_TO_NCHW
+        return tuple(node.attributes.get_ints("perm", ())) == _channels_first(len(nhwc))
+    if len(nhwc) != 4:
+        return False
     if node.op_type == "Reshape" and (target := const(node.inputs[1])) is not None:
         n, h, w, c = nhwc
         if c != 1 or len(target) != 4 or not all(isinstance(d, int) for d in (h, w)):
@@ -39,6 +46,15 @@ def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
 
 _BINARY = ("Mul", "Add", "Sub", "Div")
 _UNARY = ("Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Exp", "Log", "Sqrt", "Clip", "Identity")
+
+
+def _channels_first(rank: int) -> tuple[int, ...]:
+    return (0, rank - 1, *range(1, rank - 1))
+
+
+def _const_pad(node: ir.Node) -> bool:
+    mode = node.attributes.get_string("mode", "constant")
+    return mode == "constant" and all(const(v) is not None for v in node.inputs[1:3] if v)
 
 
 def _channel_const(node: ir.Node, data: ir.Value, channels: int) -> np.ndarray | None | bool:
@@ -61,8 +77,10 @@ def _chain_to_nchw(value: ir.Value, nhwc: tuple) -> tuple[list[ir.Node], ir.Node
         if _to_nchw_node(node, nhwc) and node.op_type == "Transpose":
             return chain, node
         if node.op_type in _BINARY:
-            if _channel_const(node, current, nhwc[3]) is False:
+            if _channel_const(node, current, nhwc[-1]) is False:
                 return None
+        elif node.op_type == "Pad" and _const_pad(node) and len(node.inputs) < 4:
+            pass
         elif node.op_type not in _UNARY or any(const(v) is None for v in node.inputs[1:]):
             return None
         chain.append(node)
@@ -77,7 +95,8 @@ class NchwInput(GraphPass):
         modified = False
         for value in model.graph.inputs:
             key = provenance.INPUT_LAYOUT_PREFIX + value.name
-            if model.metadata_props.get(key) != "NHWC" or value.shape is None:
+            declared = model.metadata_props.get(key)
+            if declared not in _LAYOUTS or value.shape is None or len(value.shape) != len(declared):
                 continue
             consumers = value.consumers()
             nhwc = tuple(value.shape)
@@ -104,8 +123,18 @@ class NchwInput(GraphPass):
     def _through_chain(model: ir.Model, value: ir.Value, chain: list[ir.Node], last: ir.Node):
         graph = model.graph
         nhwc = tuple(value.shape)
-        channels = nhwc[3]
+        perm = _channels_first(len(nhwc))
+        channels = nhwc[-1]
         for node in chain:
+            if node.op_type == "Pad":
+                pads = const(node.inputs[1]).reshape(-1)
+                rank = len(nhwc)
+                permuted = [pads[p] for p in perm] + [pads[rank + p] for p in perm]
+                new = add_initializer(graph, f"{node.name}_nchw", np.array(permuted, np.int64))
+                node.replace_input_with(1, new)
+                if (shape := node.outputs[0].shape) is not None:
+                    node.outputs[0].shape = ir.Shape([shape[p] for p in perm])
+                continue
             data = (
                 node.inputs[0]
                 if node.op_type not in _BINARY
@@ -116,17 +145,16 @@ class NchwInput(GraphPass):
                 and (array := _channel_const(node, data, channels)) is not None
             ):
                 index = 1 if node.inputs[0] is data else 0
-                reshaped = add_initializer(
-                    graph, f"{node.name}_nchw", array.reshape(channels, 1, 1)
-                )
+                shape = (channels,) + (1,) * (len(nhwc) - 2)
+                reshaped = add_initializer(graph, f"{node.name}_nchw", array.reshape(shape))
                 node.replace_input_with(index, reshaped)
-            node.outputs[0].shape = ir.Shape([nhwc[0], channels, nhwc[1], nhwc[2]])
+            node.outputs[0].shape = ir.Shape([nhwc[p] for p in perm])
         last.outputs[0].replace_all_uses_with(last.inputs[0], replace_graph_outputs=True)
         graph.remove(last, safe=True)
         _declare_nchw(model, value, nhwc)
 
 
 def _declare_nchw(model: ir.Model, value: ir.Value, nhwc: tuple) -> None:
-    n, h, w, c = nhwc
-    value.shape = ir.Shape([n, c, h, w])
-    model.metadata_props[layout.perm_key(value.name)] = layout.format_perm(layout.NHWC_TO_NCHW)
+    perm = _channels_first(len(nhwc))
+    value.shape = ir.Shape([nhwc[p] for p in perm])
+    model.metadata_props[layout.perm_key(value.name)] = layout.format_perm(perm)

@@ -26,7 +26,7 @@ def problems(graph: ir.Graph) -> list[str]:
             found.append(f"{where(node)}: shape computation left in the graph (fold_shapes)")
         if op == "Reshape" and const(node.inputs[1]) is None:
             found.append(f"{where(node)}: Reshape to a computed shape (fold_shapes)")
-        if op == "MatMul" and const(node.inputs[1]) is not None:
+        if op == "MatMul" and const(node.inputs[1]) is not None and _rank(node.inputs[0]) == 2:
             found.append(
                 f"{where(node)}: Dense kernel still a MatMul; it would become a "
                 "buffer, not an nn.Linear parameter (matmul_add_to_gemm)"
@@ -53,3 +53,8 @@ def ensure_stage3_ready(graph: ir.Graph) -> None:
             + "; ".join(found)
             + ". The pass named in brackets should have handled it: report the model."
         )
+
+
+def _rank(value) -> int | None:
+    """A Dense on a sequence (rank >= 3) stays a MatMul: stage 3 writes it as nn.Linear."""
+    return None if value.shape is None else len(value.shape)

@@ -140,6 +140,7 @@ def _constants(gm: fx.GraphModule, skip: set[fx.Node]) -> dict[fx.Node, str]:
 def emit(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> Emitted:
     peephole.fuse_swish(gm, {name: i.layer for name, i in info.items()})
     peephole.embeddings(gm)
+    peephole.linears(gm)
     written = _writings(gm, info)
     scalars = _scalars(gm)
     absorbed = _absorbed(gm, written)

@@ -1,8 +1,9 @@
 """Small rewrites of the torch.fx graph before it is written, so ``model.py`` says what a
 person would: ``x * torch.sigmoid(x)`` (Keras swish, as tf2onnx writes it: Sigmoid then Mul)
 becomes ``nn.functional.silu(x)``, and a Gather from a constant table (Keras Embedding)
-becomes ``nn.Embedding`` with the table as its trainable weight. Same numbers (the check runs on
-the written module)."""
+becomes ``nn.Embedding`` with the table as its trainable weight, and a MatMul by a constant
+kernel (a Dense on a sequence), with the bias Add after it, becomes ``nn.Linear``. Same
+numbers (the check runs on the written module)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,50 @@ def embeddings(gm: fx.GraphModule) -> int:
             gm.graph.erase_node(table)
         replaced += 1
     if replaced:
+        gm.graph.lint()
+        gm.recompile()
+    return replaced
+
+
+def _is_op(gm: fx.GraphModule, node: fx.Node, name: str) -> bool:
+    return node.op == "call_module" and type(gm.get_submodule(node.target)).__name__ == name
+
+
+def linears(gm: fx.GraphModule) -> int:
+    """OnnxMatMul(x, W[K, N] constant) [-> Add(b[N] constant)] -> nn.Linear(K, N)(x)."""
+    replaced = 0
+    for node in list(gm.graph.nodes):
+        if not _is_op(gm, node, "OnnxMatMul") or len(node.args) != 2:
+            continue
+        kernel = node.args[1]
+        if not isinstance(kernel, fx.Node) or kernel.op != "get_attr":
+            continue
+        weight = _attr(gm, kernel.target)
+        if weight.dim() != 2 or not weight.is_floating_point():
+            continue
+        users = list(node.users)
+        bias, add = None, None
+        if len(users) == 1 and _is_op(gm, users[0], "OnnxBinaryMathOperation"):
+            module = gm.get_submodule(users[0].target)
+            other = next((a for a in users[0].args if a is not node), None)
+            if module.math_op_function is torch.add and isinstance(other, fx.Node):
+                value = _attr(gm, other.target) if other.op == "get_attr" else None
+                if value is not None and value.shape == (weight.shape[1],):
+                    bias, add = value, users[0]
+        linear = nn.Linear(weight.shape[0], weight.shape[1], bias=bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(weight.T)
+            if bias is not None:
+                linear.bias.copy_(bias)
+        gm.delete_submodule(node.target)
+        gm.add_submodule(node.target, linear)
+        node.args = (node.args[0],)
+        if add is not None:
+            add.replace_all_uses_with(node)
+            gm.graph.erase_node(add)
+        replaced += 1
+    if replaced:
+        gm.graph.eliminate_dead_code()
         gm.graph.lint()
         gm.recompile()
     return replaced

@@ -67,7 +67,9 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
         2,
     ),
     nn.Linear: (("in_features", "out_features", "bias"), 2),
+    nn.MaxPool1d: (("kernel_size", "stride", "padding", "dilation", "ceil_mode"), 1),
     nn.MaxPool2d: (("kernel_size", "stride", "padding", "dilation", "ceil_mode"), 1),
+    nn.AvgPool1d: (("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"), 1),
     nn.AvgPool2d: (("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"), 1),
     nn.BatchNorm2d: (("num_features", "eps", "momentum", "affine", "track_running_stats"), 1),
     nn.Flatten: (("start_dim", "end_dim"), 0),
@@ -128,16 +130,16 @@ def _hard_sigmoid(module: nn.Module, consts: Consts) -> Written:
 
 
 def _pad_module(pads: Sequence[int], mode: str, value: float) -> str | None:
-    """nn.ZeroPad2d / nn.ConstantPad2d for torch-order pads of the two spatial dims."""
+    """nn.ZeroPad{1,2}d / nn.ConstantPad{1,2}d for torch-order pads of the last one or two
+    dims (torch order: last dim first, (begin, end) each)."""
     pads = [int(p) for p in pads]
-    if len(pads) > 4 and any(pads[4:]):
+    if len(pads) not in (2, 4, 6, 8) or any(pads[4:]) or mode != "constant":
         return None  # pads batch or channels
-    pads = tuple(pads[:4]) if len(pads) >= 4 else None
-    if pads is None or mode != "constant":
-        return None
+    pads = tuple(pads[:2]) if len(pads) == 2 or not any(pads[2:4]) else tuple(pads[:4])
+    dims = len(pads) // 2
     if value == 0:
-        return f"nn.ZeroPad2d({literal(pads)})"
-    return f"nn.ConstantPad2d({literal(pads)}, {literal(value)})"
+        return f"nn.ZeroPad{dims}d({literal(pads)})"
+    return f"nn.ConstantPad{dims}d({literal(pads)}, {literal(value)})"
 
 
 def _pad_static(module: nn.Module, consts: Consts) -> Written | None:
@@ -152,10 +154,11 @@ def _pad_dynamic(module: nn.Module, consts: Consts) -> Written | None:
     onnx_pads = [int(p) for p in consts[1].reshape(-1)]
     rank = len(onnx_pads) // 2
     begins, ends = onnx_pads[:rank], onnx_pads[rank:]
-    if rank != 4 or any(begins[:2]) or any(ends[:2]):
+    if rank not in (3, 4) or any(begins[:2]) or any(ends[:2]):
         return None
     value = float(consts[2].reshape(())) if len(consts) > 2 and consts[2] is not None else 0.0
-    text = _pad_module((begins[3], ends[3], begins[2], ends[2]), "constant", value)
+    torch_pads = [p for axis in reversed(range(2, rank)) for p in (begins[axis], ends[axis])]
+    text = _pad_module(torch_pads, "constant", value)
     return Written("module", text, arity=1) if text else None
 
 
@@ -200,6 +203,30 @@ def _resize(module: nn.Module, consts: Consts) -> Written | None:
     return Written("module", f"nn.Upsample(scale_factor={factor}, mode='nearest')", arity=1)
 
 
+_REDUCTIONS = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "amax", "ReduceMin": "amin"}
+
+
+def _reduce(module: nn.Module, consts: Consts) -> Written | None:
+    """``x.mean(dim=1)`` (GlobalAveragePooling1D), ``x.amax(dim=1)``, ..."""
+    method = _REDUCTIONS.get(module.operation_type)
+    if method is None or not module.axes:
+        return None
+    dims = module.axes[0] if len(module.axes) == 1 else tuple(module.axes)
+    keep = ", keepdim=True" if module.keepdims else ""
+    return Written("expr", f"{{0}}.{method}(dim={dims}{keep})")
+
+
+def _transpose(module: nn.Module, consts: Consts) -> Written | None:
+    """``x.transpose(1, 2)`` for a swap of two axes, else ``x.permute(...)``."""
+    if module.perm is None:
+        return None
+    perm = list(module.perm)
+    moved = [axis for axis, p in enumerate(perm) if axis != p]
+    if len(moved) == 2:
+        return Written("expr", f"{{0}}.transpose({moved[0]}, {moved[1]})")
+    return Written("expr", f"{{0}}.permute({', '.join(map(str, perm))})")
+
+
 # onnx2torch wrapper class name -> its plain-torch writing (None when a form is not handled)
 NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxBinaryMathOperation": _binary,
@@ -215,6 +242,8 @@ NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxSlice": _slice,
     "OnnxReshape": _reshape,
     "OnnxResize": _resize,
+    "OnnxReduceStaticAxes": _reduce,
+    "OnnxTranspose": _transpose,
     "OnnxConcat": lambda m, c: Written("expr", f"torch.cat([{{*}}], dim={m.axis})"),
 }
 
