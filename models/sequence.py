@@ -66,7 +66,7 @@ def transformer() -> keras.Model:
     steps, width = 12, 16
     tokens = keras.Input((steps,), dtype="int32", name="tokens")
     x = L.Embedding(VOCAB, width, name="token_embed")(tokens)
-    positions = L.Embedding(steps, width, name="position_embed")(keras.ops.arange(steps))
+    positions = L.Embedding(steps, width, name="position_embed")(keras.ops.arange(steps)[None])
     x = L.Add(name="add_position")([x, positions])
     attended = L.MultiHeadAttention(2, 8, name="attention")(x, x, use_causal_mask=True)
     x = L.LayerNormalization(name="norm1")(L.Add(name="residual1")([x, attended]))

@@ -118,7 +118,13 @@ def table(report: StageReport) -> str:
     lines.append(
         f"torch module: {', '.join(torch_result['module_types'])}; "
         f"{torch_result['param_count']} parameters (Keras "
-        f"{torch_result['keras_param_count']}); torch.export: "
+        f"{torch_result['keras_param_count']})"
+        + (
+            f", {torch_result['constant_count']} constant values"
+            if torch_result.get("constant_count")
+            else ""
+        )
+        + "; torch.export: "
         f"{'ok' if not torch_result['torch_export_error'] else 'FAILS'}"
     )
     return "\n".join(lines)

@@ -22,7 +22,6 @@ UNSUPPORTED: dict[str, str] = {
     "ConvLSTM2D": "convolutional recurrent layers are not supported",
     "Masking": "masked time steps would change the numbers of every later layer and PyTorch has "
     "no mask to carry them; pad and mask in the data pipeline instead",
-    "MultiHeadAttention": "attention layers are not supported yet",
     "TFSMLayer": "a wrapped SavedModel has no Keras layers to convert",
 }
 

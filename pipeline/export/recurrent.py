@@ -1,9 +1,6 @@
-"""Stage 1 writes Keras recurrent layers itself (the form: ``pipeline.recurrent_form``).
-
-While tf2onnx traces, each LSTM, GRU, SimpleRNN and Bidirectional layer computes a placeholder
-op (``numpy_function`` named ``k2t_recurrent_<n>``) of the layer's output shape; tf2onnx
-leaves it in the graph untouched. ``substitute`` then replaces every placeholder with a call of
-the layer's ONNX function, its weights converted from Keras to ONNX gate order:
+"""Stage 1 writes Keras recurrent layers itself (the form: ``pipeline.recurrent_form``; the
+placeholder mechanism: ``own_layers``): each LSTM, GRU, SimpleRNN and Bidirectional layer
+becomes a call of its ONNX function, its weights converted from Keras to ONNX gate order:
 
 - Keras LSTM gates are (i, f, c, o), ONNX's (i, o, f, c); GRU and ONNX both (z, r, h);
 - Keras kernels are (in, gates*H), ONNX's W is (directions, gates*H, in);
@@ -15,27 +12,19 @@ A layer this form cannot hold exactly is refused here, naming it (``check``).
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import keras
 import numpy as np
-import tensorflow as tf
 
 from pipeline.errors import UnsupportedError
 from pipeline.recurrent_form import Form
 
-PLACEHOLDER = "k2t_recurrent_"
-_PLACEHOLDER = re.compile(rf"{PLACEHOLDER}(\d+)(?:_\d+)?$")
 _LSTM_TO_ONNX = (0, 3, 1, 2)  # ONNX (i, o, f, c) from Keras (i, f, c, o)
 _RECURRENT = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
-_TOPLEVEL = (*_RECURRENT, keras.layers.Bidirectional)
+CLASSES = (*_RECURRENT, keras.layers.Bidirectional)
 
 
 def is_recurrent(layer) -> bool:
-    return type(layer) in _TOPLEVEL
+    return type(layer) in CLASSES
 
 
 def _name(fn) -> str:
@@ -100,50 +89,13 @@ def _output_shape(layer, sequences) -> tuple:
     return (None, steps, units) if form.output == "Sequence" else (None, units)
 
 
-class _QuietPlaceholders(logging.Filter):
-    """tf2onnx logs each placeholder as an unsupported op; it is replaced right after."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return PLACEHOLDER not in message and "'PyFunc'" not in message
-
-
-@contextmanager
-def placeholders(traced: list) -> Iterator[None]:
-    """While tf2onnx traces: each recurrent layer's call is a placeholder op; ``traced``
-    collects the layers, placeholder ``k2t_recurrent_<n>`` standing for ``traced[n]``."""
-
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        if mask is not None:
-            raise _refuse(self, "it receives a mask (Embedding mask_zero=True or Masking)")
-        if initial_state is not None:
-            raise _refuse(self, "it is called with an initial_state")
-        if self not in traced:
-            traced.append(self)
-        shape = _output_shape(self, sequences)
-        y = tf.numpy_function(
-            lambda x: np.zeros((x.shape[0], *shape[1:]), np.float32),
-            [sequences],
-            tf.float32,
-            stateful=True,
-            name=f"{PLACEHOLDER}{traced.index(self)}",
-        )
-        return tf.ensure_shape(y, shape)
-
-    originals = {cls: cls.call for cls in _TOPLEVEL}
-    quiet = _QuietPlaceholders()
-    loggers = [logging.getLogger(name) for name in ("tf2onnx.tfonnx", "tf2onnx.tf_utils")]
-    for cls in _TOPLEVEL:
-        cls.call = call
-    for logger in loggers:
-        logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        for cls, original in originals.items():
-            cls.call = original
-        for logger in loggers:
-            logger.removeFilter(quiet)
+def trace(layer, sequences, initial_state=None, mask=None, training=False, **kwargs):
+    """While tf2onnx traces (see own_layers): the placeholder's inputs and output shape."""
+    if mask is not None:
+        raise _refuse(layer, "it receives a mask (Embedding mask_zero=True or Masking)")
+    if initial_state is not None:
+        raise _refuse(layer, "it is called with an initial_state")
+    return [sequences], _output_shape(layer, sequences), {}
 
 
 def _gates(matrix: np.ndarray, kind: str) -> np.ndarray:

@@ -17,7 +17,7 @@ import tf2onnx
 
 from pipeline import provenance
 from pipeline.errors import UnsupportedError
-from pipeline.export import keras_forms, layer_support, recurrent, recurrent_onnx
+from pipeline.export import keras_forms, layer_support, own_layers
 
 OPSET = 17
 _SCOPE_SUFFIX = re.compile(r"_\d+$")
@@ -30,10 +30,10 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
         tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=_input_name(tensor))
         for tensor in model.inputs
     ]
-    traced: list = []
-    with keras_forms.traceable_forms(), recurrent.placeholders(traced):
+    traced: list[own_layers.Traced] = []
+    with keras_forms.traceable_forms(), own_layers.placeholders(traced):
         proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
-    recurrent_onnx.substitute(proto, traced)
+    own_layers.substitute(proto, traced)
     explicit_same_pads(proto)
     return proto
 
@@ -98,30 +98,29 @@ def all_layers(model) -> list:
 
 def inference_weight_count(model: keras.Model) -> int:
     """The weight count the PyTorch port must have: Keras' trainable + non-trainable
-    weights, less Normalization's ``count`` (a tally ``adapt()`` keeps, inference never
-    reads), plus the gamma/beta a BatchNormalization with ``scale=False``/``center=False``
-    leaves out (``nn.BatchNorm2d`` always has them, at 1 and 0), plus the second bias
+    weights, less Normalization's (its mean and variance are constants, not trainable, in
+    PyTorch; its ``count`` is a tally only ``adapt()`` reads), plus the gamma/beta that a
+    BatchNormalization or LayerNormalization with ``scale=False``/``center=False`` leaves out
+    (``nn.BatchNorm2d``/``nn.LayerNorm`` always have them, at 1 and 0), plus the second bias
     ``nn.LSTM``/``nn.RNN`` have where Keras LSTM/SimpleRNN have one (GRU has both)."""
     count = model.count_params()
     for layer in all_layers(model):
-        if isinstance(layer, keras.layers.Normalization):
-            count -= sum(int(w.numpy().size) for w in layer.weights if w.path.endswith("count"))
-        if isinstance(layer, keras.layers.BatchNormalization):
-            channels = int(layer.moving_mean.shape[0])
-            count += channels * ((not layer.scale) + (not layer.center))
-        inner = (
+        if isinstance(layer, keras.layers.Normalization):  # mean/variance: torch constants
+            count -= sum(int(w.numpy().size) for w in layer.weights)
+        if isinstance(layer, keras.layers.BatchNormalization | keras.layers.LayerNormalization):
+            missing = (not layer.scale) + (not layer.center)
+            if missing and isinstance(layer, keras.layers.BatchNormalization):
+                count += missing * int(layer.moving_mean.shape[0])
+            elif missing:  # stage 1 writes LayerNormalization over the last axis only
+                count += missing * int(layer.input.shape[-1])
+        cells = (
             [layer.forward_layer, layer.backward_layer]
             if hasattr(layer, "forward_layer")
             else [layer]
         )
-        for cell_layer in inner:
-            if (
-                type(cell_layer) in (keras.layers.LSTM, keras.layers.SimpleRNN)
-                and cell_layer.use_bias
-            ):
-                count += int(
-                    cell_layer.cell.bias.shape[0]
-                )  # torch's bias_hh (zero) next to bias_ih
+        for cell in cells:
+            if type(cell) in (keras.layers.LSTM, keras.layers.SimpleRNN) and cell.use_bias:
+                count += int(cell.cell.bias.shape[0])  # torch's bias_hh (zero) next to bias_ih
     return count
 
 

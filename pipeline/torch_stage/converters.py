@@ -4,7 +4,8 @@ Importing this module registers them. Each returns a native ``torch.nn`` module.
 
 - ``GlobalMaxPool`` (Keras GlobalMaxPooling2D): onnx2torch has no converter; it is
   ``nn.AdaptiveMaxPool{1,2,3}d(1)``.
-- stage 1's recurrent functions (``keras2torch`` domain): ``pipeline.torch_stage.recurrent``.
+- stage 1's recurrent and attention functions (``keras2torch`` domain):
+  ``pipeline.torch_stage.recurrent`` and ``pipeline.torch_stage.attention``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from torch import nn
 
 from pipeline import provenance
 from pipeline.errors import UnsupportedError
-from pipeline.torch_stage import recurrent  # noqa: F401  (registers the recurrent converters)
+from pipeline.torch_stage import (  # noqa: F401  (import registers their converters)
+    attention,
+    recurrent,
+)
 
 _ADAPTIVE_MAX = {3: nn.AdaptiveMaxPool1d, 4: nn.AdaptiveMaxPool2d, 5: nn.AdaptiveMaxPool3d}
 

@@ -138,7 +138,9 @@ def _constants(gm: fx.GraphModule, skip: set[fx.Node]) -> dict[fx.Node, str]:
 
 
 def emit(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> Emitted:
-    peephole.fuse_swish(gm, {name: i.layer for name, i in info.items()})
+    layers = {name: i.layer for name, i in info.items()}
+    peephole.fuse_swish(gm, layers)
+    peephole.fuse_gelu(gm, layers)
     peephole.embeddings(gm)
     peephole.linears(gm)
     written = _writings(gm, info)

@@ -33,13 +33,23 @@ def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
 
 
 def param_count(model: torch.nn.Module) -> int:
-    """Parameters plus buffers (BatchNorm running statistics, Normalization's mean and
-    variance): what Keras counts as its trainable + non-trainable weights. BatchNorm's
-    ``num_batches_tracked`` is torch's bookkeeping and not counted."""
+    """Parameters plus the buffers torch.nn modules own (BatchNorm running statistics): what
+    Keras counts as its trainable + non-trainable weights, less the values Keras computes
+    with but does not train (stage 1 says which, ``inference_weight_count``). BatchNorm's
+    ``num_batches_tracked`` is torch's bookkeeping and not counted; nor are the emitted
+    module's own constant buffers (``constant_count``)."""
     buffers = sum(
-        b.numel() for name, b in model.named_buffers() if not name.endswith("num_batches_tracked")
+        b.numel()
+        for name, b in model.named_buffers()
+        if "." in name and not name.endswith("num_batches_tracked")
     )
     return sum(p.numel() for p in model.parameters()) + buffers
+
+
+def constant_count(model: torch.nn.Module) -> int:
+    """Values of the constant buffers the emitter registered on the module itself (a fixed
+    positional table, Normalization's folded offset and scale)."""
+    return sum(b.numel() for name, b in model.named_buffers() if "." not in name)
 
 
 def export_check(model: torch.nn.Module, example: dict[str, torch.Tensor]) -> str | None:
@@ -86,6 +96,7 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
         "comparisons": [c.to_json() for c in comparisons],
         "accuracy": [a.to_json() for a in accuracies],
         "param_count": param_count(model),
+        "constant_count": constant_count(model),
         "keras_param_count": keras_count,
         "trainable": all(p.requires_grad for p in model.parameters()),
         "torch_export_error": export_check(model, example),

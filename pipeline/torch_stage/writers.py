@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.torch_stage import recurrent
+from pipeline.torch_stage import attention, recurrent
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
     nn.Dropout: (("p",), 0),
     nn.Identity: ((), 0),
     nn.Embedding: (("num_embeddings", "embedding_dim", "padding_idx", "max_norm"), 2),
+    nn.LayerNorm: (("normalized_shape", "eps", "elementwise_affine", "bias"), 1),
     nn.AdaptiveAvgPool2d: (("output_size",), 1),
     nn.AdaptiveMaxPool2d: (("output_size",), 1),
 }
@@ -294,6 +295,9 @@ def write(module: nn.Module, consts: Consts) -> Written | None:
         return Written("expr", EXPRESSIONS[type(module)](module))
     if isinstance(module, recurrent.KerasOutput):
         text, lines = recurrent.write(module)
+        return Written("module", text, lines=lines)
+    if isinstance(module, attention.KerasMultiHeadAttention):
+        text, lines = attention.write(module)
         return Written("module", text, lines=lines)
     text = constructor(module)
     if text is not None:

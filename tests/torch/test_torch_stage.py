@@ -158,7 +158,7 @@ def _branchy() -> onnx.ModelProto:
             init("ends", np.array([2**63 - 1, -2], np.int64)),
             init("axes", np.array([2, 3], np.int64)),
         ],
-        metadata={provenance.PARAM_COUNT: "57"},  # 54 weights + the 3-value constant buffer
+        metadata={provenance.PARAM_COUNT: "54"},  # the 3-value constant buffer is no weight
     )
 
 
@@ -178,6 +178,7 @@ def test_tensor_ops_are_written_as_plain_torch(tmp_path):
     assert report.passed and max(c.max_rel for c in report.comparisons) <= 1e-5
     state = torch.load(tmp_path / artifacts.WEIGHTS, weights_only=True)
     assert sorted(state) == ["a.weight", "m_const"]
+    assert report.details["param_count"] == 54 and report.details["constant_count"] == 3
 
 
 def test_swish_is_written_as_silu(tmp_path):

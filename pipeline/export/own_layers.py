@@ -1,0 +1,138 @@
+"""Layers stage 1 writes itself, where tf2onnx's output is unusable downstream.
+
+tf2onnx turns a Keras 3 GRU into a ``Loop``, MultiHeadAttention into einsum reshapes over
+computed shapes, LayerNormalization into moments arithmetic: each correct, none recognisable
+as the one PyTorch module a person would write. The exporter knows the Keras layer, its
+config and its weights, so for these layers it writes the ONNX itself:
+
+1. while tf2onnx traces, the layer's ``call`` computes a placeholder op (a ``numpy_function``
+   named ``k2t_layer_<n>``, never run) of the layer's output shape; tf2onnx leaves it in the
+   graph untouched (its "unsupported op" log lines for it are filtered out);
+2. ``substitute`` then turns each placeholder node into the layer's ONNX: a standard op
+   (``LayerNormalization``) or a call of a model-local ONNX function (domain ``keras2torch``)
+   whose body is standard ops; onnxruntime runs either, stage 3 maps each to one module.
+
+Each handler module provides ``CLASSES``, ``trace(layer, *args, **kwargs) -> (inputs, output
+shape, info) | None`` (None: let Keras compute it, tf2onnx converts it) and ``write(proto,
+node, layer, info) -> FunctionProto | None``. The reference outputs come from unpatched Keras,
+so the stage-1 check compares this ONNX with Keras itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+import tensorflow as tf
+from onnx import helper, numpy_helper
+
+from pipeline.export import attention, recurrent, recurrent_onnx
+from pipeline.recurrent_form import DOMAIN, VERSION
+
+PLACEHOLDER = "k2t_layer_"
+_PLACEHOLDER = re.compile(rf"{PLACEHOLDER}(\d+)(?:_\d+)?$")
+
+
+@dataclass
+class Traced:
+    layer: object
+    info: dict = field(default_factory=dict)
+
+
+class _RecurrentHandler:
+    CLASSES = recurrent.CLASSES
+    trace = staticmethod(recurrent.trace)
+
+    @staticmethod
+    def write(proto, node, layer, info):
+        return recurrent_onnx.write(proto, node, layer)
+
+
+HANDLERS = (_RecurrentHandler, attention.MultiHeadAttentionHandler, attention.LayerNormHandler)
+
+
+class _QuietPlaceholders(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return PLACEHOLDER not in message and "'PyFunc'" not in message
+
+
+def _placeholder(inputs: list, shape: tuple, index: int):
+    y = tf.numpy_function(
+        lambda *xs: np.zeros((xs[0].shape[0], *shape[1:]), np.float32),
+        inputs,
+        tf.float32,
+        stateful=True,
+        name=f"{PLACEHOLDER}{index}",
+    )
+    return tf.ensure_shape(y, shape)
+
+
+@contextmanager
+def placeholders(traced: list[Traced]) -> Iterator[None]:
+    """While tf2onnx traces: handled layers compute placeholders (``traced[n]`` is the call
+    behind ``k2t_layer_<n>``)."""
+    originals = {cls: cls.call for handler in HANDLERS for cls in handler.CLASSES}
+
+    def patched(handler, original):
+        def call(self, *args, **kwargs):
+            found = handler.trace(self, *args, **kwargs)
+            if found is None:
+                return original(self, *args, **kwargs)
+            inputs, shape, info = found
+            traced.append(Traced(self, info))
+            return _placeholder(inputs, shape, len(traced) - 1)
+
+        return call
+
+    quiet = _QuietPlaceholders()
+    loggers = [logging.getLogger(name) for name in ("tf2onnx.tfonnx", "tf2onnx.tf_utils")]
+    for handler in HANDLERS:
+        for cls in handler.CLASSES:
+            cls.call = patched(handler, originals[cls])
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for cls, original in originals.items():
+            cls.call = original
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
+def substitute(proto: onnx.ModelProto, traced: list[Traced]) -> None:
+    """Turn every placeholder node into its layer's ONNX (in place)."""
+    functions: dict[str, onnx.FunctionProto] = {}
+    for node in proto.graph.node:
+        match = _PLACEHOLDER.search(node.name)
+        if not match or not node.op_type.startswith(("PyFunc", "EagerPyFunc")):
+            continue
+        call = traced[int(match[1])]
+        handler = next(h for h in HANDLERS if type(call.layer) in h.CLASSES)
+        function = handler.write(proto, node, call.layer, call.info)
+        if function is not None:
+            functions[function.name] = function
+    proto.functions.extend(functions.values())
+    if functions:
+        proto.opset_import.append(helper.make_opsetid(DOMAIN, VERSION))
+
+
+def initializer(graph: onnx.GraphProto, name: str, array: np.ndarray) -> str:
+    """Add ``array`` as initializer ``name`` (once: a shared layer's calls share it)."""
+    if all(init.name != name for init in graph.initializer):
+        graph.initializer.append(numpy_helper.from_array(np.asarray(array, np.float32), name))
+    return name
+
+
+def become(node: onnx.NodeProto, op_type: str, domain: str, inputs: list[str]) -> None:
+    """The placeholder node turns into ``op_type`` over ``inputs`` (keeping name, output)."""
+    del node.input[:]
+    node.input.extend(inputs)
+    del node.attribute[:]
+    node.op_type, node.domain = op_type, domain
