@@ -24,6 +24,8 @@ SMALL = (
     "lstm_text",
     "gru_rnn",
     "bidirectional",
+    "conv1d",
+    "transformer",
 )
 APPLICATIONS = (
     "MobileNet",

@@ -123,6 +123,24 @@ def run(src: Path, dst: Path, reference: Path | None = None) -> StageReport:
     return report
 
 
+def _between(node: ir.Node) -> str:
+    """Why a Transpose no pass has a reason for is there: what it sits between."""
+
+    def describe(other: ir.Node | None) -> str:
+        if other is None:
+            return "the graph input"
+        layer = provenance.layer_of(other.doc_string or "")
+        return f"'{layer[0]}' ({layer[1]})" if layer else f"node '{other.name}'"
+
+    before = describe(node.inputs[0].producer())
+    after = ", ".join(describe(c) for c in node.outputs[0].consumers()) or "the graph output"
+    return (
+        f"a layout change between {before} and {after}: no pass could move it out, so the "
+        "layers on its two sides compute in different layouts (e.g. nn.Conv1d channels-first, "
+        "a Dense on the last axis channels-last)"
+    )
+
+
 def _transposes_left(model: ir.Model, records) -> list[dict]:
     """Each remaining Transpose and why it is there: the skip reasons about a Transpose of
     the same Keras layer (names changed since, the layer did not)."""
@@ -136,7 +154,7 @@ def _transposes_left(model: ir.Model, records) -> list[dict]:
                 {
                     "node": node.name,
                     "doc": node.doc_string or "",
-                    "why": reasons or ["no pass matched it"],
+                    "why": reasons or [_between(node)],
                 }
             )
     return left

@@ -114,3 +114,26 @@ def test_chain_with_a_spatial_constant_is_left_alone():
     result, after = apply(NchwInput(), proto)
     assert not result.modified and ops(after) == ops(proto)
     assert "is used in NHWC here" in result.skipped[0]
+
+
+def test_nwc_input_through_a_pad_becomes_ncw():
+    """Conv1D's causal padding on the NWC input, then Transpose(0,2,1): the input becomes
+    NCW, the Pad's pads are permuted with it."""
+    from pipeline import provenance
+
+    w1d = np.random.default_rng(1).standard_normal((2, 3, 3)).astype(np.float32)
+    proto = model(
+        [
+            node("Pad", ["x", "pads"], ["p"]),
+            node("Transpose", ["p"], ["t"], perm=[0, 2, 1]),
+            node("Conv", ["t", "w"], ["y"], kernel_shape=[3]),
+        ],
+        [value("x", ["N", 6, 3])],
+        [value("y", ["N", 2, 6])],
+        [init("w", w1d), init("pads", np.array([0, 2, 0, 0, 0, 0], np.int64))],
+        metadata={provenance.INPUT_LAYOUT_PREFIX + "x": "NWC"},
+    )
+    result, after = apply(NchwInput(), proto)
+    assert result.modified and ops(after) == {"Pad": 1, "Conv": 1}
+    assert perm_of(after) == (0, 2, 1)
+    assert_parity(proto, after)

@@ -1,0 +1,89 @@
+"""Stage 1's own export of MultiHeadAttention (one function call) and LayerNormalization (one
+ONNX LayerNormalization): onnxruntime matches Keras; what nn.MultiheadAttention cannot compute
+exactly is refused, naming the layer."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from pipeline import ort
+from pipeline.compare import FLOAT32_TOL, compare
+from pipeline.errors import UnsupportedError
+from pipeline.export import tf2onnx_export
+
+L = keras.layers
+
+
+def _randomized(model: keras.Model) -> keras.Model:
+    from models.small import randomize
+
+    return randomize(model)
+
+
+def _check(model: keras.Model, feeds: dict[str, np.ndarray]) -> list[str]:
+    proto = tf2onnx_export.to_onnx(model)
+    tf2onnx_export.validate(proto)
+    (actual,) = ort.run(proto, feeds)
+    expected = np.asarray(model(list(feeds.values()) if len(feeds) > 1 else feeds["q"]))
+    result = compare("stage1", "case", "y", expected, actual, FLOAT32_TOL)
+    assert result.passed, result.describe()
+    return [n.op_type for n in proto.graph.node]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_self_attention_is_one_call_matching_keras(causal):
+    keras.utils.set_random_seed(0)
+    q = keras.Input((None, 8), name="q")
+    y = L.MultiHeadAttention(2, 4, name="att")(q, q, use_causal_mask=causal)
+    model = _randomized(keras.Model(q, y))
+    rng = np.random.default_rng(0)
+    for steps in (5, 9):
+        feeds = {"q": rng.standard_normal((3, steps, 8)).astype(np.float32)}
+        expected = "KerasMultiHeadAttentionCausal" if causal else "KerasMultiHeadAttention"
+        assert _check(model, feeds) == [expected]
+
+
+def test_cross_attention_with_other_key_and_value_sizes():
+    keras.utils.set_random_seed(0)
+    q, v = keras.Input((None, 8), name="q"), keras.Input((None, 6), name="v")
+    y = L.MultiHeadAttention(4, 2, name="att")(q, v)
+    model = _randomized(keras.Model([q, v], y))
+    rng = np.random.default_rng(1)
+    feeds = {
+        "q": rng.standard_normal((2, 5, 8)).astype(np.float32),
+        "v": rng.standard_normal((2, 7, 6)).astype(np.float32),
+    }
+    assert _check(model, feeds) == ["KerasMultiHeadAttention"]
+
+
+def test_layer_normalization_is_one_op():
+    keras.utils.set_random_seed(0)
+    q = keras.Input((None, 8), name="q")
+    model = _randomized(keras.Model(q, L.LayerNormalization(epsilon=1e-5, name="norm")(q)))
+    feeds = {"q": np.random.default_rng(2).standard_normal((2, 3, 8)).astype(np.float32)}
+    assert _check(model, feeds) == ["LayerNormalization"]
+
+
+REFUSED = {
+    "value_dim 3 != key_dim 4": lambda q: L.MultiHeadAttention(2, 4, value_dim=3, name="att")(q, q),
+    "num_heads \\* key_dim = 6": lambda q: L.MultiHeadAttention(2, 3, name="att")(q, q),
+    "use_bias=False": lambda q: L.MultiHeadAttention(2, 4, use_bias=False, name="att")(q, q),
+    "output_shape": lambda q: L.MultiHeadAttention(2, 4, output_shape=5, name="att")(q, q),
+    "return_attention_scores": lambda q: L.MultiHeadAttention(2, 4, name="att")(
+        q, q, return_attention_scores=True
+    )[0],
+    "with a mask": lambda q: L.MultiHeadAttention(2, 4, name="att")(
+        q, q, attention_mask=keras.ops.ones((1, 5, 5), dtype="bool")
+    ),
+}
+
+
+@pytest.mark.parametrize("why", REFUSED)
+def test_attention_without_exact_torch_equivalent_is_refused(why):
+    q = keras.Input((5, 8), name="q")
+    model = keras.Model(q, REFUSED[why](q))
+    with pytest.raises(
+        UnsupportedError, match=rf"Keras layer 'att' \(MultiHeadAttention\): .*{why}"
+    ):
+        tf2onnx_export.to_onnx(model)
