@@ -137,6 +137,9 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     for index, node in enumerate(graph.node):
         if index in owner:
             node.doc_string = provenance.layer_doc(owner[index], layers[owner[index]])
+    for tensor in graph.initializer:  # tf2onnx names frozen variable reads after the read
+        if "ReadVariableOp" in tensor.name:
+            tensor.doc_string = provenance.KERAS_WEIGHT
     metadata = {
         provenance.MODEL_NAME: model.name,
         provenance.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),

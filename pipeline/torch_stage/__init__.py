@@ -62,7 +62,8 @@ def emit_source(
     proto: onnx.ModelProto, gm: torch.fx.GraphModule, origin: str
 ) -> tuple[str, dict[str, torch.Tensor]]:
     """The text of model.py and the state_dict it loads."""
-    emitted = emit.emit(gm, _node_info(proto))
+    weights = {t.name for t in proto.graph.initializer if t.doc_string == provenance.KERAS_WEIGHT}
+    emitted = emit.emit(gm, _node_info(proto), weights)
     metadata = {p.key: p.value for p in proto.metadata_props}
     perms = layout.input_perms(metadata)
     text = source.render(
@@ -89,7 +90,7 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
     reference_data = ref.load(reference or src.parent / artifacts.REFERENCE)
     converters.ensure_convertible(proto)
     try:
-        gm = convert(proto, save_input_names=True)
+        gm = convert(proto, save_input_names=True, attach_onnx_mapping=True)
     except NotImplementedError as exc:  # an onnx2torch converter refused a node's form
         suspects = [
             provenance.describe_node(n.name, n.op_type, n.doc_string)

@@ -100,12 +100,27 @@ def _writings(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> dict[str, Wri
     return written
 
 
-def _scalars(gm: fx.GraphModule) -> dict[fx.Node, str]:
+def _onnx_names(gm: fx.GraphModule) -> dict[fx.Node, str]:
+    """The ONNX initializer behind each constant input (onnx2torch's ``onnx_mapping``)."""
+    names = {}
+    for node in gm.graph.nodes:
+        mapping = (
+            getattr(gm.get_submodule(node.target), "onnx_mapping", None)
+            if (node.op == "call_module")
+            else None
+        )
+        for arg, name in zip(node.args, mapping.inputs if mapping else (), strict=False):
+            if isinstance(arg, fx.Node) and arg.op == "get_attr":
+                names[arg] = name
+    return names
+
+
+def _scalars(gm: fx.GraphModule, weights: set[fx.Node]) -> dict[fx.Node, str]:
     """One-element float constants (gelu's 0.044715, hard_swish's 3 and 1/6), written inline
     as literals (a wrong broadcast rank would show as a shape mismatch in the check)."""
     scalars = {}
     for node in gm.graph.nodes:
-        if node.op == "get_attr":
+        if node.op == "get_attr" and node not in weights:
             tensor = _attr(gm, node.target)
             if tensor.numel() == 1 and tensor.is_floating_point():
                 scalars[node] = literal(float(tensor.reshape(())))
@@ -122,13 +137,15 @@ def _absorbed(gm: fx.GraphModule, written: Mapping[str, Written]) -> set[fx.Node
     return {n for n in gm.graph.nodes if n.op == "get_attr" and n not in used}
 
 
-def _constants(gm: fx.GraphModule, skip: set[fx.Node]) -> dict[fx.Node, str]:
-    """Other constant tensors the graph reads, as buffers named ``<first user>_const``."""
+def _constants(gm: fx.GraphModule, skip: set[fx.Node], weights) -> dict[fx.Node, str]:
+    """Other tensors the graph reads: Keras weights as parameters named ``<first user>_weight``,
+    constants as buffers named ``<first user>_const``."""
     names: dict[fx.Node, str] = {}
     for node in gm.graph.nodes:
         if node.op == "get_attr" and node not in skip:
             user = next(iter(node.users)).target
-            base = f"{user}_const" if isinstance(user, str) else f"{node.name}_const"
+            kind = "weight" if node in weights else "const"
+            base = f"{user}_{kind}" if isinstance(user, str) else f"{node.name}_{kind}"
             name, k = base, 1
             while name in names.values():
                 k += 1
@@ -137,26 +154,32 @@ def _constants(gm: fx.GraphModule, skip: set[fx.Node]) -> dict[fx.Node, str]:
     return names
 
 
-def emit(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> Emitted:
+def emit(
+    gm: fx.GraphModule, info: Mapping[str, NodeInfo], weights: set[str] = frozenset()
+) -> Emitted:
+    """``weights``: the ONNX initializers that hold Keras weights (provenance.KERAS_WEIGHT)."""
     layers = {name: i.layer for name, i in info.items()}
     peephole.fuse_swish(gm, layers)
     peephole.fuse_gelu(gm, layers)
     peephole.embeddings(gm)
     peephole.linears(gm)
     written = _writings(gm, info)
-    scalars = _scalars(gm)
+    onnx_names = _onnx_names(gm)
+    keras_weights = {node for node, name in onnx_names.items() if name in weights}
+    scalars = _scalars(gm, keras_weights)
     absorbed = _absorbed(gm, written)
-    constants = _constants(gm, set(scalars) | absorbed)
+    constants = _constants(gm, set(scalars) | absorbed, keras_weights)
     names = _var_names(gm, {**constants, **scalars})
     names.update(scalars)
     init, forward = [], []
     state = {k: v for k, v in gm.state_dict().items() if not k.startswith("initializers.")}
     for node, name in constants.items():
         tensor = _attr(gm, node.target)
-        init.append(
-            f"self.register_buffer({name!r}, torch.empty({list(tensor.shape)}, "
-            f"dtype={tensor.dtype}))"
-        )
+        empty = f"torch.empty({list(tensor.shape)}, dtype={tensor.dtype})"
+        if node in keras_weights:
+            init.append(f"self.{name} = nn.Parameter({empty})  # a Keras weight")
+        else:
+            init.append(f"self.register_buffer({name!r}, {empty})")
         state[name] = tensor
     for node in gm.graph.nodes:
         if node.op in ("placeholder", "get_attr"):

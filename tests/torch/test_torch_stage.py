@@ -197,3 +197,22 @@ def test_swish_is_written_as_silu(tmp_path):
     assert "x = nn.functional.silu(x)  # act (Activation)" in text
     assert "x = x - 0.5  # shift (Rescaling)" in text
     assert "sigmoid" not in text and report.passed
+
+
+def test_a_keras_weight_outside_any_module_is_a_parameter(tmp_path):
+    """ConvNeXt's LayerScale: x * gamma, gamma a Keras weight -> nn.Parameter, not a buffer."""
+    gamma = init("scale.input1", np.arange(1, 4, dtype=np.float32))
+    gamma.doc_string = provenance.KERAS_WEIGHT
+    proto = model(
+        [node("Mul", ["x", "scale.input1"], ["y"], layer="scale", cls="LayerScale")],
+        [value("x", ["batch", 3])],
+        [value("y", ["batch", 3])],
+        [gamma],
+        metadata={provenance.PARAM_COUNT: "3"},
+    )
+    report = run(_write(tmp_path, proto), tmp_path)
+    text = (tmp_path / artifacts.MODEL_PY).read_text()
+    assert "self.scale_weight = nn.Parameter(torch.empty([3], dtype=torch.float32))" in text
+    assert "x = x * self.scale_weight  # scale (LayerScale)" in text
+    assert report.passed and report.details["param_count"] == 3
+    assert report.details["constant_count"] == 0 and report.details["trainable"]
