@@ -21,13 +21,7 @@ Outputs:
 Use (needs only torch):
     model = load()  # {class_name} with the weights in weights.pt next to this file
     y = model(x)
-
-Speed: some nets run faster in channels_last; and for inference only, BatchNorm can be
-folded into the convolutions (make bench measures both):
-    model = model.to(memory_format=torch.channels_last)
-    y = model(x.contiguous(memory_format=torch.channels_last))
-    fast = torch.fx.experimental.optimization.fuse(model)  # eval-only, Conv+BN folded
-"""
+{speed}"""
 
 from __future__ import annotations
 
@@ -73,6 +67,15 @@ def class_name(keras_name: str) -> str:
     return name if name[0].isalpha() else f"Model{name}"
 
 
+SPEED = """
+Speed: some nets run faster in channels_last; and for inference only, BatchNorm can be
+folded into the convolutions (make bench measures both):
+    model = model.to(memory_format=torch.channels_last)
+    y = model(x.contiguous(memory_format=torch.channels_last))
+    fast = torch.fx.experimental.optimization.fuse(model)  # eval-only, Conv+BN folded
+"""
+
+
 def render(
     *,
     keras_name: str,
@@ -97,4 +100,5 @@ def render(
         params=", ".join(f"{p.name}: {tensor}" for p in inputs),
         returns=returns,
         forward="\n".join(indent + line for line in forward),
+        speed=SPEED if any("nn.Conv2d(" in line for line in init) else "",
     )

@@ -204,9 +204,9 @@ def test_a_keras_weight_outside_any_module_is_a_parameter(tmp_path):
     gamma = init("scale.input1", np.arange(1, 4, dtype=np.float32))
     gamma.doc_string = provenance.KERAS_WEIGHT
     proto = model(
-        [node("Mul", ["x", "scale.input1"], ["y"], layer="scale", cls="LayerScale")],
+        [node("Mul", ["x", "scale.input1"], ["scale"], layer="scale", cls="LayerScale")],
         [value("x", ["batch", 3])],
-        [value("y", ["batch", 3])],
+        [value("scale", ["batch", 3])],
         [gamma],
         metadata={provenance.PARAM_COUNT: "3"},
     )
