@@ -30,9 +30,10 @@ def randomize(model: keras.Model, seed: int = SEED) -> keras.Model:
 
 
 def bn_block() -> keras.Model:
-    """Conv+BN+ReLU6, DepthwiseConv+BN+ReLU, a residual Add, global pooling, Dense."""
+    """Conv+BN+ReLU6, DepthwiseConv+BN+ReLU, a residual Add, global pooling, Dense. Height
+    and width are open (None): checked at two sizes."""
     keras.utils.set_random_seed(SEED)
-    inputs = keras.Input((16, 16, 3), name="image")
+    inputs = keras.Input((None, None, 3), name="image")
     x = L.Conv2D(8, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
     x = L.BatchNormalization(name="stem_bn")(x)
     x = L.ReLU(6.0, name="stem_relu6")(x)
@@ -102,9 +103,9 @@ def _gelu_tanh(x):
 
 def se_block() -> keras.Model:
     """Squeeze-and-excitation (GlobalAveragePooling keepdims, 1x1 convs, Multiply),
-    SeparableConv2D, Concatenate on channels, Rescaling, swish."""
+    SeparableConv2D, Concatenate on channels, Rescaling, swish. Height and width are open."""
     keras.utils.set_random_seed(SEED)
-    inputs = keras.Input((8, 8, 4), name="image")
+    inputs = keras.Input((None, None, 4), name="image")
     x = L.Rescaling(1 / 255.0, offset=-0.5, name="rescale")(inputs)
     x = L.Conv2D(8, 3, padding="same", activation="swish", name="conv")(x)
     s = L.GlobalAveragePooling2D(keepdims=True, name="se_squeeze")(x)
