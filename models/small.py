@@ -145,3 +145,17 @@ def unconvertible() -> keras.Model:
     x = L.Dense(8, name="fc")(inputs)
     outputs = Erfc(name="custom_erfc")(x)
     return randomize(keras.Model(inputs, outputs, name="unconvertible"))
+
+
+def reshape_permute() -> keras.Model:
+    """Reshape (an image to a sequence of pixels) and Permute (a transposing layer), then a
+    Dense over the pixels (the last axis after the Permute)."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((6, 6, 4), name="image")
+    x = L.Conv2D(5, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = L.Reshape((36, 5), name="to_pixels")(x)
+    x = L.Permute((2, 1), name="channels_first")(x)
+    x = L.Dense(4, name="mix_pixels")(x)
+    x = L.Flatten(name="flatten")(x)
+    outputs = L.Dense(3, name="logits")(x)
+    return randomize(keras.Model(inputs, outputs, name="reshape_permute"))

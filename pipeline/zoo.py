@@ -21,6 +21,7 @@ SMALL = (
     "activations",
     "se_block",
     "upsampling",
+    "reshape_permute",
     "lstm_text",
     "gru_rnn",
     "bidirectional",

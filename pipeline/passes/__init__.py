@@ -132,6 +132,14 @@ def _between(node: ir.Node) -> str:
         layer = provenance.layer_of(other.doc_string or "")
         return f"'{layer[0]}' ({layer[1]})" if layer else f"node '{other.name}'"
 
+    own = provenance.layer_of(node.doc_string or "")
+    if own and own[1] == "Permute":
+        return f"the Keras model's own Permute layer '{own[0]}' (a transposing layer)"
+    if own and own[1] == "Reshape":
+        return (
+            f"Keras layer '{own[0]}' (Reshape) reshapes in Keras' channels-last order "
+            "(H, W, C): the channels-first data is put back in that order first"
+        )
     before = describe(node.inputs[0].producer())
     after = ", ".join(describe(c) for c in node.outputs[0].consumers()) or "the graph output"
     return (

@@ -23,6 +23,7 @@ CONVERTING = (
     "activations",
     "se_block",
     "upsampling",
+    "reshape_permute",
     "lstm_text",
     "gru_rnn",
     "bidirectional",
@@ -30,7 +31,10 @@ CONVERTING = (
     "transformer",
 )
 # Models whose stage 2 keeps a Transpose, and why (the report must give a reason for each)
-TRANSPOSES_KEPT = {"conv1d": 1}  # Conv1D (channels-first) -> TimeDistributed(Dense) (last axis)
+TRANSPOSES_KEPT = {
+    "conv1d": 1,  # Conv1D (channels-first) -> TimeDistributed(Dense) (last axis)
+    "reshape_permute": 2,  # Reshape in (H, W, C) order; Keras' own Permute
+}
 
 
 def _convert(model: str, out: Path) -> subprocess.CompletedProcess:
