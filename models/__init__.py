@@ -93,6 +93,7 @@ REGISTRY: dict[str, Entry] = {
     "activations": Entry("every Keras activation after a Dense", _small("activations")),
     "se_block": Entry("squeeze-excitation, separable conv, concat, swish", _small("se_block")),
     "upsampling": Entry("Conv2DTranspose, UpSampling2D", _small("upsampling")),
+    "prelu": Entry("PReLU per channel and per element", _small("prelu")),
     "reshape_permute": Entry("Reshape, Permute, Dense over a sequence", _small("reshape_permute")),
     "lstm_text": Entry("Embedding, stacked LSTMs, go_backwards", _sequence("lstm_text")),
     "gru_rnn": Entry("GRU and SimpleRNN, sequences and last steps", _sequence("gru_rnn")),

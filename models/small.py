@@ -159,3 +159,17 @@ def reshape_permute() -> keras.Model:
     x = L.Flatten(name="flatten")(x)
     outputs = L.Dense(3, name="logits")(x)
     return randomize(keras.Model(inputs, outputs, name="reshape_permute"))
+
+
+def prelu() -> keras.Model:
+    """PReLU per channel (shared over height and width, as conv nets use it) and per
+    element."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((6, 6, 3), name="image")
+    x = L.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = L.PReLU(shared_axes=[1, 2], name="prelu_channel")(x)
+    x = L.Conv2D(4, 3, padding="same", name="conv2")(x)
+    x = L.PReLU(name="prelu_element")(x)
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    outputs = L.Dense(2, name="logits")(x)
+    return randomize(keras.Model(inputs, outputs, name="prelu"))

@@ -22,6 +22,7 @@ SMALL = (
     "se_block",
     "upsampling",
     "reshape_permute",
+    "prelu",
     "lstm_text",
     "gru_rnn",
     "bidirectional",

@@ -1,5 +1,6 @@
-"""Stage 1 writes MultiHeadAttention (``pipeline.attention_form``) and LayerNormalization (one
-ONNX ``LayerNormalization``) itself; the mechanism is ``own_layers``."""
+"""Stage 1 writes MultiHeadAttention (``pipeline.attention_form``), LayerNormalization (one
+ONNX ``LayerNormalization``) and PReLU (one ``PRelu``) itself; the mechanism is
+``own_layers``."""
 
 from __future__ import annotations
 
@@ -114,4 +115,23 @@ class LayerNormHandler:
         node.attribute.extend(
             [helper.make_attribute("axis", -1), helper.make_attribute("epsilon", layer.epsilon)]
         )
+        return None
+
+
+class PReLUHandler:
+    """Keras PReLU -> ONNX ``PRelu(x, alpha)``, alpha a Keras weight (tf2onnx would write
+    Relu/Neg/Mul with alpha folded into a constant: no trainable alpha in PyTorch)."""
+
+    CLASSES = (keras.layers.PReLU,)
+
+    @staticmethod
+    def trace(layer, inputs, *args, **kwargs):
+        return [inputs], tuple(inputs.shape), {}
+
+    @staticmethod
+    def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
+        from pipeline.export import own_layers
+
+        slope = own_layers.initializer(proto.graph, f"{layer.name}.weight", layer.alpha.numpy())
+        own_layers.become(node, "PRelu", "", [node.input[0], slope])
         return None

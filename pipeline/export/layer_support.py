@@ -14,8 +14,6 @@ from pipeline.export import recurrent
 
 # Keras class name -> why, and what to do
 UNSUPPORTED: dict[str, str] = {
-    "PReLU": "tf2onnx writes it as Relu/Neg/Mul with alpha folded into a constant, so PyTorch "
-    "would get no trainable alpha; use LeakyReLU (a fixed slope) or ReLU",
     "RNN": "a generic RNN over a custom cell has no nn.LSTM/nn.GRU/nn.RNN equivalent; use "
     "keras.layers.LSTM, GRU or SimpleRNN",
     "ConvLSTM1D": "convolutional recurrent layers are not supported",

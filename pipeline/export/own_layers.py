@@ -31,6 +31,7 @@ import onnx
 import tensorflow as tf
 from onnx import helper, numpy_helper
 
+from pipeline import provenance
 from pipeline.export import attention, recurrent, recurrent_onnx
 from pipeline.recurrent_form import DOMAIN, VERSION
 
@@ -53,7 +54,12 @@ class _RecurrentHandler:
         return recurrent_onnx.write(proto, node, layer)
 
 
-HANDLERS = (_RecurrentHandler, attention.MultiHeadAttentionHandler, attention.LayerNormHandler)
+HANDLERS = (
+    _RecurrentHandler,
+    attention.MultiHeadAttentionHandler,
+    attention.LayerNormHandler,
+    attention.PReLUHandler,
+)
 
 
 class _QuietPlaceholders(logging.Filter):
@@ -126,7 +132,9 @@ def substitute(proto: onnx.ModelProto, traced: list[Traced]) -> None:
 def initializer(graph: onnx.GraphProto, name: str, array: np.ndarray) -> str:
     """Add ``array`` as initializer ``name`` (once: a shared layer's calls share it)."""
     if all(init.name != name for init in graph.initializer):
-        graph.initializer.append(numpy_helper.from_array(np.asarray(array, np.float32), name))
+        tensor = numpy_helper.from_array(np.asarray(array, np.float32), name)
+        tensor.doc_string = provenance.KERAS_WEIGHT
+        graph.initializer.append(tensor)
     return name
 
 

@@ -29,6 +29,7 @@ from pipeline.passes.gemm import MatMulAddToGemm
 from pipeline.passes.naming import NameAfterKeras
 from pipeline.passes.nchw_input import NchwInput
 from pipeline.passes.nchw_output import NchwOutput
+from pipeline.passes.sink_transposes import SinkTransposes
 from pipeline.passes.squeeze_flatten import SqueezeToFlatten
 from pipeline.passes.tensordot import Tensordot
 from pipeline.passes.zero_bias import RestoreZeroBiases
@@ -64,7 +65,9 @@ def default_passes() -> tuple[ir.passes.PassBase, ...]:
         # The Transpose before Flatten goes into the first Dense kernel's rows. Before the
         # Gemm fusion, so the kernel is still the plain [H*W*C, out] MatMul operand.
         FlattenDense(),
-        # Whatever the two removals left back to back merges or disappears.
+        # A Transpose round trip around element-wise ops (stage 1's PRelu) disappears.
+        SinkTransposes(),
+        # Whatever the removals left back to back merges or disappears.
         CancelTransposes(),
         # Dense = MatMul + Add -> Gemm(transB=1): nn.Linear with parameters, not buffers.
         MatMulAddToGemm(),

@@ -63,14 +63,19 @@ def const(value: ir.Value | None) -> np.ndarray | None:
     return value.const_value.numpy()
 
 
-def add_initializer(graph: ir.Graph, name: str, array: np.ndarray) -> ir.Value:
-    """Register a new initializer under a name not used yet in ``graph``."""
+def add_initializer(
+    graph: ir.Graph, name: str, array: np.ndarray, like: ir.Value | None = None
+) -> ir.Value:
+    """Register a new initializer under a name not used yet in ``graph`` (carrying over the
+    doc_string of the initializer it is made from, ``like``: whether it is a Keras weight)."""
     taken = set(graph.initializers) | {v.name for n in graph for v in n.outputs}
     unique, k = name, 1
     while unique in taken:
         k += 1
         unique = f"{name}_{k}"
-    value = ir.Value(name=unique, const_value=ir.tensor(np.ascontiguousarray(array), name=unique))
+    doc = like.const_value.doc_string if like is not None and like.const_value is not None else None
+    tensor = ir.tensor(np.ascontiguousarray(array), name=unique, doc_string=doc)
+    value = ir.Value(name=unique, const_value=tensor)
     value.shape = ir.Shape(array.shape)
     value.type = ir.TensorType(value.const_value.dtype)
     graph.register_initializer(value)

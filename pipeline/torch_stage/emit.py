@@ -162,6 +162,7 @@ def emit(
     peephole.fuse_swish(gm, layers)
     peephole.fuse_gelu(gm, layers)
     peephole.embeddings(gm)
+    peephole.prelus(gm)
     peephole.linears(gm)
     written = _writings(gm, info)
     onnx_names = _onnx_names(gm)

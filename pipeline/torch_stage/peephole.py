@@ -111,6 +111,41 @@ def fuse_gelu(gm: fx.GraphModule, layers: Mapping[str, str]) -> int:
     return fused
 
 
+def prelus(gm: fx.GraphModule) -> int:
+    """OnnxPReLU(x, alpha) with one constant alpha per channel (dim 1) -> nn.PReLU(C)."""
+    replaced = 0
+    for node in list(gm.graph.nodes):
+        if not _is_op(gm, node, "OnnxPReLU") or len(node.args) != 2:
+            continue
+        slope = node.args[1]
+        if not isinstance(slope, fx.Node) or slope.op != "get_attr":
+            continue
+        alpha = _attr(gm, slope.target)
+        squeezed = [d for d in alpha.shape if d != 1]
+        per_channel = alpha.dim() >= 1 and alpha.numel() > 1 and squeezed == [alpha.numel()]
+        channel_dim = (
+            alpha.dim() - 1 - list(reversed(alpha.shape)).index(alpha.numel())
+            if (per_channel)
+            else None
+        )
+        leading = alpha.dim() - channel_dim if per_channel else 0
+        if not per_channel or leading not in (1, 3):  # [C] after a Dense, [C,1,1] after a conv
+            continue
+        module = nn.PReLU(alpha.numel())
+        with torch.no_grad():
+            module.weight.copy_(alpha.reshape(-1))
+        gm.delete_submodule(node.target)
+        gm.add_submodule(node.target, module)
+        node.args = (node.args[0],)
+        if not slope.users:
+            gm.graph.erase_node(slope)
+        replaced += 1
+    if replaced:
+        gm.graph.lint()
+        gm.recompile()
+    return replaced
+
+
 def embeddings(gm: fx.GraphModule) -> int:
     """OnnxGather(table, ids) on axis 0 of a constant 2-D float table -> nn.Embedding(ids)."""
     replaced = 0

@@ -76,6 +76,7 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
     nn.Dropout: (("p",), 0),
     nn.Identity: ((), 0),
     nn.Embedding: (("num_embeddings", "embedding_dim", "padding_idx", "max_norm"), 2),
+    nn.PReLU: (("num_parameters",), 1),
     nn.LayerNorm: (("normalized_shape", "eps", "elementwise_affine", "bias"), 1),
     nn.AdaptiveAvgPool2d: (("output_size",), 1),
     nn.AdaptiveMaxPool2d: (("output_size",), 1),
@@ -244,6 +245,7 @@ NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxReshape": _reshape,
     "OnnxResize": _resize,
     "OnnxReduceStaticAxes": _reduce,
+    "OnnxPReLU": lambda m, c: Written("expr", "torch.where({0} >= 0, {0}, {1} * {0})"),
     "OnnxTranspose": _transpose,
     "OnnxConcat": lambda m, c: Written("expr", f"torch.cat([{{*}}], dim={m.axis})"),
 }

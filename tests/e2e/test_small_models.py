@@ -24,6 +24,7 @@ CONVERTING = (
     "se_block",
     "upsampling",
     "reshape_permute",
+    "prelu",
     "lstm_text",
     "gru_rnn",
     "bidirectional",
