@@ -1,6 +1,6 @@
 """How every benchmark runner measures, so that all frameworks are treated alike.
 
-Same inputs (seeded, generated identically in every process), same thread count, warm-up
+Same inputs (read from the model's ``reference.npz`` in every process), same thread count, warm-up
 then the median of repeated single calls, denormals flushed to zero everywhere (random-init
 nets produce denormal floats that slow torch down up to 100x otherwise).
 """
@@ -10,21 +10,28 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+
+from pipeline import artifacts
+from pipeline import reference as ref
 
 THREADS = 2  # this machine's cores; every runner pins its framework to it
 BATCH_SIZES = (1, 8)
 WARMUP = 5
 MIN_REPEAT, MAX_REPEAT = 10, 200
 TARGET_SECONDS = 2.0  # per measurement, after warm-up
-INPUT_SEED = 0
 
 
-def inputs(shape_without_batch: tuple[int, ...], batch: int) -> np.ndarray:
-    """The benchmark input in Keras layout (NHWC for images)."""
-    rng = np.random.default_rng(INPUT_SEED)
-    return rng.standard_normal((batch, *shape_without_batch)).astype(np.float32)
+def inputs(out_dir: Path, batch: int) -> np.ndarray:
+    """The benchmark input in Keras layout (NHWC for images, token ids for a text model):
+    the first sample of the first reference input, repeated ``batch`` times. Every runner
+    reads the same file, so every framework gets the same numbers, at the size the model
+    was checked at (open dims included)."""
+    data = ref.load(Path(out_dir) / artifacts.REFERENCE)
+    sample = next(iter(data.cases.values())).inputs[data.input_names[0]][:1]
+    return np.repeat(sample, batch, axis=0)
 
 
 ROUNDS = 10  # interleaved rounds: slow drift (clock, cache, the other core) hits all alike

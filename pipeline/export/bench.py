@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
     call = tf.function(lambda x: model(x, training=False))
     results = []
     for batch in timing.BATCH_SIZES:
-        x = tf.constant(timing.inputs(tuple(model.inputs[0].shape[1:]), batch))
+        x = tf.constant(timing.inputs(out_dir, batch))
         results.append(
             {
                 "runner": "Keras (TensorFlow, tf.function)",

@@ -65,12 +65,10 @@ def main(argv: list[str]) -> int:
     out_dir = Path(argv[0])
     torch.set_num_threads(timing.THREADS)
     torch.set_flush_denormal(True)
-    stage1 = onnx.load(out_dir / artifacts.STAGE1, load_external_data=False)
-    dims = tuple(d.dim_value for d in stage1.graph.input[0].type.tensor_type.shape.dim[1:])
     runners = _runners(out_dir)
     results = []
     for batch in timing.BATCH_SIZES:
-        keras_x = timing.inputs(dims, batch)
+        keras_x = timing.inputs(out_dir, batch)
         runners_now = [(label, m, feed(keras_x)) for label, m, feed in runners]
         with torch.inference_mode():
             expected = runners_now[0][1](runners_now[0][2])
