@@ -157,11 +157,11 @@ def write_doc(rows: list[dict]) -> None:
         "`python -m pipeline convert` run on this machine (2 cores; take the seconds as rough). "
         "keras.applications models are built with `weights=None` at 96x96 where allowed, every "
         "weight randomized (seed 0). Max error is the scaled error of the check, "
-        "max |artifact - Keras| / max |Keras|, over batch 1 and 4; the bar is 1e-5, 1e-4 for "
+        "max |artifact - Keras| / max |Keras|, over every reference case (batch 1 and 4, and "
+        "batch 2 at a second size for models with open sizes); the bar is 1e-5, 1e-4 for "
         "nets of more than 50 layers. Params: Keras' `count_params()` / the emitted module's "
-        "parameters and buffers; the check holds the latter to Keras' count adjusted as the "
-        "README's Limits say (BatchNorm without scale, Normalization's count).\n\n"
-        + table(rows)
-        + "\n"
+        "parameters and module-owned buffers; the check holds the latter to Keras' count "
+        "adjusted as the README's Limits say (BatchNorm/LayerNorm without scale or center, "
+        "Normalization's statistics, the recurrent `bias_hh` torch adds).\n\n" + table(rows) + "\n"
     )
     artifacts.write_text(DOC, text)
