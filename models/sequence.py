@@ -61,7 +61,7 @@ def conv1d() -> keras.Model:
 
 def transformer() -> keras.Model:
     """One encoder block: token + position embeddings, causal self-attention, LayerNorm,
-    a Dense/GELU (exact) feed-forward, residual adds."""
+    a Dense/GELU (exact) feed-forward, residual adds; then unmasked self-attention."""
     keras.utils.set_random_seed(SEED)
     steps, width = 12, 16
     tokens = keras.Input((steps,), dtype="int32", name="tokens")
@@ -73,5 +73,6 @@ def transformer() -> keras.Model:
     hidden = L.Dense(32, activation="gelu", name="ffn_in")(x)
     x = L.Add(name="residual2")([x, L.Dense(width, name="ffn_out")(hidden)])
     x = L.LayerNormalization(name="norm2")(x)
+    x = L.Add(name="residual3")([x, L.MultiHeadAttention(4, 4, name="attention2")(x, x)])
     outputs = L.Dense(VOCAB, name="next_token")(x)
     return randomize(keras.Model(tokens, outputs, name="transformer"))

@@ -75,10 +75,14 @@ def _output_side(op: ir.Node) -> tuple[ir.Value, bool, list[ir.Node]] | None:
 
 
 def _height_one(op: ir.Node | None) -> bool:
+    """A 2-D op with a height-1 kernel on data of height 1 (a 1x1 pooling over a real image,
+    NASNet's, has the kernel but not the data)."""
     if op is None or op.op_type not in _OPS:
         return False
     kernel = list(op.attributes.get_ints("kernel_shape", ()))
-    return len(kernel) == 2 and kernel[0] == 1
+    shape = op.inputs[0].shape
+    height = shape[2] if shape is not None and len(shape) == 4 else None
+    return len(kernel) == 2 and kernel[0] == 1 and height == 1
 
 
 def _split_between(graph: ir.Graph, op: ir.Node, next_op: ir.Node) -> None:

@@ -48,7 +48,13 @@ def check(model: ir.Model, reference: Reference | None, label: str) -> list[Comp
         raise PipelineError(f"{label} left an invalid ONNX graph: {exc}") from exc
     if reference is None:
         return []
-    results = ort.check_against(proto, reference, label)
+    try:
+        results = ort.check_against(proto, reference, label)
+    except Exception as exc:  # onnxruntime raises its own types for a graph it cannot load
+        raise PipelineError(
+            f"{label} left a graph onnxruntime cannot run: {str(exc).splitlines()[0]}. "
+            "This is a bug in that pass: report the model."
+        ) from exc
     failed = [c.describe() for c in results if not c.passed]
     if failed:
         raise MismatchError(f"{label} changed the model's outputs: " + "; ".join(failed))

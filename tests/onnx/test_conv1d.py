@@ -86,8 +86,8 @@ def test_adjacent_ops_without_squeeze_between_are_split():
     assert_parity(proto, after)
 
 
-def test_height_padding_is_left_alone():
-    proto = _channels_first_chain(_conv(pads=(1, 1, 1, 1)))
+def test_height_stride_is_left_alone():
+    proto = _channels_first_chain(_conv(strides=(2, 1)))
     result, after = apply(Conv1d(), proto)
     assert not result.modified and ops(after) == ops(proto)
     assert "outside the 1-D pattern" in result.skipped[0]
@@ -112,3 +112,18 @@ def test_weight_from_a_graph_input_is_left_alone():
     result, after = apply(Conv1d(), proto)
     assert not result.modified and ops(after) == ops(proto)
     assert "not an initializer" in result.skipped[0]
+
+
+def test_height_one_kernel_over_a_real_image_is_not_touched():
+    """NASNet's 1x1 average pooling: a height-1 kernel, but the data is 2-D."""
+    proto = model(
+        [
+            node("AveragePool", ["x"], ["p"], kernel_shape=[1, 1], strides=[2, 2]),
+            node("Conv", ["p", "w"], ["y"], kernel_shape=[1, 3]),
+        ],
+        [value("x", ["N", 3, 8, 8])],
+        [value("y", ["N", 4, 4, 2])],
+        [init("w", W)],
+    )
+    result, after = apply(Conv1d(), proto)
+    assert not result.modified and ops(after) == {"AveragePool": 1, "Conv": 1}
