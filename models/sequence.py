@@ -60,13 +60,15 @@ def conv1d() -> keras.Model:
 
 
 def transformer() -> keras.Model:
-    """One encoder block: token + position embeddings, causal self-attention, LayerNorm,
-    a Dense/GELU (exact) feed-forward, residual adds; then unmasked self-attention."""
+    """One encoder block: token + learned position embeddings (any length up to 32), causal
+    self-attention, LayerNorm, a Dense/GELU (exact) feed-forward, residual adds; then unmasked
+    self-attention."""
     keras.utils.set_random_seed(SEED)
-    steps, width = 12, 16
-    tokens = keras.Input((steps,), dtype="int32", name="tokens")
+    max_steps, width = 32, 16
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
     x = L.Embedding(VOCAB, width, name="token_embed")(tokens)
-    positions = L.Embedding(steps, width, name="position_embed")(keras.ops.arange(steps)[None])
+    steps = keras.ops.cumsum(keras.ops.ones_like(tokens), axis=1) - 1  # 0, 1, ... per row
+    positions = L.Embedding(max_steps, width, name="position_embed")(steps)
     x = L.Add(name="add_position")([x, positions])
     attended = L.MultiHeadAttention(2, 8, name="attention")(x, x, use_causal_mask=True)
     x = L.LayerNormalization(name="norm1")(L.Add(name="residual1")([x, attended]))

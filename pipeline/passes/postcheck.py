@@ -22,7 +22,7 @@ def problems(graph: ir.Graph) -> list[str]:
         if not node.name or not node.name.isidentifier() or node.name in seen:
             found.append(f"{where(node)}: name is not a unique identifier (name_after_keras)")
         seen.add(node.name or "")
-        if op in SHAPE_OPS:
+        if op in SHAPE_OPS and not _fill_shape(node):
             found.append(f"{where(node)}: shape computation left in the graph (fold_shapes)")
         if op == "Reshape" and const(node.inputs[1]) is None:
             found.append(f"{where(node)}: Reshape to a computed shape (fold_shapes)")
@@ -58,3 +58,11 @@ def ensure_stage3_ready(graph: ir.Graph) -> None:
 def _rank(value) -> int | None:
     """A Dense on a sequence (rank >= 3) stays a MatMul: stage 3 writes it as nn.Linear."""
     return None if value.shape is None else len(value.shape)
+
+
+def _fill_shape(node: ir.Node) -> bool:
+    """``Shape(x)`` only read by ConstantOfShape: a tensor like x (``torch.full(x.shape, v)``;
+    Keras' ``ones_like``, as in positions = cumsum(ones_like(tokens)) - 1)."""
+    consumers = node.outputs[0].consumers()
+    full = node.attributes.get_int("start", 0) == 0 and "end" not in node.attributes
+    return bool(consumers) and full and all(c.op_type == "ConstantOfShape" for c in consumers)

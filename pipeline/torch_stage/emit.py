@@ -116,15 +116,28 @@ def _onnx_names(gm: fx.GraphModule) -> dict[fx.Node, str]:
 
 
 def _scalars(gm: fx.GraphModule, weights: set[fx.Node]) -> dict[fx.Node, str]:
-    """One-element float constants (gelu's 0.044715, hard_swish's 3 and 1/6), written inline
-    as literals (a wrong broadcast rank would show as a shape mismatch in the check)."""
+    """One-element constants written inline as literals: floats (gelu's 0.044715, hard_swish's
+    3 and 1/6) and integers read only by arithmetic (``positions - 1``); a wrong broadcast
+    rank would show as a shape mismatch in the check."""
     scalars = {}
     for node in gm.graph.nodes:
         if node.op == "get_attr" and node not in weights:
             tensor = _attr(gm, node.target)
-            if tensor.numel() == 1 and tensor.is_floating_point():
+            if tensor.numel() != 1:
+                continue
+            if tensor.is_floating_point():
                 scalars[node] = literal(float(tensor.reshape(())))
+            elif tensor.dtype in (torch.int32, torch.int64) and all(
+                _is_arithmetic(gm, user) for user in node.users
+            ):
+                scalars[node] = str(int(tensor.reshape(())))
     return scalars
+
+
+def _is_arithmetic(gm: fx.GraphModule, node: fx.Node) -> bool:
+    if node.op != "call_module":
+        return False
+    return type(gm.get_submodule(node.target)).__name__ == "OnnxBinaryMathOperation"
 
 
 def _absorbed(gm: fx.GraphModule, written: Mapping[str, Written]) -> set[fx.Node]:
@@ -173,7 +186,12 @@ def emit(
     names = _var_names(gm, {**constants, **scalars})
     names.update(scalars)
     init, forward = [], []
-    state = {k: v for k, v in gm.state_dict().items() if not k.startswith("initializers.")}
+    inline = tuple(f"{t}." for t, w in written.items() if w.kind == "expr")  # no attribute
+    state = {
+        k: v
+        for k, v in gm.state_dict().items()
+        if not k.startswith("initializers.") and not k.startswith(inline)
+    }
     for node, name in constants.items():
         tensor = _attr(gm, node.target)
         empty = f"torch.empty({list(tensor.shape)}, dtype={tensor.dtype})"

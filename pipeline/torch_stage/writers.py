@@ -229,6 +229,22 @@ def _transpose(module: nn.Module, consts: Consts) -> Written | None:
     return Written("expr", f"{{0}}.permute({', '.join(map(str, perm))})")
 
 
+def _constant_of_shape(module: nn.Module, consts: Consts) -> Written:
+    value = module.value.reshape(())
+    dtype = str(value.dtype).replace("torch.", "torch.")
+    return Written("expr", f"torch.full({{0}}, {literal(value.item())}, dtype={dtype})")
+
+
+def _cumsum(module: nn.Module, consts: Consts) -> Written | None:
+    if module.exclusive or module.reverse or len(consts) < 2 or consts[1] is None:
+        return None
+    return Written("expr", f"{{0}}.cumsum({int(consts[1].reshape(()))})", arity=1)
+
+
+def _shape(module: nn.Module, consts: Consts) -> Written | None:
+    return Written("expr", "{0}.shape") if module._start == 0 and module._end is None else None
+
+
 # onnx2torch wrapper class name -> its plain-torch writing (None when a form is not handled)
 NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxBinaryMathOperation": _binary,
@@ -245,6 +261,9 @@ NATIVES: dict[str, Callable[[nn.Module, Consts], Written | None]] = {
     "OnnxReshape": _reshape,
     "OnnxResize": _resize,
     "OnnxReduceStaticAxes": _reduce,
+    "OnnxShape": _shape,
+    "OnnxConstantOfShape": _constant_of_shape,
+    "OnnxCumSum": _cumsum,
     "OnnxPReLU": lambda m, c: Written("expr", "torch.where({0} >= 0, {0}, {1} * {0})"),
     "OnnxTranspose": _transpose,
     "OnnxConcat": lambda m, c: Written("expr", f"torch.cat([{{*}}], dim={m.axis})"),

@@ -42,3 +42,27 @@ def test_a_clean_graph_passes():
         [init("k", K)],
     )
     assert postcheck.problems(ir.from_proto(proto).graph) == []
+
+
+def test_a_shape_read_only_by_constant_of_shape_is_a_fill_and_passes():
+    """Keras' ones_like (positions = cumsum(ones_like(tokens)) - 1): torch.full(x.shape, 1)."""
+    proto = model(
+        [node("Shape", ["x"], ["s"]), node("ConstantOfShape", ["s"], ["y"])],
+        [value("x", ["N", 6])],
+        [value("y", ["N", 6])],
+    )
+    postcheck.ensure_stage3_ready(ir.from_proto(proto).graph)
+
+
+def test_a_shape_read_by_anything_else_still_blames_fold_shapes():
+    proto = model(
+        [
+            node("Shape", ["x"], ["s"]),
+            node("ConstantOfShape", ["s"], ["y"]),
+            node("Cast", ["s"], ["z"], to=1),
+        ],
+        [value("x", ["N", 6])],
+        [value("y", ["N", 6]), value("z", [2])],
+    )
+    with pytest.raises(UnsupportedError, match=r"shape computation left .*\(fold_shapes\)"):
+        postcheck.ensure_stage3_ready(ir.from_proto(proto).graph)
