@@ -25,6 +25,7 @@ PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
     "BatchNormalization": (None, "weight", "bias", "running_mean", "running_var"),
     "PRelu": (None, "weight"),
     "MatMul": (None, "weight"),  # a Dense on a sequence: stage 3 makes it nn.Linear
+    "Gather": ("weight", None),  # an Embedding's table: stage 3 makes it nn.Embedding
     # stage 1's recurrent functions keep ONNX's names (torch splits them per gate and bias)
     **{form.op_type: (None, "W", "R", "B") for form in recurrent_form.all_forms()},
 }
@@ -74,8 +75,10 @@ class NameAfterKeras(GraphPass):
 
     @staticmethod
     def _has_params(node: ir.Node) -> bool:
-        return node.op_type in PARAM_ROLES and any(
-            v is not None and v.is_initializer() for v in node.inputs[1:]
+        roles = PARAM_ROLES.get(node.op_type, ())
+        return any(
+            role and value is not None and value.is_initializer()
+            for role, value in zip(roles, node.inputs, strict=False)
         )
 
     @staticmethod
