@@ -95,7 +95,7 @@ def _writings(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> dict[str, Wri
         raise UnsupportedError(
             "no native PyTorch form for: " + " | ".join(groups) + ". Replace the Keras layer "
             "with a supported one (README, 'Supported layers'); to support it, rewrite the ONNX "
-            "in stage 2 or add a writer in pipeline/torch_stage/writers.py."
+            "in stage 2 or add a writer in pipeline/torch_stage/natives.py."
         )
     return written
 
