@@ -121,15 +121,10 @@ def prelus(gm: fx.GraphModule) -> int:
         if not isinstance(slope, fx.Node) or slope.op != "get_attr":
             continue
         alpha = _attr(gm, slope.target)
-        squeezed = [d for d in alpha.shape if d != 1]
-        per_channel = alpha.dim() >= 1 and alpha.numel() > 1 and squeezed == [alpha.numel()]
-        channel_dim = (
-            alpha.dim() - 1 - list(reversed(alpha.shape)).index(alpha.numel())
-            if (per_channel)
-            else None
-        )
-        leading = alpha.dim() - channel_dim if per_channel else 0
-        if not per_channel or leading not in (1, 3):  # [C] after a Dense, [C,1,1] after a conv
+        channels = alpha.numel()
+        after_dense = alpha.dim() == 1  # [C] against [N, C]
+        after_conv = alpha.dim() >= 3 and tuple(alpha.shape[-3:]) == (channels, 1, 1)
+        if channels < 2 or not (after_dense or after_conv):  # [C, 1, 1] against [N, C, H, W]
             continue
         module = nn.PReLU(alpha.numel())
         with torch.no_grad():

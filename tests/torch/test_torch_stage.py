@@ -216,3 +216,19 @@ def test_a_keras_weight_outside_any_module_is_a_parameter(tmp_path):
     assert "x = x * self.scale_weight  # scale (LayerScale)" in text
     assert report.passed and report.details["param_count"] == 3
     assert report.details["constant_count"] == 0 and report.details["trainable"]
+
+
+def test_prelu_after_a_dense_is_nn_prelu(tmp_path):
+    alpha = init("act.weight", np.array([0.1, 0.2, 0.3], np.float32))
+    alpha.doc_string = provenance.KERAS_WEIGHT
+    proto = model(
+        [node("PRelu", ["x", "act.weight"], ["act"], layer="act", cls="PReLU")],
+        [value("x", ["batch", 3])],
+        [value("act", ["batch", 3])],
+        [alpha],
+        metadata={provenance.PARAM_COUNT: "3"},
+    )
+    report = run(_write(tmp_path, proto), tmp_path)
+    text = (tmp_path / artifacts.MODEL_PY).read_text()
+    assert "self.act = nn.PReLU(3)" in text
+    assert report.passed and report.details["module_types"] == ["PReLU"]
