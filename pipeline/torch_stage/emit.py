@@ -20,7 +20,7 @@ import torch
 from torch import fx
 
 from pipeline.errors import UnsupportedError
-from pipeline.torch_stage import peephole
+from pipeline.torch_stage import constant_modules, peephole
 from pipeline.torch_stage.writers import Written, literal, write
 
 
@@ -174,9 +174,9 @@ def emit(
     layers = {name: i.layer for name, i in info.items()}
     peephole.fuse_swish(gm, layers)
     peephole.fuse_gelu(gm, layers)
-    peephole.embeddings(gm)
-    peephole.prelus(gm)
-    peephole.linears(gm)
+    constant_modules.embeddings(gm)
+    constant_modules.prelus(gm)
+    constant_modules.linears(gm)
     written = _writings(gm, info)
     onnx_names = _onnx_names(gm)
     keras_weights = {node for node, name in onnx_names.items() if name in weights}

@@ -1,9 +1,8 @@
 """Small rewrites of the torch.fx graph before it is written, so ``model.py`` says what a
 person would: ``x * torch.sigmoid(x)`` (Keras swish, as tf2onnx writes it: Sigmoid then Mul)
-becomes ``nn.functional.silu(x)``, and a Gather from a constant table (Keras Embedding)
-becomes ``nn.Embedding`` with the table as its trainable weight, and a MatMul by a constant
-kernel (a Dense on a sequence), with the bias Add after it, becomes ``nn.Linear``. Same
-numbers (the check runs on the written module)."""
+becomes ``nn.functional.silu(x)``, and exact GELU's erf formula ``nn.functional.gelu(x)``.
+Same numbers (the check runs on the written module). Ops on constant weights that are a
+torch.nn module are in ``constant_modules``."""
 
 from __future__ import annotations
 
@@ -111,105 +110,8 @@ def fuse_gelu(gm: fx.GraphModule, layers: Mapping[str, str]) -> int:
     return fused
 
 
-def prelus(gm: fx.GraphModule) -> int:
-    """OnnxPReLU(x, alpha) with one constant alpha per channel (dim 1) -> nn.PReLU(C)."""
-    replaced = 0
-    for node in list(gm.graph.nodes):
-        if not _is_op(gm, node, "OnnxPReLU") or len(node.args) != 2:
-            continue
-        slope = node.args[1]
-        if not isinstance(slope, fx.Node) or slope.op != "get_attr":
-            continue
-        alpha = _attr(gm, slope.target)
-        channels = alpha.numel()
-        after_dense = alpha.dim() == 1  # [C] against [N, C]
-        after_conv = alpha.dim() >= 3 and tuple(alpha.shape[-3:]) == (channels, 1, 1)
-        if channels < 2 or not (after_dense or after_conv):  # [C, 1, 1] against [N, C, H, W]
-            continue
-        module = nn.PReLU(alpha.numel())
-        with torch.no_grad():
-            module.weight.copy_(alpha.reshape(-1))
-        gm.delete_submodule(node.target)
-        gm.add_submodule(node.target, module)
-        node.args = (node.args[0],)
-        if not slope.users:
-            gm.graph.erase_node(slope)
-        replaced += 1
-    if replaced:
-        gm.graph.lint()
-        gm.recompile()
-    return replaced
-
-
-def embeddings(gm: fx.GraphModule) -> int:
-    """OnnxGather(table, ids) on axis 0 of a constant 2-D float table -> nn.Embedding(ids)."""
-    replaced = 0
-    for node in list(gm.graph.nodes):
-        if node.op != "call_module":
-            continue
-        module = gm.get_submodule(node.target)
-        table = node.args[0] if node.args else None
-        if type(module).__name__ != "OnnxGather" or module._axis != 0:
-            continue
-        if not isinstance(table, fx.Node) or table.op != "get_attr":
-            continue
-        weight = _attr(gm, table.target)
-        if weight.dim() != 2 or not weight.is_floating_point():
-            continue
-        gm.delete_submodule(node.target)
-        gm.add_submodule(node.target, nn.Embedding.from_pretrained(weight.clone(), freeze=False))
-        node.args = (node.args[1],)
-        if not table.users:
-            gm.graph.erase_node(table)
-        replaced += 1
-    if replaced:
-        gm.graph.lint()
-        gm.recompile()
-    return replaced
-
-
 def _is_op(gm: fx.GraphModule, node: fx.Node, name: str) -> bool:
     return node.op == "call_module" and type(gm.get_submodule(node.target)).__name__ == name
-
-
-def linears(gm: fx.GraphModule) -> int:
-    """OnnxMatMul(x, W[K, N] constant) [-> Add(b[N] constant)] -> nn.Linear(K, N)(x)."""
-    replaced = 0
-    for node in list(gm.graph.nodes):
-        if not _is_op(gm, node, "OnnxMatMul") or len(node.args) != 2:
-            continue
-        kernel = node.args[1]
-        if not isinstance(kernel, fx.Node) or kernel.op != "get_attr":
-            continue
-        weight = _attr(gm, kernel.target)
-        if weight.dim() != 2 or not weight.is_floating_point():
-            continue
-        users = list(node.users)
-        bias, add = None, None
-        if len(users) == 1 and _is_op(gm, users[0], "OnnxBinaryMathOperation"):
-            module = gm.get_submodule(users[0].target)
-            other = next((a for a in users[0].args if a is not node), None)
-            if module.math_op_function is torch.add and isinstance(other, fx.Node):
-                value = _attr(gm, other.target) if other.op == "get_attr" else None
-                if value is not None and value.shape == (weight.shape[1],):
-                    bias, add = value, users[0]
-        linear = nn.Linear(weight.shape[0], weight.shape[1], bias=bias is not None)
-        with torch.no_grad():
-            linear.weight.copy_(weight.T)
-            if bias is not None:
-                linear.bias.copy_(bias)
-        gm.delete_submodule(node.target)
-        gm.add_submodule(node.target, linear)
-        node.args = (node.args[0],)
-        if add is not None:
-            add.replace_all_uses_with(node)
-            gm.graph.erase_node(add)
-        replaced += 1
-    if replaced:
-        gm.graph.eliminate_dead_code()
-        gm.graph.lint()
-        gm.recompile()
-    return replaced
 
 
 def _attr(gm: fx.GraphModule, target: str) -> torch.Tensor:

@@ -15,22 +15,10 @@ import onnx
 import pytest
 
 from pipeline import artifacts
+from pipeline.zoo import SMALL
 
 ROOT = Path(__file__).resolve().parents[2]
-CONVERTING = (
-    "bn_block",
-    "pooling",
-    "activations",
-    "se_block",
-    "upsampling",
-    "reshape_permute",
-    "prelu",
-    "lstm_text",
-    "gru_rnn",
-    "bidirectional",
-    "conv1d",
-    "transformer",
-)
+CONVERTING = tuple(m for m in SMALL if m != "lenet4")  # LeNet4: tests/e2e/test_convert.py
 # Models whose stage 2 keeps a Transpose, and why (the report must give a reason for each)
 TRANSPOSES_KEPT = {
     "conv1d": 1,  # Conv1D (channels-first) -> TimeDistributed(Dense) (last axis)
