@@ -65,7 +65,8 @@ def default_passes() -> tuple[ir.passes.PassBase, ...]:
         # The Transpose before Flatten goes into the first Dense kernel's rows. Before the
         # Gemm fusion, so the kernel is still the plain [H*W*C, out] MatMul operand.
         FlattenDense(),
-        # A Transpose round trip around element-wise ops (stage 1's PRelu) disappears.
+        # A region left channels-last between Transposes (stage 1's PRelu, ConvNeXt's LayerNorm
+        # and Dense on channels, its residual stream) runs channels-first; its Transposes go.
         SinkTransposes(),
         # Whatever the removals left back to back merges or disappears.
         CancelTransposes(),

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import onnx_ir as ir
 
-from pipeline import provenance, recurrent_form
+from pipeline import channel_norm_form, provenance, recurrent_form
 from pipeline.passes._base import GraphPass, identifier
 
 # op -> the torch parameter name of each input position (None: not a parameter)
@@ -24,6 +24,8 @@ PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
     "Gemm": (None, "weight", "bias"),
     "BatchNormalization": (None, "weight", "bias", "running_mean", "running_var"),
     "PRelu": (None, "weight"),
+    "LayerNormalization": (None, "weight", "bias"),
+    channel_norm_form.OP_TYPE: (None, "weight", "bias"),
     "MatMul": (None, "weight"),  # a Dense on a sequence: stage 3 makes it nn.Linear
     "Gather": ("weight", None),  # an Embedding's table: stage 3 makes it nn.Embedding
     # stage 1's recurrent functions keep ONNX's names (torch splits them per gate and bias)

@@ -5,7 +5,8 @@ Importing this module registers them. Each returns a native ``torch.nn`` module.
 - ``GlobalMaxPool`` (Keras GlobalMaxPooling2D): onnx2torch has no converter; it is
   ``nn.AdaptiveMaxPool{1,2,3}d(1)``.
 - stage 1's recurrent and attention functions (``keras2torch`` domain):
-  ``pipeline.torch_stage.recurrent`` and ``pipeline.torch_stage.attention``.
+  ``pipeline.torch_stage.recurrent`` and ``pipeline.torch_stage.attention``;
+- stage 2's channel LayerNorm function: ``pipeline.torch_stage.channel_norm``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pipeline import provenance
 from pipeline.errors import UnsupportedError
 from pipeline.torch_stage import (  # noqa: F401  (import registers their converters)
     attention,
+    channel_norm,
     recurrent,
 )
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from pipeline.torch_stage import attention, recurrent
+from pipeline.torch_stage import attention, channel_norm, recurrent
 from pipeline.torch_stage.natives import NATIVES
 from pipeline.torch_stage.written import Consts, Written, literal
 
@@ -123,6 +123,9 @@ def write(module: nn.Module, consts: Consts) -> Written | None:
         return Written("module", text, lines=lines)
     if isinstance(module, attention.KerasMultiHeadAttention):
         text, lines = attention.write(module)
+        return Written("module", text, lines=lines)
+    if isinstance(module, channel_norm.KerasChannelLayerNorm):
+        text, lines = channel_norm.write(module)
         return Written("module", text, lines=lines)
     text = constructor(module)
     if text is not None:

@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CONVERTING = tuple(m for m in SMALL if m != "lenet4")  # LeNet4: tests/e2e/test_convert.py
 # Models whose stage 2 keeps a Transpose, and why (the report must give a reason for each)
 TRANSPOSES_KEPT = {
-    "conv1d": 1,  # Conv1D (channels-first) -> TimeDistributed(Dense) (last axis)
     "reshape_permute": 2,  # Reshape in (H, W, C) order; Keras' own Permute
 }
 

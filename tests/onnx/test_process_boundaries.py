@@ -25,9 +25,11 @@ MODULES = {
     # the ONNX forms both stages share: neither framework
     "pipeline.recurrent_form": TF + TORCH,
     "pipeline.attention_form": TF + TORCH,
+    "pipeline.channel_norm_form": TF + TORCH,
     "pipeline.export.own_layers": TORCH,
     "pipeline.torch_stage.recurrent": TF,
     "pipeline.torch_stage.attention": TF,
+    "pipeline.torch_stage.channel_norm": TF,
     "pipeline.torch_stage.constant_modules": TF,
     "pipeline.torch_stage.converters": TF,
     "pipeline.torch_stage.peephole": TF,

@@ -62,3 +62,169 @@ def test_op_with_a_non_constant_operand_stops_the_chain():
     )
     result, after = apply(SinkTransposes(), proto)
     assert not result.modified and ops(after) == {"Transpose": 2, "Mul": 1}
+
+
+C, HIDDEN = 3, 6
+GAMMA = RNG.uniform(0.5, 1.5, C).astype(np.float32)
+BETA = RNG.uniform(-0.5, 0.5, C).astype(np.float32)
+W1 = RNG.standard_normal((C, HIDDEN)).astype(np.float32)
+B1 = RNG.standard_normal(HIDDEN).astype(np.float32)
+W2 = RNG.standard_normal((HIDDEN, C)).astype(np.float32)
+B2 = RNG.standard_normal(C).astype(np.float32)
+SCALE = RNG.uniform(0.1, 1.0, C).astype(np.float32)
+
+
+def _convnext_block(*, second_bias=True, ln_axis=-1, exit_perm=(0, 3, 1, 2), out=None):
+    """ConvNeXt's block as tf2onnx leaves it: the residual stream and everything on channels
+    is NHWC between x's two Transposes. x[N,C,4,5] -> T -> LN -> MatMul+Add -> GELU (Erf)
+    -> MatMul(+Add) -> Mul(scale) -> + stream -> T back."""
+    second = [node("Add", ["m2", "b2"], ["a2"])] if second_bias else []
+    nodes = [
+        node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        node("LayerNormalization", ["t", "gamma", "beta"], ["ln"], axis=ln_axis, epsilon=1e-6),
+        node("MatMul", ["ln", "w1"], ["m1"]),
+        node("Add", ["m1", "b1"], ["a1"]),
+        node("Div", ["a1", "sqrt2"], ["d"]),
+        node("Erf", ["d"], ["e"]),
+        node("Add", ["e", "one"], ["e1"]),
+        node("Mul", ["a1", "e1"], ["g0"]),
+        node("Mul", ["g0", "half"], ["g"]),
+        node("MatMul", ["g", "w2"], ["m2"]),
+        *second,
+        node("Mul", ["a2" if second_bias else "m2", "scale"], ["s"]),
+        node("Add", ["t", "s"], ["r"]),
+        node("Transpose", ["r"], ["y"], perm=list(exit_perm)),
+    ]
+    out = out or ["N", C, 4, 5]
+    return model(
+        nodes,
+        [value("x", ["N", C, 4, 5])],
+        [value("y", out)],
+        [
+            init("gamma", GAMMA),
+            init("beta", BETA),
+            init("w1", W1),
+            init("b1", B1),
+            init("w2", W2),
+            init("b2", B2),
+            init("scale", SCALE),
+            init("sqrt2", np.float32(np.sqrt(2))),
+            init("one", np.float32(1)),
+            init("half", np.float32(0.5)),
+        ],
+    )
+
+
+def test_channels_last_block_runs_channels_first_with_convs_and_channel_norm():
+    proto = _convnext_block()
+    result, after = apply(SinkTransposes(), proto)
+    assert result.modified
+    assert ops(after) == {
+        "KerasChannelLayerNorm": 1,
+        "Conv": 2,
+        "Div": 1,
+        "Erf": 1,
+        "Add": 2,  # GELU's + 1, the residual (both biases went into the Convs)
+        "Mul": 3,
+    }
+    conv = {i.name: list(i.dims) for i in after.graph.initializer if i.name.endswith("_conv")}
+    assert sorted(conv.values()) == [[C, HIDDEN, 1, 1], [HIDDEN, C, 1, 1]]
+    assert [f.name for f in after.functions] == ["KerasChannelLayerNorm"]
+    assert_parity(proto, after)
+
+
+def test_matmul_without_a_bias_becomes_a_conv_without_one():
+    proto = _convnext_block(second_bias=False)
+    result, after = apply(SinkTransposes(), proto)
+    assert result.modified and ops(after)["Conv"] == 2 and "Transpose" not in ops(after)
+    convs = [n for n in after.graph.node if n.op_type == "Conv"]
+    assert sorted(len(n.input) for n in convs) == [2, 3]
+    assert_parity(proto, after)
+
+
+def test_mean_kept_in_the_region_squeeze_and_excitation_style():
+    """x -> T -> s = Sigmoid(ReduceMean(t, [1, 2], keepdims=1)) -> t * s -> T back."""
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("ReduceMean", ["t"], ["m"], axes=[1, 2], keepdims=1),
+            node("Sigmoid", ["m"], ["s"]),
+            node("Mul", ["t", "s"], ["p"]),
+            node("Transpose", ["p"], ["y"], perm=[0, 3, 1, 2]),
+        ],
+        [value("x", ["N", 3, 4, 5])],
+        [value("y", ["N", 3, 4, 5])],
+    )
+    result, after = apply(SinkTransposes(), proto)
+    assert result.modified and ops(after) == {"ReduceMean": 1, "Sigmoid": 1, "Mul": 1}
+    mean = next(n for n in after.graph.node if n.op_type == "ReduceMean")
+    assert list(next(a for a in mean.attribute if a.name == "axes").ints) == [2, 3]
+    assert_parity(proto, after)
+
+
+def test_layernorm_over_a_non_channel_axis_is_left_alone():
+    """Normalizing the last axis of data transposed by (0, 1, 3, 2) is over W, not C."""
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 1, 3, 2]),
+            node("LayerNormalization", ["t", "gamma", "beta"], ["ln"], axis=-1),
+            node("Transpose", ["ln"], ["y"], perm=[0, 1, 3, 2]),
+        ],
+        [value("x", ["N", 4, 5, 3])],
+        [value("y", ["N", 4, 5, 3])],
+        [init("gamma", GAMMA), init("beta", BETA)],
+    )
+    result, after = apply(SinkTransposes(), proto)
+    assert not result.modified and ops(after) == ops(proto)
+
+
+def test_layernorm_over_more_than_the_last_axis_is_left_alone():
+    proto = _convnext_block(ln_axis=2)
+    proto.graph.initializer[0].CopyFrom(init("gamma", np.ones((5, C), np.float32)))
+    proto.graph.initializer[1].CopyFrom(init("beta", np.zeros((5, C), np.float32)))
+    result, after = apply(SinkTransposes(), proto)
+    assert not result.modified and ops(after)["Transpose"] == 2
+
+
+def test_matmul_by_a_non_constant_kernel_is_left_alone():
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("MatMul", ["t", "k"], ["m"]),
+            node("Transpose", ["m"], ["y"], perm=[0, 3, 1, 2]),
+        ],
+        [value("x", ["N", 3, 4, 5]), value("k", [3, 3])],
+        [value("y", ["N", 3, 4, 5])],
+    )
+    result, after = apply(SinkTransposes(), proto)
+    assert not result.modified and ops(after) == {"Transpose": 2, "MatMul": 1}
+
+
+def test_region_reaching_a_graph_output_is_left_alone():
+    """The NHWC value is itself an output: its layout is the interface's."""
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("Relu", ["t"], ["r"]),
+            node("Transpose", ["r"], ["y"], perm=[0, 3, 1, 2]),
+        ],
+        [value("x", ["N", 3, 4, 5])],
+        [value("y", ["N", 3, 4, 5]), value("r", ["N", 4, 5, 3])],
+    )
+    result, after = apply(SinkTransposes(), proto)
+    assert not result.modified and ops(after) == {"Transpose": 2, "Relu": 1}
+
+
+def test_region_reaching_an_op_without_a_channels_first_form_is_left_alone():
+    """Softmax over the last (channel) axis is not in the list; the block stays as it is."""
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("Softmax", ["t"], ["s"], axis=-1),
+            node("Transpose", ["s"], ["y"], perm=[0, 3, 1, 2]),
+        ],
+        [value("x", ["N", 3, 4, 5])],
+        [value("y", ["N", 3, 4, 5])],
+    )
+    result, after = apply(SinkTransposes(), proto)
+    assert not result.modified and ops(after) == {"Transpose": 2, "Softmax": 1}

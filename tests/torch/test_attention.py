@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper
-from pipeline import artifacts, attention_form, provenance
+from pipeline import artifacts, attention_form, channel_norm_form, provenance
 from pipeline import reference as ref
 from pipeline.recurrent_form import DOMAIN, VERSION
 from pipeline.torch_stage import run
@@ -107,3 +107,38 @@ def test_exact_gelu_and_layer_norm_are_written_natively(tmp_path):
     assert "self.n = nn.LayerNorm(4, eps=0.001)" in text
     assert "x = nn.functional.gelu(x)  # act (Dense)" in text
     assert "erf" not in text and report.passed
+
+
+@pytest.mark.parametrize("spatial", [(5,), (3, 4)])
+def test_channel_layer_norm_becomes_nn_layer_norm_over_the_channel_axis(spatial, tmp_path):
+    """Stage 2's channels-first LayerNorm: nn.LayerNorm(C) called with the channels last."""
+    channels, broadcast = 4, (1, 4) + (1,) * len(spatial)
+    call = helper.make_node(
+        channel_norm_form.OP_TYPE, ["x", "n.w", "n.b"], ["y"], name="n", domain=DOMAIN, epsilon=1e-6
+    )
+    call.doc_string = provenance.layer_doc("n", "LayerNormalization")
+    graph = helper.make_graph(
+        [call],
+        "g",
+        [value("x", ["batch", channels, *spatial])],
+        [value("y", ["batch", channels, *spatial])],
+        [
+            init("n.w", RNG.uniform(0.5, 1.5, broadcast).astype(np.float32)),
+            init("n.b", RNG.standard_normal(broadcast).astype(np.float32)),
+        ],
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(DOMAIN, VERSION)],
+        functions=[channel_norm_form.function(OPSET)],
+    )
+    proto.ir_version = 8
+    onnx.checker.check_model(proto, full_check=True)
+    report = run(_write(tmp_path, proto), tmp_path)
+    assert report.passed and max(c.max_rel for c in report.comparisons) <= 1e-5
+    assert report.details["module_types"] == ["LayerNorm"]
+    assert report.details["param_count"] == 2 * channels
+    assert report.details["torch_export_error"] is None
+    text = (tmp_path / artifacts.MODEL_PY).read_text()
+    assert "self.n = nn.LayerNorm(4, eps=0.000001)" in text
+    assert "x = self.n(x.movedim(1, -1)).movedim(-1, 1)  # n (LayerNormalization)" in text
