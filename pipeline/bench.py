@@ -24,6 +24,8 @@ from pipeline.errors import PipelineError
 BENCH_JSON = "bench.json"
 BENCH_PNG = "bench.png"
 BASELINE = "emitted model.py (NCHW)"
+NAIVE = "naive onnx2torch GraphModule of stage1.onnx"
+HANDWRITTEN = "hand-written LeNet4 (reference post)"
 HOW = (
     f"{timing.THREADS} threads in every framework; denormals flushed to zero (torch "
     "set_flush_denormal, onnxruntime session.set_denormal_as_zero, TensorFlow's CPU default); "
@@ -72,10 +74,33 @@ def run(out_dir: Path, model: str | None = None) -> dict:
     for row in results:
         base = next(r for r in results if r["runner"] == BASELINE and r["batch"] == row["batch"])
         row["vs_emitted"] = row["median_ms"] / base["median_ms"]
-    report = {"model": model or out_dir.name, "how": HOW, "results": results}
+    report = {
+        "model": model or out_dir.name,
+        "how": HOW,
+        "results": results,
+        "targets": targets(results),
+    }
     artifacts.write_json(out_dir / BENCH_JSON, report)
     plot(report, out_dir / BENCH_PNG)
     return report
+
+
+def targets(results: list[dict]) -> list[dict]:
+    """Per batch: the emitted module as written (NCHW) and in its fastest configuration (each
+    one model.py documents) against the naive GraphModule and, for LeNet4, the hand-written
+    module; ratio < 1 is faster."""
+    rows = []
+    for batch in timing.BATCH_SIZES:
+        at = {r["runner"]: r["median_ms"] for r in results if r["batch"] == batch}
+        emitted = {k: v for k, v in at.items() if k.startswith("emitted")}
+        best = min(emitted, key=emitted.get)
+        row = {"batch": batch, "fastest_emitted": best}
+        for other, key in ((NAIVE, "naive"), (HANDWRITTEN, "handwritten")):
+            if other in at:
+                row[f"nchw_vs_{key}"] = at[BASELINE] / at[other]
+                row[f"fastest_vs_{key}"] = emitted[best] / at[other]
+        rows.append(row)
+    return rows
 
 
 def table(report: dict) -> str:
@@ -85,6 +110,16 @@ def table(report: dict) -> str:
         lines.append(
             f"{r['runner']:<46} {r['batch']:>5} {r['median_ms']:>10.3f} "
             f"{spread:>15} {r['vs_emitted']:>9.2f}"
+        )
+    for t in report["targets"]:
+        vs = [
+            f"{key}: as written x{t[f'nchw_vs_{key}']:.2f}, fastest x{t[f'fastest_vs_{key}']:.2f}"
+            for key in ("naive", "handwritten")
+            if f"nchw_vs_{key}" in t
+        ]
+        lines.append(
+            f"batch {t['batch']}: emitted time / other ({'; '.join(vs)}); "
+            f"fastest: {t['fastest_emitted']}"
         )
     return "\n".join([*lines, f"how: {report['how']}"])
 

@@ -2,7 +2,8 @@
 onnx2torch GraphModule of ``stage1.onnx`` and, for LeNet4, the reference post's hand-written
 module; for nets with BatchNorm also the emitted module with Conv+BatchNorm folded for
 inference (``torch.fx.experimental.optimization.fuse``, what tf2onnx does to the naive
-chain). ``torch.set_flush_denormal(True)`` and the thread count apply to all of them.
+chain), in both memory formats. Every emitted configuration is one model.py documents.
+``torch.set_flush_denormal(True)`` and the thread count apply to all of them.
 
 ``python -m pipeline.torch_stage.bench OUT_DIR`` prints JSON results.
 """
@@ -25,6 +26,8 @@ from pipeline.torch_stage import handwritten_lenet4
 from pipeline.torch_stage.verify import load_module
 
 Feed = Callable[[np.ndarray], torch.Tensor]  # Keras-layout input -> what a runner takes
+FUSED = "emitted, Conv+BN fused (fx fuse, inference)"
+FUSED_CHANNELS_LAST = "emitted, Conv+BN fused, channels_last"
 
 
 def _runners(out_dir: Path) -> list[tuple[str, torch.nn.Module, Feed]]:
@@ -50,7 +53,14 @@ def _runners(out_dir: Path) -> list[tuple[str, torch.nn.Module, Feed]]:
             )
         )
     if any(isinstance(m, torch.nn.BatchNorm2d) for m in emitted.modules()):
-        runners.append(("emitted, Conv+BN fused (fx fuse, inference)", fuse(load()), nchw))
+        runners.append((FUSED, fuse(load()), nchw))
+        runners.append(
+            (
+                FUSED_CHANNELS_LAST,
+                fuse(load()).to(memory_format=torch.channels_last),
+                lambda k: nchw(k).contiguous(memory_format=torch.channels_last),
+            )
+        )
     naive = convert(onnx.load(out_dir / artifacts.STAGE1)).eval()
     runners.append(("naive onnx2torch GraphModule of stage1.onnx", naive, torch.from_numpy))
     if meta.get(provenance.MODEL_NAME) == "lenet4":

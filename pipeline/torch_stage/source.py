@@ -68,11 +68,12 @@ def class_name(keras_name: str) -> str:
 
 
 SPEED = """
-Speed: some nets run faster in channels_last; and for inference only, BatchNorm can be
-folded into the convolutions (make bench measures both):
+Speed: some nets run faster in channels_last; for inference only, BatchNorm can also be
+folded into the convolutions (make bench measures each way and both):
     model = model.to(memory_format=torch.channels_last)
     y = model(x.contiguous(memory_format=torch.channels_last))
-    fast = torch.fx.experimental.optimization.fuse(model)  # eval-only, Conv+BN folded
+    fast = torch.fx.experimental.optimization.fuse(model)  # eval-only: Conv+BN folded
+    fast = fast.to(memory_format=torch.channels_last)  # again: fuse makes new convs
 """
 
 

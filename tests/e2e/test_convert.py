@@ -174,3 +174,5 @@ def test_bench_measures_every_runner(converted):
     assert all(r["max_abs_vs_emitted"] <= FLOAT32_TOL for r in hand)
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "denormals flushed to zero" in proc.stdout
+    assert [t["batch"] for t in report["targets"]] == [1, 8]
+    assert all({"fastest_vs_naive", "fastest_vs_handwritten"} <= set(t) for t in report["targets"])
