@@ -15,6 +15,7 @@ import onnx
 import pytest
 
 from pipeline import artifacts
+from pipeline.compare import FLOAT32_TOL
 from pipeline.zoo import SMALL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +78,56 @@ def test_a_keras_applications_model_converts(tmp_path):
         "Sequential",
         "ZeroPad2d",
     }
+
+
+BATCHNORM_BUGS = """
+import json, sys, numpy as np, torch
+sys.path.insert(0, sys.argv[1])
+import model
+data = np.load(sys.argv[1] + "/reference.npz")
+cases = sorted({k.split("/")[1] for k in data.files if k.startswith("input/")})
+
+def worst(net):
+    errors = []
+    for case in cases:
+        x = torch.from_numpy(data[f"input/{case}/image"]).permute(0, 3, 1, 2)
+        ref = data[f"output/{case}/logits"]
+        with torch.no_grad():
+            y = net(x).numpy()
+        errors.append(np.abs(y - ref).max() / np.abs(ref).max())
+    return float(max(errors))
+
+def mutated(bug):
+    net = model.load()
+    for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        if bug == "batch statistics":
+            bn.train()
+        elif bug == "mean dropped":
+            bn.running_mean.zero_()
+        elif bug == "variance dropped":
+            bn.running_var.fill_(1.0)
+        elif bug == "mean and variance swapped":
+            mean = bn.running_mean.clone()
+            bn.running_mean.copy_(bn.running_var)
+            bn.running_var.copy_(mean.abs())
+    return net
+
+bugs = ["none", "batch statistics", "mean dropped", "variance dropped", "mean and variance swapped"]
+print(json.dumps({bug: worst(mutated(bug)) for bug in bugs}))
+"""
+
+
+def test_batchnorm_bugs_fail_the_check_on_calibrated_statistics(tmp_path):
+    """BatchNorm statistics are calibrated on data (models.small.calibrate_batchnorm): the
+    usual BN bugs must still be far outside the tolerance on the reference cases."""
+    proc = _convert("bn_block", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = subprocess.run(
+        [sys.executable, "-c", BATCHNORM_BUGS, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    errors = json.loads(run.stdout)
+    assert errors.pop("none") <= FLOAT32_TOL
+    assert all(error > 100 * FLOAT32_TOL for error in errors.values()), errors
