@@ -105,6 +105,8 @@ class _Region:
             self._enter(producer)
         else:
             self._take(producer)
+        if value not in self.values:  # e.g. a Reduce's keepdims=0 output: not in layout p
+            raise _Abort
 
     def _take(self, node: ir.Node) -> None:
         if node in self.nodes or node in self.exits or node in self.ends:

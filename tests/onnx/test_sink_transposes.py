@@ -228,3 +228,20 @@ def test_region_reaching_an_op_without_a_channels_first_form_is_left_alone():
     )
     result, after = apply(SinkTransposes(), proto)
     assert not result.modified and ops(after) == {"Transpose": 2, "Softmax": 1}
+
+
+def test_operand_reduced_out_of_the_layout_is_left_alone():
+    """t * ReduceMean(t, [1, 2], keepdims=0): the reduced operand [N, C] is not in the
+    region's layout (it broadcasts against the last axes), so nothing moves."""
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("ReduceMean", ["t"], ["m"], axes=[1, 2], keepdims=0),
+            node("Mul", ["t", "m"], ["p"]),
+            node("Transpose", ["p"], ["y"], perm=[0, 3, 1, 2]),
+        ],
+        [value("x", [3, 3, 3, 3])],
+        [value("y", [3, 3, 3, 3])],
+    )
+    result, after = apply(SinkTransposes(), proto)
+    assert not result.modified and ops(after) == ops(proto)
