@@ -11,13 +11,9 @@ SEED = 0
 L = keras.layers
 
 
-CALIBRATION_BATCH, CALIBRATION_SIZE = 8, 16  # seeded N(0, 1) data; open dims get the size
-
-
 def randomize(model: keras.Model, seed: int = SEED) -> keras.Model:
     """Every weight random but well scaled: kernels keep their initializer's (random) values,
-    biases and BN beta ~ N(0, 0.1), BN gamma ~ U(0.5, 1.5); then BatchNorm statistics as a
-    trained net has them (``calibrate_batchnorm``)."""
+    biases and BN beta/mean ~ N(0, 0.1), BN gamma and variance ~ U(0.5, 1.5)."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         values = []
@@ -30,44 +26,6 @@ def randomize(model: keras.Model, seed: int = SEED) -> keras.Model:
             values.append(np.asarray(value, dtype=weight.dtype))
         if values:
             layer.set_weights(values)
-    return calibrate_batchnorm(model, rng)
-
-
-def calibrate_batchnorm(model: keras.Model, rng: np.random.Generator) -> keras.Model:
-    """BatchNorm moving statistics as a trained net has them: those of its data.
-
-    Statistics drawn independently of the data (mean ~ N(0, 0.1), variance ~ U(0.5, 1.5))
-    let activations grow through a hundred BN layers: EfficientNetV2B0 reached logits of
-    +-90, a softmax so saturated that Keras' own float32 output was 1.05e-4 (scaled) from
-    float64 Keras, above the deep-net bar before any conversion; moving them off the data's
-    by even 5% compounds the same way. So one training-mode pass over seeded data (momentum
-    0, Dropout off) sets them. They are neither 0/1 nor the statistics of the check's inputs
-    (other seeds, and batch 1): a converter that dropped the mean or the variance, swapped
-    them, or normalized with batch statistics still shows in the checks."""
-    norms = [
-        layer
-        for layer in model._flatten_layers()
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
-    if not norms or any(i.dtype != "float32" for i in model.inputs):
-        return model
-    drops = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
-    momenta, rates = [n.momentum for n in norms], [d.rate for d in drops]
-    for layer in norms:
-        layer.momentum = 0.0
-    for layer in drops:
-        layer.rate = 0.0
-    data = [
-        rng.standard_normal(
-            [CALIBRATION_BATCH] + [d or CALIBRATION_SIZE for d in i.shape[1:]]
-        ).astype("float32")
-        for i in model.inputs
-    ]
-    model(data if len(data) > 1 else data[0], training=True)
-    for layer, momentum in zip(norms, momenta, strict=True):
-        layer.momentum = momentum
-    for layer, rate in zip(drops, rates, strict=True):
-        layer.rate = rate
     return model
 
 

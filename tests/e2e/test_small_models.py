@@ -117,9 +117,9 @@ print(json.dumps({bug: worst(mutated(bug)) for bug in bugs}))
 """
 
 
-def test_batchnorm_bugs_fail_the_check_on_calibrated_statistics(tmp_path):
-    """BatchNorm statistics are calibrated on data (models.small.calibrate_batchnorm): the
-    usual BN bugs must still be far outside the tolerance on the reference cases."""
+def test_batchnorm_bugs_fail_the_check(tmp_path):
+    """The randomized BatchNorm statistics make the usual BN bugs visible: each one is far
+    outside the tolerance on the reference cases (7.5% to 93% scaled, measured)."""
     proc = _convert("bn_block", tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = subprocess.run(
