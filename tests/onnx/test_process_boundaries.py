@@ -27,6 +27,7 @@ MODULES = {
     "pipeline.attention_form": TF + TORCH,
     "pipeline.channel_norm_form": TF + TORCH,
     "pipeline.export.own_layers": TORCH,
+    "pipeline.export.float64": TORCH,
     "pipeline.torch_stage.recurrent": TF,
     "pipeline.torch_stage.attention": TF,
     "pipeline.torch_stage.channel_norm": TF,

@@ -155,3 +155,20 @@ def test_known_unsupported_layer_is_refused_by_name(tmp_path):
     with pytest.raises(UnsupportedError, match=r"layer 'skip_zeros' \(Masking\): masked"):
         export.run(str(path), tmp_path / "out")
     assert not (tmp_path / "out" / artifacts.STAGE1).exists()
+
+
+def test_float64_copy_computes_the_same_model_in_float64():
+    from pipeline.export.float64 import float64_copy, scaled
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((5, 5, 2))
+    x = keras.layers.Conv2D(3, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    outputs = keras.layers.Dense(4, activation="softmax", name="probs")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    copy = float64_copy(model)
+    assert {layer.compute_dtype for layer in copy.layers[1:]} == {"float64"}
+    x = np.random.default_rng(0).standard_normal((2, 5, 5, 2))
+    exact = np.asarray(copy(x))
+    assert exact.dtype == np.float64
+    assert 0 < scaled(np.asarray(model(x.astype(np.float32))), exact) <= FLOAT32_TOL
