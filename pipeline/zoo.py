@@ -59,19 +59,23 @@ STAGE_REPORTS = {
 }
 
 
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
+def _read(path: Path, since: float) -> dict:
+    """A stage report written by this run (a failed run leaves the earlier runs' reports of
+    the stages after the failure in place: they are not this run's figures)."""
+    if not path.is_file() or path.stat().st_mtime < since:
+        return {}
+    return json.loads(path.read_text())
 
 
 def convert_one(model: str, out_root: Path = OUT) -> dict:
     out = out_root / model
-    start = time.perf_counter()
+    start, since = time.perf_counter(), time.time()
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline", "convert", model, str(out)],
         capture_output=True,
         text=True,
     )
-    reports = {stage: _read(out / name) for stage, name in STAGE_REPORTS.items()}
+    reports = {stage: _read(out / name, since) for stage, name in STAGE_REPORTS.items()}
     errors = [line for line in proc.stderr.splitlines() if "] error:" in line]
     row = {
         "model": model,

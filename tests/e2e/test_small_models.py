@@ -16,7 +16,7 @@ import pytest
 
 from pipeline import artifacts
 from pipeline.compare import FLOAT32_TOL
-from pipeline.zoo import SMALL
+from pipeline.zoo import SMALL, convert_one
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTING = tuple(m for m in SMALL if m != "lenet4")  # LeNet4: tests/e2e/test_convert.py
@@ -131,3 +131,21 @@ def test_batchnorm_bugs_fail_the_check(tmp_path):
     errors = json.loads(run.stdout)
     assert errors.pop("none") <= FLOAT32_TOL
     assert all(error > 100 * FLOAT32_TOL for error in errors.values()), errors
+
+
+def test_zoo_row_of_a_failed_run_has_no_figures_of_an_earlier_run(tmp_path):
+    """A failed conversion leaves earlier runs' later-stage reports in place; the zoo row
+    must not show them as this run's."""
+    stale = tmp_path / "unconvertible"
+    stale.mkdir()
+    (stale / artifacts.REPORT).write_text(
+        json.dumps({"comparisons": [], "torch": {"module_types": ["Conv2d"], "param_count": 1}})
+    )
+    (stale / artifacts.PASSES_REPORT).write_text(
+        json.dumps({"ops_before": {"Conv": 1}, "ops_after": {"Conv": 1}})
+    )
+    os.utime(stale / artifacts.REPORT, (0, 0))
+    os.utime(stale / artifacts.PASSES_REPORT, (0, 0))
+    row = convert_one("unconvertible", tmp_path)
+    assert not row["ok"] and "error" in row["error"]
+    assert not {"max_error", "modules", "ops_before", "transposes"} & set(row)
