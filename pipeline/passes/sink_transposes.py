@@ -203,8 +203,13 @@ class SinkTransposes(GraphPass):
         for node in region.ends:
             self._set_axes(graph, node, sorted(p[a % len(p)] for a in _reduce_axes(node)))
         for node in region.exits:
-            node.outputs[0].replace_all_uses_with(node.inputs[0], replace_graph_outputs=True)
+            source, out = node.inputs[0], node.outputs[0]
+            keep_name = out.is_graph_output() and not source.is_graph_input()
+            keep_name = keep_name and not source.is_graph_output()
+            out.replace_all_uses_with(source, replace_graph_outputs=True)
             graph.remove(node, safe=True)
+            if keep_name:  # the model's output keeps its name (the reference is keyed by it)
+                source.name = out.name
         for entry in region.entries:
             if not entry.outputs[0].uses():
                 graph.remove(entry, safe=True)

@@ -31,6 +31,7 @@ def test_round_trip_around_elementwise_ops_disappears():
     proto = _round_trip()
     result, after = apply(SinkTransposes(), proto)
     assert result.modified and ops(after) == {"PRelu": 1, "Sigmoid": 1}
+    assert [o.name for o in after.graph.output] == ["y"]
     slope = next(i for i in after.graph.initializer if i.name.endswith("_nchw"))
     assert list(slope.dims) == [1, 3, 1, 1]
     assert_parity(proto, after)
