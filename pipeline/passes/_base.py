@@ -83,12 +83,19 @@ def add_initializer(
 
 
 def replace_nodes(
-    graph: ir.Graph, nodes: list[ir.Node], op_type: str, inputs: list[ir.Value], attributes: dict
+    graph: ir.Graph,
+    nodes: list[ir.Node],
+    op_type: str,
+    inputs: list[ir.Value],
+    attributes: dict,
+    domain: str = "",
 ) -> ir.Node:
     """Put one new ``op_type`` node in place of ``nodes`` (a chain; the first gives the name
     and provenance, the last's output is taken over, with its name, shape and type)."""
     first, last = nodes[0], nodes[-1]
-    new = ir.node(op_type, inputs, attributes, name=first.name, doc_string=first.doc_string)
+    new = ir.node(
+        op_type, inputs, attributes, domain=domain, name=first.name, doc_string=first.doc_string
+    )
     graph.insert_before(first, new)
     old = last.outputs[0]
     new.outputs[0].shape, new.outputs[0].type = old.shape, old.type

@@ -229,20 +229,8 @@ class SinkTransposes(GraphPass):
         graph = model.graph
         inputs = [node.inputs[0]] + [self._moved(graph, node.name, v, q) for v in node.inputs[1:]]
         epsilon = node.attributes.get_float("epsilon", 1e-5)
-        new = ir.node(
-            channel_norm_form.OP_TYPE,
-            inputs,
-            {"epsilon": epsilon},
-            domain=DOMAIN,
-            name=node.name,
-            doc_string=node.doc_string,
-        )
-        graph.insert_before(node, new)
-        old = node.outputs[0]
-        new.outputs[0].shape, new.outputs[0].type = old.shape, old.type
-        old.replace_all_uses_with(new.outputs[0], replace_graph_outputs=True)
-        new.outputs[0].name = old.name
-        graph.remove(node, safe=True)
+        op_type, attributes = channel_norm_form.OP_TYPE, {"epsilon": epsilon}
+        replace_nodes(graph, [node], op_type, inputs, attributes, domain=DOMAIN)
         key = (DOMAIN, channel_norm_form.OP_TYPE, "")
         if key not in model.functions:
             opset = model.opset_imports.get("", 17)
