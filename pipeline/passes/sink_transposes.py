@@ -197,11 +197,11 @@ class SinkTransposes(GraphPass):
             if node.op_type == "LayerNormalization":
                 self._to_channel_norm(model, node, q)
             elif node.op_type in _REDUCE:
-                self._set_axes(graph, node, sorted(p[a % len(p)] for a in _reduce_axes(node)))
+                self._set_axes(graph, node, p)
             elif node.op_type in _BINARY:
                 self._move_constants(graph, node, q)
         for node in region.ends:
-            self._set_axes(graph, node, sorted(p[a % len(p)] for a in _reduce_axes(node)))
+            self._set_axes(graph, node, p)
         for node in region.exits:
             source, out = node.inputs[0], node.outputs[0]
             keep_name = out.is_graph_output() and not source.is_graph_input()
@@ -222,7 +222,8 @@ class SinkTransposes(GraphPass):
 
     def _move_constants(self, graph: ir.Graph, node: ir.Node, q: tuple[int, ...]) -> None:
         for index, value in enumerate(node.inputs):
-            if const(value) is not None and const(value).size > 1:
+            array = const(value)
+            if array is not None and array.size > 1:
                 node.replace_input_with(index, self._moved(graph, node.name, value, q))
 
     def _to_channel_norm(self, model: ir.Model, node: ir.Node, q: tuple[int, ...]) -> None:
@@ -257,7 +258,9 @@ class SinkTransposes(GraphPass):
         replace_nodes(graph, nodes, "Conv", inputs, {})
 
     @staticmethod
-    def _set_axes(graph: ir.Graph, node: ir.Node, axes: list[int]) -> None:
+    def _set_axes(graph: ir.Graph, node: ir.Node, p: tuple[int, ...]) -> None:
+        """A Reduce's axes, from the region's layout to the base's."""
+        axes = sorted(p[a % len(p)] for a in _reduce_axes(node))
         if len(node.inputs) > 1 and node.inputs[1] is not None:
             value = add_initializer(graph, f"{node.name}_axes", np.array(axes, np.int64))
             node.replace_input_with(1, value)
