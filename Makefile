@@ -13,10 +13,34 @@ OUT ?= build/$(basename $(notdir $(MODEL)))
 # Stages run one after the other, even under make -j.
 .NOTPARALLEL:
 
+# A new .venv takes about 8 GB (torch's CUDA build alone 5.5 GB), and pip unpacks wheels in
+# TMPDIR: refuse to start without room, rather than fail half-way with a truncated download.
+VENV_MIN_FREE_GB ?= 10
+# A registry download that breaks off is retried whole, after INSTALL_RETRY_WAIT seconds.
+INSTALL_TRIES ?= 3
+INSTALL_RETRY_WAIT ?= 30
+
 $(VENV)/.installed: pyproject.toml requirements.lock
+	@test -d $(VENV) || for dir in $(dir $(abspath $(VENV))) "$${TMPDIR:-/tmp}"; do \
+	  free_kb=$$(df -Pk "$$dir" | awk 'NR == 2 {print $$4}'); \
+	  if [ "$$free_kb" -lt $$(( $(VENV_MIN_FREE_GB) * 1024 * 1024 )) ]; then \
+	    echo "error: $$dir has $$(( free_kb / 1024 )) MB free; creating $(VENV) needs" \
+	      "$(VENV_MIN_FREE_GB) GB. Free some space (or set VENV_MIN_FREE_GB)." >&2; \
+	    exit 1; \
+	  fi; \
+	done
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==26.3
-	$(PY) -m pip install --quiet -r requirements.lock
+	@for try in $$(seq $(INSTALL_TRIES)); do \
+	  echo "$(PY) -m pip install --quiet -r requirements.lock   # try $$try of $(INSTALL_TRIES)"; \
+	  $(PY) -m pip install --quiet -r requirements.lock && break; \
+	  if [ $$try -eq $(INSTALL_TRIES) ]; then \
+	    echo "error: pip could not install requirements.lock in $(INSTALL_TRIES) tries" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "pip install failed; trying again in $(INSTALL_RETRY_WAIT) s" >&2; \
+	  sleep $(INSTALL_RETRY_WAIT); \
+	done
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
