@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from pipeline import layout
+from pipeline import metadata
 from pipeline.compare import Comparison, compare
 from pipeline.reference import Reference
 
@@ -34,17 +34,17 @@ def check_against(
     cases: tuple[str, ...] | None = None,
 ) -> list[Comparison]:
     """Run every reference case (Keras-layout inputs adapted to the model's declared layout)."""
-    metadata = {p.key: p.value for p in model.metadata_props}
-    perms = layout.input_perms(metadata)
-    out_perms = layout.output_perms(metadata)
+    props = {p.key: p.value for p in model.metadata_props}
+    perms = metadata.input_perms(props)
+    out_perms = metadata.output_perms(props)
     sess = session(model)
     results = []
     for case_name, case in reference.cases.items():
         if cases is not None and case_name not in cases:
             continue
-        outputs = sess.run(None, layout.adapt_inputs(case.inputs, perms))
+        outputs = sess.run(None, metadata.adapt_inputs(case.inputs, perms))
         for name, actual in zip(reference.output_names, outputs, strict=True):
-            actual = layout.to_keras_layout(name, actual, out_perms)
+            actual = metadata.to_keras_layout(name, actual, out_perms)
             results.append(
                 compare(artifact, case_name, name, case.outputs[name], actual, reference.tolerance)
             )

@@ -13,7 +13,7 @@ import onnx_ir as ir
 from onnx import TensorProto, helper, numpy_helper
 from onnx_ir.passes import common
 
-from pipeline import layout, ort, provenance
+from pipeline import metadata, ort
 from pipeline.reference import Case, Reference
 
 OPSET = 17
@@ -38,7 +38,7 @@ def node(
 ) -> onnx.NodeProto:
     made = helper.make_node(op, inputs, outputs, name=outputs[0], **attrs)
     if layer:
-        made.doc_string = provenance.layer_doc(layer, cls)
+        made.doc_string = metadata.layer_doc(layer, cls)
     return made
 
 
@@ -97,8 +97,8 @@ def assert_parity(before: onnx.ModelProto, after: onnx.ModelProto, tol: float = 
 
 
 def nhwc_metadata(name: str = "x") -> dict[str, str]:
-    return {provenance.INPUT_LAYOUT_PREFIX + name: "NHWC"}
+    return {metadata.INPUT_LAYOUT_PREFIX + name: "NHWC"}
 
 
 def perm_of(proto: onnx.ModelProto, name: str = "x"):
-    return layout.input_perms({p.key: p.value for p in proto.metadata_props}).get(name)
+    return metadata.input_perms({p.key: p.value for p in proto.metadata_props}).get(name)

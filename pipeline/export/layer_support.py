@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 
 from pipeline.errors import UnsupportedError
-from pipeline.export import recurrent
+from pipeline.export import layers
 
 # Keras class name -> why, and what to do
 UNSUPPORTED: dict[str, str] = {
@@ -24,19 +24,20 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 
-def check_layers(model: keras.Model, layers: list) -> None:
-    for layer in layers:
-        if recurrent.is_recurrent(layer):
-            recurrent.form_of(layer)  # raises, naming the layer, for a form it cannot hold
+def check_layers(model: keras.Model, model_layers: list) -> None:
+    for layer in model_layers:
+        check = getattr(layers.handler_for(layer), "check", None)
+        if check is not None:
+            check(layer)  # raises, naming the layer, for a form its handler cannot hold
     bad = [
         f"layer '{layer.name}' ({type(layer).__name__}): {UNSUPPORTED[type(layer).__name__]}"
-        for layer in layers
+        for layer in model_layers
         if type(layer).__name__ in UNSUPPORTED
     ]
     bad += [
         f"layer '{layer.name}' (Embedding): mask_zero=True masks padded time steps, which "
         "PyTorch has no mask to carry; use mask_zero=False and a padding-free input"
-        for layer in layers
+        for layer in model_layers
         if isinstance(layer, keras.layers.Embedding) and layer.mask_zero
     ]
     if bad:

@@ -12,10 +12,9 @@ config and its weights, so for these layers it writes the ONNX itself:
    (``LayerNormalization``) or a call of a model-local ONNX function (domain ``keras2torch``)
    whose body is standard ops; onnxruntime runs either, stage 3 maps each to one module.
 
-Each handler module provides ``CLASSES``, ``trace(layer, *args, **kwargs) -> (inputs, output
-shape, info) | None`` (None: let Keras compute it, tf2onnx converts it) and ``write(proto,
-node, layer, info) -> FunctionProto | None``. The reference outputs come from unpatched Keras,
-so the stage-1 check compares this ONNX with Keras itself.
+The handlers, one module per layer family, are in ``pipeline.export.layers`` (its ``registry``
+says what a handler provides). The reference outputs come from unpatched Keras, so the
+stage-1 check compares this ONNX with Keras itself.
 """
 
 from __future__ import annotations
@@ -29,11 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 import tensorflow as tf
-from onnx import helper, numpy_helper
+from onnx import helper
 
-from pipeline import provenance
-from pipeline.export import attention, recurrent, recurrent_onnx
-from pipeline.recurrent_form import DOMAIN, VERSION
+from pipeline.export import layers
+from pipeline.forms import DOMAIN, VERSION
 
 PLACEHOLDER = "k2t_layer_"
 _PLACEHOLDER = re.compile(rf"{PLACEHOLDER}(\d+)(?:_\d+)?$")
@@ -43,23 +41,6 @@ _PLACEHOLDER = re.compile(rf"{PLACEHOLDER}(\d+)(?:_\d+)?$")
 class Traced:
     layer: object
     info: dict = field(default_factory=dict)
-
-
-class _RecurrentHandler:
-    CLASSES = recurrent.CLASSES
-    trace = staticmethod(recurrent.trace)
-
-    @staticmethod
-    def write(proto, node, layer, info):
-        return recurrent_onnx.write(proto, node, layer)
-
-
-HANDLERS = (
-    _RecurrentHandler,
-    attention.MultiHeadAttentionHandler,
-    attention.LayerNormHandler,
-    attention.PReLUHandler,
-)
 
 
 class _QuietPlaceholders(logging.Filter):
@@ -83,7 +64,7 @@ def _placeholder(inputs: list, shape: tuple, index: int):
 def placeholders(traced: list[Traced]) -> Iterator[None]:
     """While tf2onnx traces: handled layers compute placeholders (``traced[n]`` is the call
     behind ``k2t_layer_<n>``)."""
-    originals = {cls: cls.call for handler in HANDLERS for cls in handler.CLASSES}
+    originals = {cls: cls.call for handler in layers.handlers() for cls in handler.CLASSES}
 
     def patched(handler, original):
         def call(self, *args, **kwargs):
@@ -98,7 +79,7 @@ def placeholders(traced: list[Traced]) -> Iterator[None]:
 
     quiet = _QuietPlaceholders()
     loggers = [logging.getLogger(name) for name in ("tf2onnx.tfonnx", "tf2onnx.tf_utils")]
-    for handler in HANDLERS:
+    for handler in layers.handlers():
         for cls in handler.CLASSES:
             cls.call = patched(handler, originals[cls])
     for logger in loggers:
@@ -120,27 +101,10 @@ def substitute(proto: onnx.ModelProto, traced: list[Traced]) -> None:
         if not match or not node.op_type.startswith(("PyFunc", "EagerPyFunc")):
             continue
         call = traced[int(match[1])]
-        handler = next(h for h in HANDLERS if type(call.layer) in h.CLASSES)
+        handler = layers.handler_for(call.layer)
         function = handler.write(proto, node, call.layer, call.info)
         if function is not None:
             functions[function.name] = function
     proto.functions.extend(functions.values())
     if functions:
         proto.opset_import.append(helper.make_opsetid(DOMAIN, VERSION))
-
-
-def initializer(graph: onnx.GraphProto, name: str, array: np.ndarray) -> str:
-    """Add ``array`` as initializer ``name`` (once: a shared layer's calls share it)."""
-    if all(init.name != name for init in graph.initializer):
-        tensor = numpy_helper.from_array(np.asarray(array, np.float32), name)
-        tensor.doc_string = provenance.KERAS_WEIGHT
-        graph.initializer.append(tensor)
-    return name
-
-
-def become(node: onnx.NodeProto, op_type: str, domain: str, inputs: list[str]) -> None:
-    """The placeholder node turns into ``op_type`` over ``inputs`` (keeping name, output)."""
-    del node.input[:]
-    node.input.extend(inputs)
-    del node.attribute[:]
-    node.op_type, node.domain = op_type, domain

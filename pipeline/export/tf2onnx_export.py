@@ -15,7 +15,7 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
-from pipeline import provenance
+from pipeline import metadata
 from pipeline.errors import UnsupportedError
 from pipeline.export import keras_forms, layer_support, own_layers
 
@@ -136,15 +136,15 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     _inherit_owners(graph, owner, list(layers))
     for index, node in enumerate(graph.node):
         if index in owner:
-            node.doc_string = provenance.layer_doc(owner[index], layers[owner[index]])
+            node.doc_string = metadata.layer_doc(owner[index], layers[owner[index]])
     for tensor in graph.initializer:  # tf2onnx names frozen variable reads after the read
         if "ReadVariableOp" in tensor.name:
-            tensor.doc_string = provenance.KERAS_WEIGHT
-    metadata = {
-        provenance.MODEL_NAME: model.name,
-        provenance.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
-        provenance.PARAM_COUNT: str(inference_weight_count(model)),
-        provenance.USE_BIAS: json.dumps(
+            tensor.doc_string = metadata.KERAS_WEIGHT
+    facts = {
+        metadata.MODEL_NAME: model.name,
+        metadata.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
+        metadata.PARAM_COUNT: str(inference_weight_count(model)),
+        metadata.USE_BIAS: json.dumps(
             [layer.name for layer in all_layers(model) if getattr(layer, "use_bias", False)]
         ),
         "keras.version": keras.__version__,
@@ -152,9 +152,9 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
         "tf2onnx.version": tf2onnx.__version__,
     }
     for tensor in model.inputs:
-        key = provenance.INPUT_LAYOUT_PREFIX + _input_name(tensor)
-        metadata[key] = input_layout(len(tensor.shape))
-    onnx.helper.set_model_props(proto, {**_props(proto), **metadata})
+        key = metadata.INPUT_LAYOUT_PREFIX + _input_name(tensor)
+        facts[key] = input_layout(len(tensor.shape))
+    onnx.helper.set_model_props(proto, {**_props(proto), **facts})
 
 
 def _props(proto: onnx.ModelProto) -> dict[str, str]:
@@ -211,7 +211,7 @@ def validate(proto: onnx.ModelProto) -> None:
             continue
         standard = node.domain in ("", "ai.onnx")
         if not standard or not onnx.defs.has(node.op_type, opset, ""):
-            bad.append(provenance.describe_node(node.name, node.op_type, node.doc_string))
+            bad.append(metadata.describe_node(node.name, node.op_type, node.doc_string))
     if bad:
         raise UnsupportedError(
             f"tf2onnx left {len(bad)} op(s) it could not convert to ONNX opset {opset}: "

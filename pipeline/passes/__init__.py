@@ -14,7 +14,7 @@ import onnx
 import onnx_ir as ir
 from onnx_ir.passes import common
 
-from pipeline import artifacts, provenance
+from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.errors import BadInputError
 from pipeline.passes import postcheck
@@ -133,10 +133,10 @@ def _between(node: ir.Node) -> str:
     def describe(other: ir.Node | None) -> str:
         if other is None:
             return "the graph input"
-        layer = provenance.layer_of(other.doc_string or "")
+        layer = metadata.layer_of(other.doc_string or "")
         return f"'{layer[0]}' ({layer[1]})" if layer else f"node '{other.name}'"
 
-    own = provenance.layer_of(node.doc_string or "")
+    own = metadata.layer_of(node.doc_string or "")
     if own and own[1] == "Permute":
         return f"the Keras model's own Permute layer '{own[0]}' (a transposing layer)"
     if own and own[1] == "Reshape":
@@ -159,7 +159,7 @@ def _transposes_left(model: ir.Model, records) -> list[dict]:
     left = []
     for node in model.graph:
         if node.op_type == "Transpose":
-            layer = provenance.layer_of(node.doc_string or "")
+            layer = metadata.layer_of(node.doc_string or "")
             key = f"Keras layer '{layer[0]}'" if layer else f"'{node.name}'"
             reasons = [s for r in records for s in r.skipped if key in s and "Transpose" in s]
             left.append(

@@ -12,7 +12,7 @@ import numpy as np
 import onnx_ir as ir
 from onnx_ir.passes import common
 
-from pipeline import provenance
+from pipeline import metadata
 
 log = logging.getLogger("pipeline.passes")
 
@@ -53,7 +53,7 @@ class GraphPass(ir.passes.InPlacePass):
 
 
 def where(node: ir.Node) -> str:
-    return provenance.describe_node(node.name or "", node.op_type, node.doc_string or "")
+    return metadata.describe_node(node.name or "", node.op_type, node.doc_string or "")
 
 
 def const(value: ir.Value | None) -> np.ndarray | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline import layout
+from pipeline import metadata
 from pipeline.passes._base import GraphPass, add_initializer, const, static_dims, where
 from pipeline.passes.layout_math import nhwc_rows_to_nchw
 
@@ -28,7 +28,7 @@ class FlattenDense(GraphPass):
         for node in list(model.graph):
             if (
                 node.op_type == "Transpose"
-                and tuple(node.attributes.get_ints("perm", ())) == layout.NCHW_TO_NHWC
+                and tuple(node.attributes.get_ints("perm", ())) == metadata.NCHW_TO_NHWC
             ):
                 modified |= self._fold(model.graph, node)
         return modified

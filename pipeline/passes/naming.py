@@ -14,23 +14,9 @@ from collections import defaultdict
 
 import onnx_ir as ir
 
-from pipeline import channel_norm_form, provenance, recurrent_form
+from pipeline import metadata
+from pipeline.forms import PARAM_ROLES
 from pipeline.passes._base import GraphPass, identifier
-
-# op -> the torch parameter name of each input position (None: not a parameter)
-PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
-    "Conv": (None, "weight", "bias"),
-    "ConvTranspose": (None, "weight", "bias"),
-    "Gemm": (None, "weight", "bias"),
-    "BatchNormalization": (None, "weight", "bias", "running_mean", "running_var"),
-    "PRelu": (None, "weight"),
-    "LayerNormalization": (None, "weight", "bias"),
-    channel_norm_form.OP_TYPE: (None, "weight", "bias"),
-    "MatMul": (None, "weight"),  # a Dense on a sequence: stage 3 makes it nn.Linear
-    "Gather": ("weight", None),  # an Embedding's table: stage 3 makes it nn.Embedding
-    # stage 1's recurrent functions keep ONNX's names (torch splits them per gate and bias)
-    **{form.op_type: (None, "W", "R", "B") for form in recurrent_form.all_forms()},
-}
 
 
 def _unique(name: str, used: set[str]) -> str:
@@ -50,7 +36,7 @@ class NameAfterKeras(GraphPass):
         before = self._snapshot(graph)
         by_layer: dict[str, list[ir.Node]] = defaultdict(list)
         for node in graph:
-            layer = provenance.layer_of(node.doc_string or "")
+            layer = metadata.layer_of(node.doc_string or "")
             by_layer[layer[0] if layer else ""].append(node)
         interface = {v.name for v in (*graph.inputs, *graph.outputs)}
         used: set[str] = set()  # node names; value names are a namespace of their own
@@ -72,7 +58,7 @@ class NameAfterKeras(GraphPass):
                     value.name = f"{name}_out" if name in interface else name
         self._name_initializers(graph, set(interface) | {v.name for n in graph for v in n.outputs})
         self._name_dims(graph)
-        model.graph.name = identifier(model.metadata_props.get(provenance.MODEL_NAME, "model"))
+        model.graph.name = identifier(model.metadata_props.get(metadata.MODEL_NAME, "model"))
         return self._snapshot(graph) != before
 
     @staticmethod

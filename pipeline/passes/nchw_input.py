@@ -24,10 +24,10 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from pipeline import layout, provenance
+from pipeline import metadata
 from pipeline.passes._base import GraphPass, add_initializer, const, only_consumer
 
-_LAYOUTS = {"NHWC": layout.NHWC_TO_NCHW, "NWC": (0, 2, 1)}
+_LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1)}
 
 
 def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
@@ -94,7 +94,7 @@ class NchwInput(GraphPass):
     def rewrite(self, model: ir.Model) -> bool:
         modified = False
         for value in model.graph.inputs:
-            key = provenance.INPUT_LAYOUT_PREFIX + value.name
+            key = metadata.INPUT_LAYOUT_PREFIX + value.name
             declared = model.metadata_props.get(key)
             if declared not in _LAYOUTS or value.shape is None or len(value.shape) != len(declared):
                 continue
@@ -157,4 +157,4 @@ class NchwInput(GraphPass):
 def _declare_nchw(model: ir.Model, value: ir.Value, nhwc: tuple) -> None:
     perm = _channels_first(len(nhwc))
     value.shape = ir.Shape([nhwc[p] for p in perm])
-    model.metadata_props[layout.perm_key(value.name)] = layout.format_perm(perm)
+    model.metadata_props[metadata.perm_key(value.name)] = metadata.format_perm(perm)

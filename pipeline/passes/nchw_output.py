@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline import layout
+from pipeline import metadata
 from pipeline.passes._base import GraphPass
 
 
@@ -23,7 +23,7 @@ class NchwOutput(GraphPass):
             node = output.producer()
             if node is None or node.op_type != "Transpose":
                 continue
-            if tuple(node.attributes.get_ints("perm", ())) != layout.NCHW_TO_NHWC:
+            if tuple(node.attributes.get_ints("perm", ())) != metadata.NCHW_TO_NHWC:
                 continue
             source = node.inputs[0]
             if source.is_graph_input() or source.is_graph_output() or output.consumers():
@@ -32,8 +32,8 @@ class NchwOutput(GraphPass):
             graph.outputs[index] = source
             graph.remove(node, safe=True)
             source.name = name
-            model.metadata_props[layout.output_perm_key(name)] = layout.format_perm(
-                layout.NCHW_TO_NHWC
+            model.metadata_props[metadata.output_perm_key(name)] = metadata.format_perm(
+                metadata.NCHW_TO_NHWC
             )
             modified = True
         return modified

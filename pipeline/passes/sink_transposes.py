@@ -35,10 +35,10 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from pipeline import channel_norm_form
+from pipeline.forms import DOMAIN, VERSION
+from pipeline.forms import channel_norm as channel_norm_form
 from pipeline.passes._base import GraphPass, add_initializer, const, replace_nodes
 from pipeline.passes.layout_math import compose, is_identity
-from pipeline.recurrent_form import DOMAIN, VERSION
 
 _UNARY = ("Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Exp", "Elu", "Selu", "LeakyRelu", "Erf")
 _BINARY = ("Mul", "Add", "Sub", "Div", "PRelu")

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import onnx_ir as ir
 
-from pipeline import provenance
+from pipeline import metadata
 from pipeline.passes._base import GraphPass, add_initializer, const
 
 # op -> (number of inputs with a bias, axis of the weight that is the output size)
@@ -25,10 +25,10 @@ class RestoreZeroBiases(GraphPass):
     NAME = "restore_zero_biases"
 
     def rewrite(self, model: ir.Model) -> bool:
-        with_bias = set(json.loads(model.metadata_props.get(provenance.USE_BIAS, "[]")))
+        with_bias = set(json.loads(model.metadata_props.get(metadata.USE_BIAS, "[]")))
         by_layer: dict[str, list[ir.Node]] = {}
         for node in model.graph:
-            layer = provenance.layer_of(node.doc_string or "")
+            layer = metadata.layer_of(node.doc_string or "")
             if node.op_type in _BIASED and layer is not None and layer[0] in with_bias:
                 by_layer.setdefault(layer[0], []).append(node)
         modified = False

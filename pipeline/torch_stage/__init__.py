@@ -14,7 +14,7 @@ import onnx
 import torch
 from onnx2torch import convert
 
-from pipeline import artifacts, layout, provenance
+from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.compare import Comparison
 from pipeline.errors import BadInputError, MismatchError, UnsupportedError
@@ -25,10 +25,10 @@ from pipeline.torch_stage import converters, emit, source, verify
 def _node_info(proto: onnx.ModelProto) -> dict[str, emit.NodeInfo]:
     info = {}
     for node in proto.graph.node:
-        layer = provenance.layer_of(node.doc_string)
+        layer = metadata.layer_of(node.doc_string)
         info[node.name] = emit.NodeInfo(
             node.op_type,
-            provenance.describe_node(node.name, node.op_type, node.doc_string),
+            metadata.describe_node(node.name, node.op_type, node.doc_string),
             f"{layer[0]} ({layer[1]})" if layer else "",
         )
     return info
@@ -62,12 +62,12 @@ def emit_source(
     proto: onnx.ModelProto, gm: torch.fx.GraphModule, origin: str
 ) -> tuple[str, dict[str, torch.Tensor]]:
     """The text of model.py and the state_dict it loads."""
-    weights = {t.name for t in proto.graph.initializer if t.doc_string == provenance.KERAS_WEIGHT}
+    weights = {t.name for t in proto.graph.initializer if t.doc_string == metadata.KERAS_WEIGHT}
     emitted = emit.emit(gm, _node_info(proto), weights)
-    metadata = {p.key: p.value for p in proto.metadata_props}
-    perms = layout.input_perms(metadata)
+    props = {p.key: p.value for p in proto.metadata_props}
+    perms = metadata.input_perms(props)
     text = source.render(
-        keras_name=metadata.get(provenance.MODEL_NAME, proto.graph.name or "model"),
+        keras_name=props.get(metadata.MODEL_NAME, proto.graph.name or "model"),
         source=origin,
         inputs=_ports(proto.graph.input, perms),
         outputs=_ports(proto.graph.output, {}),
@@ -93,7 +93,7 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
         gm = convert(proto, save_input_names=True, attach_onnx_mapping=True)
     except NotImplementedError as exc:  # an onnx2torch converter refused a node's form
         suspects = [
-            provenance.describe_node(n.name, n.op_type, n.doc_string)
+            metadata.describe_node(n.name, n.op_type, n.doc_string)
             for n in proto.graph.node
             if n.op_type in str(exc)
         ]

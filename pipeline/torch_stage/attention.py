@@ -16,8 +16,8 @@ from onnx2torch.onnx_node import OnnxNode
 from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
 from torch import nn
 
-from pipeline import attention_form
-from pipeline.recurrent_form import DOMAIN, VERSION
+from pipeline.forms import DOMAIN, VERSION
+from pipeline.forms import attention as attention_form
 
 
 class KerasMultiHeadAttention(nn.MultiheadAttention):

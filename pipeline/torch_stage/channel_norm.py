@@ -16,8 +16,8 @@ from onnx2torch.onnx_node import OnnxNode
 from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
 from torch import nn
 
-from pipeline import channel_norm_form
-from pipeline.recurrent_form import DOMAIN, VERSION
+from pipeline.forms import DOMAIN, VERSION
+from pipeline.forms import channel_norm as channel_norm_form
 from pipeline.torch_stage.written import literal
 
 

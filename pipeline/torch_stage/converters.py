@@ -22,7 +22,7 @@ from onnx2torch.utils.common import (
 )
 from torch import nn
 
-from pipeline import provenance
+from pipeline import metadata
 from pipeline.errors import UnsupportedError
 from pipeline.torch_stage import (  # noqa: F401  (import registers their converters)
     attention,
@@ -54,7 +54,7 @@ def ensure_convertible(proto: onnx.ModelProto) -> None:
                 domain=node.domain or "",
             )
         except NotImplementedError:
-            missing.append(provenance.describe_node(node.name, node.op_type, node.doc_string))
+            missing.append(metadata.describe_node(node.name, node.op_type, node.doc_string))
     if missing:
         raise UnsupportedError(
             "onnx2torch has no converter for: " + "; ".join(missing) + ". Replace the Keras "

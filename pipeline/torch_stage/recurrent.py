@@ -16,8 +16,8 @@ from onnx2torch.onnx_node import OnnxNode
 from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
 from torch import nn
 
-from pipeline import recurrent_form
-from pipeline.recurrent_form import Form
+from pipeline.forms import recurrent as recurrent_form
+from pipeline.forms.recurrent import Form
 
 _TO_TORCH = {"LSTM": (0, 2, 3, 1), "GRU": (1, 0, 2), "SimpleRNN": (0,)}
 

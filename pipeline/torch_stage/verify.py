@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import torch
 
-from pipeline import artifacts, layout, provenance
+from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.compare import accuracy, compare
 
@@ -68,19 +68,19 @@ def export_check(model: torch.nn.Module, example: dict[str, torch.Tensor]) -> st
 
 
 def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference) -> dict:
-    metadata = {p.key: p.value for p in onnx.load(stage2, load_external_data=False).metadata_props}
-    perms = layout.input_perms(metadata)
-    out_perms = layout.output_perms(metadata)
+    props = {p.key: p.value for p in onnx.load(stage2, load_external_data=False).metadata_props}
+    perms = metadata.input_perms(props)
+    out_perms = metadata.output_perms(props)
     model = load_module(model_py, weights)
     comparisons, accuracies = [], []
     with torch.no_grad():
         for case_name, case in reference.cases.items():
-            feeds = layout.adapt_inputs(case.inputs, perms)
+            feeds = metadata.adapt_inputs(case.inputs, perms)
             result = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
             result = result if isinstance(result, tuple) else (result,)
             for name, actual in zip(reference.output_names, result, strict=True):
                 expected = case.outputs[name]
-                actual = layout.to_keras_layout(name, actual.numpy(), out_perms)
+                actual = metadata.to_keras_layout(name, actual.numpy(), out_perms)
                 comparisons.append(
                     compare(ARTIFACT, case_name, name, expected, actual, reference.tolerance)
                 )
@@ -89,9 +89,9 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
     first = next(iter(reference.cases.values()))
     example = {
         k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))
-        for k, v in layout.adapt_inputs(first.inputs, perms).items()
+        for k, v in metadata.adapt_inputs(first.inputs, perms).items()
     }
-    keras_count = int(metadata.get(provenance.PARAM_COUNT, -1))
+    keras_count = int(props.get(metadata.PARAM_COUNT, -1))
     return {
         "comparisons": [c.to_json() for c in comparisons],
         "accuracy": [a.to_json() for a in accuracies],

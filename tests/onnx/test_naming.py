@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline import provenance
+from pipeline import metadata
 from pipeline.passes.naming import NameAfterKeras
 from tests.graphs import apply, assert_parity, init, model, node, value
 
@@ -28,7 +28,7 @@ def _conv_dense():
             init("k", RNG.standard_normal((3, 8)).astype(np.float32)),
             init("b", RNG.standard_normal(3).astype(np.float32)),
         ],
-        metadata={provenance.MODEL_NAME: "my-net"},
+        metadata={metadata.MODEL_NAME: "my-net"},
     )
 
 

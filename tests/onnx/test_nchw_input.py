@@ -119,7 +119,7 @@ def test_chain_with_a_spatial_constant_is_left_alone():
 def test_nwc_input_through_a_pad_becomes_ncw():
     """Conv1D's causal padding on the NWC input, then Transpose(0,2,1): the input becomes
     NCW, the Pad's pads are permuted with it."""
-    from pipeline import provenance
+    from pipeline import metadata
 
     w1d = np.random.default_rng(1).standard_normal((2, 3, 3)).astype(np.float32)
     proto = model(
@@ -131,7 +131,7 @@ def test_nwc_input_through_a_pad_becomes_ncw():
         [value("x", ["N", 6, 3])],
         [value("y", ["N", 2, 6])],
         [init("w", w1d), init("pads", np.array([0, 2, 0, 0, 0, 0], np.int64))],
-        metadata={provenance.INPUT_LAYOUT_PREFIX + "x": "NWC"},
+        metadata={metadata.INPUT_LAYOUT_PREFIX + "x": "NWC"},
     )
     result, after = apply(NchwInput(), proto)
     assert result.modified and ops(after) == {"Pad": 1, "Conv": 1}

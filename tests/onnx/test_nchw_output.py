@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline import layout
+from pipeline import metadata
 from pipeline.passes.nchw_output import NchwOutput
 from tests.graphs import apply, assert_parity, init, model, node, ops, value
 
@@ -26,7 +26,7 @@ def test_output_becomes_nchw_and_is_declared():
     assert result.modified and ops(after) == {"Conv": 1}
     assert after.graph.output[0].name == "y"
     meta = {p.key: p.value for p in after.metadata_props}
-    assert layout.output_perms(meta) == {"y": (0, 2, 3, 1)}
+    assert metadata.output_perms(meta) == {"y": (0, 2, 3, 1)}
     assert_parity(proto, after)
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 from onnx import numpy_helper
 
-from pipeline import provenance
+from pipeline import metadata
 from pipeline.passes.zero_bias import RestoreZeroBiases
 from tests.graphs import apply, assert_parity, init, model, node, ops, value
 
@@ -27,7 +27,7 @@ def _graph(use_bias: list[str]):
             init("w", RNG.standard_normal((5, 2, 3, 3)).astype(np.float32)),
             init("k", RNG.standard_normal((4, 5)).astype(np.float32)),
         ],
-        metadata={provenance.USE_BIAS: json.dumps(use_bias)},
+        metadata={metadata.USE_BIAS: json.dumps(use_bias)},
     )
 
 
@@ -62,7 +62,7 @@ def test_a_layer_gets_one_bias_on_its_last_weighted_node():
             init("dw", RNG.standard_normal((2, 1, 3, 3)).astype(np.float32)),
             init("pw", RNG.standard_normal((4, 2, 1, 1)).astype(np.float32)),
         ],
-        metadata={provenance.USE_BIAS: json.dumps(["sep"])},
+        metadata={metadata.USE_BIAS: json.dumps(["sep"])},
     )
     _, after = apply(RestoreZeroBiases(), proto)
     assert [len(n.input) for n in after.graph.node] == [2, 3]

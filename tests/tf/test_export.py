@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import onnx
 import pytest
-from pipeline import artifacts, provenance
+from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.compare import FLOAT32_TOL
 from pipeline.errors import BadInputError, UnsupportedError
@@ -45,12 +45,12 @@ def test_keras_layers_travel_in_the_onnx(lenet4_export):
     out, _ = lenet4_export
     proto = onnx.load(out / artifacts.STAGE1)
     meta = {p.key: p.value for p in proto.metadata_props}
-    assert meta[provenance.MODEL_NAME] == "lenet4"
-    assert meta[provenance.PARAM_COUNT] == "69362"
-    assert meta[provenance.INPUT_LAYOUT_PREFIX + "input_1"] == "NHWC"
-    layers = dict(json.loads(meta[provenance.LAYERS]))
+    assert meta[metadata.MODEL_NAME] == "lenet4"
+    assert meta[metadata.PARAM_COUNT] == "69362"
+    assert meta[metadata.INPUT_LAYOUT_PREFIX + "input_1"] == "NHWC"
+    layers = dict(json.loads(meta[metadata.LAYERS]))
     assert layers["fc1"] == "Dense" and layers["block1_conv1"] == "Conv2D"
-    owners = {provenance.layer_of(n.doc_string)[0] for n in proto.graph.node}
+    owners = {metadata.layer_of(n.doc_string)[0] for n in proto.graph.node}
     assert {"block1_conv1", "block2_pool1", "flatten", "fc1", "predictions"} <= owners
 
 
@@ -81,7 +81,7 @@ def test_exact_gelu_and_a_zero_bias_convert(tmp_path):
     ops = {n.op_type for n in proto.graph.node}
     assert "Erf" in ops and "Erfc" not in ops
     meta = {p.key: p.value for p in proto.metadata_props}
-    assert json.loads(meta[provenance.USE_BIAS]) == ["fc"]
+    assert json.loads(meta[metadata.USE_BIAS]) == ["fc"]
 
 
 def test_legacy_h5_input_converts_and_is_not_modified(tmp_path, lenet4_export):

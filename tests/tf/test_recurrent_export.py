@@ -9,10 +9,11 @@ import itertools
 import keras
 import numpy as np
 import pytest
-from pipeline import ort, recurrent_form
+from pipeline import ort
 from pipeline.compare import FLOAT32_TOL, compare
 from pipeline.errors import UnsupportedError
 from pipeline.export import tf2onnx_export
+from pipeline.forms import recurrent as recurrent_form
 
 L = keras.layers
 FEATURES = 5

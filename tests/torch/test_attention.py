@@ -7,9 +7,11 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper
-from pipeline import artifacts, attention_form, channel_norm_form, provenance
+from pipeline import artifacts, metadata
 from pipeline import reference as ref
-from pipeline.recurrent_form import DOMAIN, VERSION
+from pipeline.forms import DOMAIN, VERSION
+from pipeline.forms import attention as attention_form
+from pipeline.forms import channel_norm as channel_norm_form
 from pipeline.torch_stage import run
 
 from tests.graphs import OPSET, init, model, node, reference_of, value
@@ -38,7 +40,7 @@ def _attention_model(op_type: str, kv: int) -> onnx.ModelProto:
         head_shape=[0, 0, HEADS, -1],
         scale=float(1 / np.sqrt(EMBED // HEADS)),
     )
-    call.doc_string = provenance.layer_doc("att", "MultiHeadAttention")
+    call.doc_string = metadata.layer_doc("att", "MultiHeadAttention")
     graph = helper.make_graph(
         [call],
         "g",
@@ -116,7 +118,7 @@ def test_channel_layer_norm_becomes_nn_layer_norm_over_the_channel_axis(spatial,
     call = helper.make_node(
         channel_norm_form.OP_TYPE, ["x", "n.w", "n.b"], ["y"], name="n", domain=DOMAIN, epsilon=1e-6
     )
-    call.doc_string = provenance.layer_doc("n", "LayerNormalization")
+    call.doc_string = metadata.layer_doc("n", "LayerNormalization")
     graph = helper.make_graph(
         [call],
         "g",

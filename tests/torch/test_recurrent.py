@@ -8,9 +8,10 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper
-from pipeline import artifacts, provenance, recurrent_form
+from pipeline import artifacts, forms, metadata
 from pipeline import reference as ref
-from pipeline.recurrent_form import Form
+from pipeline.forms import recurrent as recurrent_form
+from pipeline.forms.recurrent import Form
 from pipeline.torch_stage import run
 
 from tests.graphs import OPSET, init, reference_of, value
@@ -37,7 +38,7 @@ def _recurrent_model(form: Form, bias: bool = True, activation: str = "Tanh") ->
     )
     if form.kind == "SimpleRNN":
         call.attribute.append(helper.make_attribute("activations", [activation] * d))
-    call.doc_string = provenance.layer_doc("rnn", form.kind)
+    call.doc_string = metadata.layer_doc("rnn", form.kind)
     graph = helper.make_graph(
         [call],
         "g",
@@ -49,7 +50,7 @@ def _recurrent_model(form: Form, bias: bool = True, activation: str = "Tanh") ->
         graph,
         opset_imports=[
             helper.make_opsetid("", OPSET),
-            helper.make_opsetid(recurrent_form.DOMAIN, recurrent_form.VERSION),
+            helper.make_opsetid(forms.DOMAIN, forms.VERSION),
         ],
         functions=[recurrent_form.function(form, OPSET)],
     )

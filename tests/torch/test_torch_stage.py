@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from pipeline import artifacts, provenance
+from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.errors import MismatchError, UnsupportedError
 from pipeline.torch_stage import run, writers
@@ -61,7 +61,7 @@ def _small_cnn() -> onnx.ModelProto:
             init("fc.weight", RNG.standard_normal((5, 36)).astype(np.float32)),
             init("fc.bias", RNG.standard_normal(5).astype(np.float32)),
         ],
-        metadata={provenance.MODEL_NAME: "small_cnn", provenance.PARAM_COUNT: "261"},
+        metadata={metadata.MODEL_NAME: "small_cnn", metadata.PARAM_COUNT: "261"},
     )
 
 
@@ -158,7 +158,7 @@ def _branchy() -> onnx.ModelProto:
             init("ends", np.array([2**63 - 1, -2], np.int64)),
             init("axes", np.array([2, 3], np.int64)),
         ],
-        metadata={provenance.PARAM_COUNT: "54"},  # the 3-value constant buffer is no weight
+        metadata={metadata.PARAM_COUNT: "54"},  # the 3-value constant buffer is no weight
     )
 
 
@@ -202,13 +202,13 @@ def test_swish_is_written_as_silu(tmp_path):
 def test_a_keras_weight_outside_any_module_is_a_parameter(tmp_path):
     """ConvNeXt's LayerScale: x * gamma, gamma a Keras weight -> nn.Parameter, not a buffer."""
     gamma = init("scale.input1", np.arange(1, 4, dtype=np.float32))
-    gamma.doc_string = provenance.KERAS_WEIGHT
+    gamma.doc_string = metadata.KERAS_WEIGHT
     proto = model(
         [node("Mul", ["x", "scale.input1"], ["scale"], layer="scale", cls="LayerScale")],
         [value("x", ["batch", 3])],
         [value("scale", ["batch", 3])],
         [gamma],
-        metadata={provenance.PARAM_COUNT: "3"},
+        metadata={metadata.PARAM_COUNT: "3"},
     )
     report = run(_write(tmp_path, proto), tmp_path)
     text = (tmp_path / artifacts.MODEL_PY).read_text()
@@ -220,13 +220,13 @@ def test_a_keras_weight_outside_any_module_is_a_parameter(tmp_path):
 
 def test_prelu_after_a_dense_is_nn_prelu(tmp_path):
     alpha = init("act.weight", np.array([0.1, 0.2, 0.3], np.float32))
-    alpha.doc_string = provenance.KERAS_WEIGHT
+    alpha.doc_string = metadata.KERAS_WEIGHT
     proto = model(
         [node("PRelu", ["x", "act.weight"], ["act"], layer="act", cls="PReLU")],
         [value("x", ["batch", 3])],
         [value("act", ["batch", 3])],
         [alpha],
-        metadata={provenance.PARAM_COUNT: "3"},
+        metadata={metadata.PARAM_COUNT: "3"},
     )
     report = run(_write(tmp_path, proto), tmp_path)
     text = (tmp_path / artifacts.MODEL_PY).read_text()

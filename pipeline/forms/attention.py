@@ -1,6 +1,6 @@
 """The ONNX form of Keras MultiHeadAttention, shared by stage 1 (writes it) and stage 3.
 
-One call of a model-local function (domain ``keras2torch``, see ``recurrent_form``)::
+One call of a model-local function (domain ``keras2torch``, see ``pipeline.forms``)::
 
     KerasMultiHeadAttention[Causal](query[B,Tq,E], value[B,Tv,Ev], key[B,Tv,Ek],
                                     Wq[E,H*D], bq[H*D], Wk[Ek,H*D], bk[H*D],
@@ -24,15 +24,11 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from pipeline.recurrent_form import DOMAIN
+from pipeline.forms.function import DOMAIN, attribute_ref
 
 OP_TYPES = ("KerasMultiHeadAttention", "KerasMultiHeadAttentionCausal")
 INPUTS = ("query", "value", "key", "Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
 LARGE_NEGATIVE = -1e9  # what Keras adds to masked scores before the softmax (float32)
-
-
-def _ref(name: str, kind: int) -> onnx.AttributeProto:
-    return onnx.AttributeProto(name=name, ref_attr_name=name, type=kind)
 
 
 def _projection(x: str, w: str, b: str, perm: list[int], out: str) -> list[onnx.NodeProto]:
@@ -65,11 +61,13 @@ def _causal(scores: str, out: str) -> list[onnx.NodeProto]:
 
 def function(op_type: str, opset: int) -> onnx.FunctionProto:
     head_shape = helper.make_node("Constant", [], ["head_shape"])
-    head_shape.attribute.append(_ref("value_ints", onnx.AttributeProto.INTS))
-    head_shape.attribute[0].ref_attr_name = "head_shape"
+    head_shape.attribute.append(
+        attribute_ref("head_shape", onnx.AttributeProto.INTS, attribute="value_ints")
+    )
     scale = helper.make_node("Constant", [], ["scale_value"])
-    scale.attribute.append(_ref("value_float", onnx.AttributeProto.FLOAT))
-    scale.attribute[0].ref_attr_name = "scale"
+    scale.attribute.append(
+        attribute_ref("scale", onnx.AttributeProto.FLOAT, attribute="value_float")
+    )
     nodes = [head_shape, scale, helper.make_node("Constant", [], ["merge"], value_ints=[0, 0, -1])]
     nodes += _projection("query", "Wq", "bq", [0, 2, 1, 3], "q_unscaled")
     nodes.append(helper.make_node("Mul", ["q_unscaled", "scale_value"], ["q"]))

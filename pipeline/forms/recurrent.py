@@ -33,20 +33,18 @@ which is the forward op on the reversed input.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
-DOMAIN = "keras2torch"
-VERSION = 1
+from pipeline.forms.function import DOMAIN, attribute_ref, int_constant
+
 KINDS = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}  # Keras layer -> ONNX op
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 DIRECTIONS = ("Forward", "Backward", "BidirectionalConcat", "BidirectionalSum")
 OUTPUTS = ("Sequence", "Last")
-_NAME = re.compile(rf"Keras({'|'.join(KINDS)})({'|'.join(DIRECTIONS)})({'|'.join(OUTPUTS)})$")
 
 
 @dataclass(frozen=True)
@@ -68,25 +66,15 @@ class Form:
         return 2 if self.bidirectional else 1
 
 
-def parse(op_type: str) -> Form | None:
-    match = _NAME.match(op_type)
-    return Form(*match.groups()) if match else None
-
-
 def all_forms() -> list[Form]:
     return [Form(k, d, o) for k in KINDS for d in DIRECTIONS for o in OUTPUTS]
 
 
+# Every form keeps ONNX's weight names (torch splits them per gate and bias in stage 3).
+PARAM_ROLES = {form.op_type: (None, "W", "R", "B") for form in all_forms()}
+
+
 _INT64_MIN = np.iinfo(np.int64).min
-
-
-def _const(name: str, values) -> onnx.NodeProto:
-    tensor = numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
-    return helper.make_node("Constant", [], [name], value=tensor)
-
-
-def _ref(name: str, kind: int) -> onnx.AttributeProto:
-    return onnx.AttributeProto(name=name, ref_attr_name=name, type=kind)
 
 
 def _outputs(form: Form) -> list[onnx.NodeProto]:
@@ -96,12 +84,12 @@ def _outputs(form: Form) -> list[onnx.NodeProto]:
         perm, shape = ([2, 0, 1, 3], [0, 0, -1]) if sequence else ([1, 0, 2], [0, -1])
         return [
             helper.make_node("Transpose", [source], ["batch_first"], perm=perm),
-            _const("merged_shape", shape),
+            int_constant("merged_shape", shape),
             helper.make_node("Reshape", ["batch_first", "merged_shape"], ["Y"]),
         ]
     reduce = "ReduceSum" if form.direction == "BidirectionalSum" else "Squeeze"
     axis = 1 if sequence else 0
-    nodes = [_const("direction_axis", [axis])]
+    nodes = [int_constant("direction_axis", [axis])]
     attrs = {"keepdims": 0} if reduce == "ReduceSum" else {}
     if not sequence:
         return [*nodes, helper.make_node(reduce, [source, "direction_axis"], ["Y"], **attrs)]
@@ -117,10 +105,10 @@ def function(form: Form, opset: int) -> onnx.FunctionProto:
     x = "X"
     if form.direction == "Backward":
         nodes += [
-            _const("start", [-1]),
-            _const("end", [_INT64_MIN]),
-            _const("time_axis", [1]),
-            _const("step", [-1]),
+            int_constant("start", [-1]),
+            int_constant("end", [_INT64_MIN]),
+            int_constant("time_axis", [1]),
+            int_constant("step", [-1]),
             helper.make_node("Slice", ["X", "start", "end", "time_axis", "step"], ["X_rev"]),
         ]
         x = "X_rev"
@@ -131,12 +119,12 @@ def function(form: Form, opset: int) -> onnx.FunctionProto:
         ["Y_all", "Y_h"],
         direction="bidirectional" if form.bidirectional else "forward",
     )
-    op.attribute.append(_ref("hidden_size", onnx.AttributeProto.INT))
+    op.attribute.append(attribute_ref("hidden_size", onnx.AttributeProto.INT))
     attributes = ["hidden_size"]
     if form.kind == "GRU":
         op.attribute.append(helper.make_attribute("linear_before_reset", 1))
     if form.kind == "SimpleRNN":
-        op.attribute.append(_ref("activations", onnx.AttributeProto.STRINGS))
+        op.attribute.append(attribute_ref("activations", onnx.AttributeProto.STRINGS))
         attributes.append("activations")
     nodes += [op, *_outputs(form)]
     return helper.make_function(

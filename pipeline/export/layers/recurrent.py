@@ -1,30 +1,30 @@
-"""Stage 1 writes Keras recurrent layers itself (the form: ``pipeline.recurrent_form``; the
-placeholder mechanism: ``own_layers``): each LSTM, GRU, SimpleRNN and Bidirectional layer
-becomes a call of its ONNX function, its weights converted from Keras to ONNX gate order:
+"""LSTM, GRU, SimpleRNN and Bidirectional: each layer becomes a call of its ONNX function
+(the form: ``pipeline.forms.recurrent``; the mechanism: ``pipeline.export.own_layers``), its
+weights converted from Keras to ONNX gate order:
 
 - Keras LSTM gates are (i, f, c, o), ONNX's (i, o, f, c); GRU and ONNX both (z, r, h);
 - Keras kernels are (in, gates*H), ONNX's W is (directions, gates*H, in);
 - ONNX B is (input bias, recurrent bias): Keras LSTM/SimpleRNN have one bias (the recurrent
   half is zero); a ``reset_after`` GRU has both, exactly ONNX's ``linear_before_reset=1``.
 
-A layer this form cannot hold exactly is refused here, naming it (``check``).
+A layer this form cannot hold exactly is refused before tf2onnx runs, naming it (``check``).
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import onnx
+from onnx import helper
 
 from pipeline.errors import UnsupportedError
-from pipeline.recurrent_form import Form
+from pipeline.export.layers import onnx_edit
+from pipeline.export.layers.registry import register
+from pipeline.forms import recurrent as recurrent_form
+from pipeline.forms.recurrent import Form
 
 _LSTM_TO_ONNX = (0, 3, 1, 2)  # ONNX (i, o, f, c) from Keras (i, f, c, o)
 _RECURRENT = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
-CLASSES = (*_RECURRENT, keras.layers.Bidirectional)
-
-
-def is_recurrent(layer) -> bool:
-    return type(layer) in CLASSES
 
 
 def _name(fn) -> str:
@@ -89,15 +89,6 @@ def _output_shape(layer, sequences) -> tuple:
     return (None, steps, units) if form.output == "Sequence" else (None, units)
 
 
-def trace(layer, sequences, initial_state=None, mask=None, training=False, **kwargs):
-    """While tf2onnx traces (see own_layers): the placeholder's inputs and output shape."""
-    if mask is not None:
-        raise _refuse(layer, "it receives a mask (Embedding mask_zero=True or Masking)")
-    if initial_state is not None:
-        raise _refuse(layer, "it is called with an initial_state")
-    return [sequences], _output_shape(layer, sequences), {}
-
-
 def _gates(matrix: np.ndarray, kind: str) -> np.ndarray:
     """Keras (in, gates*H) -> ONNX (gates*H, in), gates in ONNX order."""
     if kind == "LSTM":
@@ -134,3 +125,38 @@ def weights(layer) -> dict[str, np.ndarray | None]:
 def _activation(layer) -> str:
     inner = layer.forward_layer if isinstance(layer, keras.layers.Bidirectional) else layer
     return _name(inner.cell.activation).capitalize()
+
+
+@register
+class RecurrentHandler:
+    CLASSES = (*_RECURRENT, keras.layers.Bidirectional)
+
+    @staticmethod
+    def check(layer) -> None:
+        form_of(layer)  # raises, naming the layer, for a form it cannot hold
+
+    @staticmethod
+    def trace(layer, sequences, initial_state=None, mask=None, training=False, **kwargs):
+        """While tf2onnx traces (see own_layers): the placeholder's inputs and output shape."""
+        if mask is not None:
+            raise _refuse(layer, "it receives a mask (Embedding mask_zero=True or Masking)")
+        if initial_state is not None:
+            raise _refuse(layer, "it is called with an initial_state")
+        return [sequences], _output_shape(layer, sequences), {}
+
+    @staticmethod
+    def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
+        """The placeholder ``node`` becomes a call of ``layer``'s function (in place)."""
+        form = form_of(layer)
+        arrays = weights(layer)
+        inputs = [node.input[0]]
+        for key in "WRB":
+            array = arrays[key]
+            name = f"{layer.name}.{key}"
+            inputs.append("" if array is None else onnx_edit.initializer(proto.graph, name, array))
+        onnx_edit.become(node, form.op_type, recurrent_form.DOMAIN, inputs)
+        node.attribute.append(helper.make_attribute("hidden_size", arrays["R"].shape[-1]))
+        if form.kind == "SimpleRNN":
+            activations = [_activation(layer)] * form.num_directions
+            node.attribute.append(helper.make_attribute("activations", activations))
+        return recurrent_form.function(form, onnx_edit.opset(proto))

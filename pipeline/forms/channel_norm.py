@@ -4,7 +4,7 @@ by stage 2 (writes it) and stage 3 (reads it).
 Keras normalizes the last axis of NHWC data (ConvNeXt's LayerNorm after a depthwise conv);
 once stage 2 has made the data NCHW, that axis is axis 1, and ONNX's ``LayerNormalization``
 normalizes axis 1 *and every axis after it*. So stage 2 writes one call of a model-local
-function (domain ``keras2torch``, see ``recurrent_form``)::
+function (domain ``keras2torch``, see ``pipeline.forms``)::
 
     KerasChannelLayerNorm(X[N,C,...], scale[1,C,1...], bias[1,C,1...]) -> Y[N,C,...]
 
@@ -21,18 +21,17 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from pipeline.recurrent_form import DOMAIN
+from pipeline.forms.function import DOMAIN, attribute_ref
 
 OP_TYPE = "KerasChannelLayerNorm"
 AXIS = 1
+PARAM_ROLES = {OP_TYPE: (None, "weight", "bias")}
 
 
 def function(opset: int) -> onnx.FunctionProto:
     epsilon = helper.make_node("Constant", [], ["epsilon_value"])
     epsilon.attribute.append(
-        onnx.AttributeProto(
-            name="value_float", ref_attr_name="epsilon", type=onnx.AttributeProto.FLOAT
-        )
+        attribute_ref("epsilon", onnx.AttributeProto.FLOAT, attribute="value_float")
     )
     nodes = [
         epsilon,

@@ -1,19 +1,20 @@
-"""Stage 1 writes MultiHeadAttention (``pipeline.attention_form``), LayerNormalization (one
-ONNX ``LayerNormalization``) and PReLU (one ``PRelu``) itself; the mechanism is
-``own_layers``."""
+"""MultiHeadAttention: one call of its ONNX function (the form: ``pipeline.forms.attention``;
+the mechanism: ``pipeline.export.own_layers``), for the configurations
+``nn.MultiheadAttention`` computes exactly; the others are refused, naming the layer."""
 
 from __future__ import annotations
 
 import math
 
 import keras
-import numpy as np
 import onnx
 from onnx import helper
 
-from pipeline import attention_form
 from pipeline.errors import UnsupportedError
-from pipeline.recurrent_form import DOMAIN
+from pipeline.export.layers import onnx_edit
+from pipeline.export.layers.registry import register
+from pipeline.forms import DOMAIN
+from pipeline.forms import attention as attention_form
 
 
 def _refuse(layer, why: str) -> UnsupportedError:
@@ -42,6 +43,7 @@ def check_attention(layer) -> None:
         raise _refuse(layer, f"attention_axes={layer._attention_axes} (sequence axis only)")
 
 
+@register
 class MultiHeadAttentionHandler:
     CLASSES = (keras.layers.MultiHeadAttention,)
 
@@ -59,8 +61,6 @@ class MultiHeadAttentionHandler:
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
-        from pipeline.export import own_layers
-
         op_type = attention_form.OP_TYPES[1 if info["causal"] else 0]
         arrays = {}
         for key, dense in (("q", "_query_dense"), ("k", "_key_dense"), ("v", "_value_dense")):
@@ -72,66 +72,14 @@ class MultiHeadAttentionHandler:
         arrays["Wo"] = out.kernel.numpy().reshape(-1, out.kernel.shape[-1])
         arrays["bo"] = out.bias.numpy()
         names = [
-            own_layers.initializer(proto.graph, f"{layer.name}.{key}", array)
+            onnx_edit.initializer(proto.graph, f"{layer.name}.{key}", array)
             for key, array in arrays.items()
         ]
-        own_layers.become(node, op_type, DOMAIN, [*node.input[:3], *names])
+        onnx_edit.become(node, op_type, DOMAIN, [*node.input[:3], *names])
         node.attribute.extend(
             [
                 helper.make_attribute("head_shape", [0, 0, layer.num_heads, -1]),
                 helper.make_attribute("scale", 1.0 / math.sqrt(float(layer.key_dim))),
             ]
         )
-        opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-        return attention_form.function(op_type, opset)
-
-
-class LayerNormHandler:
-    CLASSES = (keras.layers.LayerNormalization,)
-
-    @staticmethod
-    def trace(layer, inputs, *args, **kwargs):
-        """Over the last axis only (else tf2onnx converts Keras' arithmetic)."""
-        rank = len(inputs.shape)
-        axes = [a % rank for a in layer.axis]
-        if axes != [rank - 1] or getattr(layer, "rms_scaling", False):
-            return None
-        return [inputs], tuple(inputs.shape), {}
-
-    @staticmethod
-    def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
-        """``LayerNormalization(x, gamma, beta, axis=-1)``; a missing gamma/beta is 1/0."""
-        from pipeline.export import own_layers
-
-        size = int(layer.gamma.shape[0] if layer.scale else layer.beta.shape[0])
-        gamma = layer.gamma.numpy() if layer.scale else np.ones(size, np.float32)
-        beta = layer.beta.numpy() if layer.center else np.zeros(size, np.float32)
-        inputs = [
-            node.input[0],
-            own_layers.initializer(proto.graph, f"{layer.name}.weight", gamma),
-            own_layers.initializer(proto.graph, f"{layer.name}.bias", beta),
-        ]
-        own_layers.become(node, "LayerNormalization", "", inputs)
-        node.attribute.extend(
-            [helper.make_attribute("axis", -1), helper.make_attribute("epsilon", layer.epsilon)]
-        )
-        return None
-
-
-class PReLUHandler:
-    """Keras PReLU -> ONNX ``PRelu(x, alpha)``, alpha a Keras weight (tf2onnx would write
-    Relu/Neg/Mul with alpha folded into a constant: no trainable alpha in PyTorch)."""
-
-    CLASSES = (keras.layers.PReLU,)
-
-    @staticmethod
-    def trace(layer, inputs, *args, **kwargs):
-        return [inputs], tuple(inputs.shape), {}
-
-    @staticmethod
-    def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
-        from pipeline.export import own_layers
-
-        slope = own_layers.initializer(proto.graph, f"{layer.name}.weight", layer.alpha.numpy())
-        own_layers.become(node, "PRelu", "", [node.input[0], slope])
-        return None
+        return attention_form.function(op_type, onnx_edit.opset(proto))

@@ -1,6 +1,6 @@
 """Benchmark runner, TensorFlow side: the Keras model under ``tf.function``.
 
-``python -m pipeline.export.bench OUT_DIR MODEL`` prints JSON results. TensorFlow flushes
+``python -m pipeline.bench.keras_side.run OUT_DIR MODEL`` prints JSON results. TensorFlow flushes
 denormals to zero in its CPU kernels by default; intra-op threads are pinned like the others.
 """
 
@@ -16,7 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from pipeline import artifacts, timing  # noqa: E402
+from pipeline import artifacts  # noqa: E402
+from pipeline.bench import timing  # noqa: E402
 
 
 def _keras_model(out_dir: Path, model: str) -> keras.Model:

@@ -1,7 +1,7 @@
 """``make bench``: inference speed of a converted model, every framework measured alike.
 
 Each framework runs in its own process (TensorFlow and torch cannot share one): the Keras
-runner (``pipeline.export.bench``), the torch runner (``pipeline.torch_stage.bench``) and
+runner (``pipeline.bench.keras_side.run``), the torch runner (``pipeline.bench.torch_side.run``) and
 onnxruntime here. Same seeded inputs, ``timing.THREADS`` threads, denormals flushed to zero,
 median of repeated calls after warm-up. Writes ``bench.json`` and ``bench.png``.
 
@@ -18,7 +18,8 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 
-from pipeline import artifacts, layout, timing
+from pipeline import artifacts, metadata
+from pipeline.bench import timing
 from pipeline.errors import PipelineError
 
 BENCH_JSON = "bench.json"
@@ -52,10 +53,10 @@ def _onnxruntime(path: Path) -> list[dict]:
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     meta = {p.key: p.value for p in proto.metadata_props}
     name = proto.graph.input[0].name
-    perm = layout.input_perms(meta).get(name)
+    perm = metadata.input_perms(meta).get(name)
     results = []
     for batch in timing.BATCH_SIZES:
-        feeds = layout.adapt_inputs(
+        feeds = metadata.adapt_inputs(
             {name: timing.inputs(path.parent, batch)}, {name: perm} if perm else {}
         )
         stats = timing.measure(lambda f=feeds: session.run(None, f))
@@ -68,9 +69,9 @@ def run(out_dir: Path, model: str | None = None) -> dict:
     artifacts.require_file(
         out_dir / artifacts.MODEL_PY, "converted model", "Run `make convert MODEL=...` first."
     )
-    results = _child("pipeline.export.bench", str(out_dir), model or out_dir.name)
+    results = _child("pipeline.bench.keras_side.run", str(out_dir), model or out_dir.name)
     results += _onnxruntime(out_dir / artifacts.STAGE2)
-    results += _child("pipeline.torch_stage.bench", str(out_dir))
+    results += _child("pipeline.bench.torch_side.run", str(out_dir))
     for row in results:
         base = next(r for r in results if r["runner"] == BASELINE and r["batch"] == row["batch"])
         row["vs_emitted"] = row["median_ms"] / base["median_ms"]

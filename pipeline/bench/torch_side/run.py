@@ -5,7 +5,7 @@ inference (``torch.fx.experimental.optimization.fuse``, what tf2onnx does to the
 chain), in both memory formats. Every emitted configuration is one model.py documents.
 ``torch.set_flush_denormal(True)`` and the thread count apply to all of them.
 
-``python -m pipeline.torch_stage.bench OUT_DIR`` prints JSON results.
+``python -m pipeline.bench.torch_side.run OUT_DIR`` prints JSON results.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import torch
 from onnx2torch import convert
 from torch.fx.experimental.optimization import fuse
 
-from pipeline import artifacts, layout, provenance, timing
-from pipeline.torch_stage import handwritten_lenet4
+from pipeline import artifacts, metadata
+from pipeline.bench import timing
+from pipeline.bench.torch_side import handwritten_lenet4
 from pipeline.torch_stage.verify import load_module
 
 Feed = Callable[[np.ndarray], torch.Tensor]  # Keras-layout input -> what a runner takes
@@ -34,7 +35,7 @@ def _runners(out_dir: Path) -> list[tuple[str, torch.nn.Module, Feed]]:
     """Every torch runner, built once, with how to feed it a Keras-layout input."""
     stage2 = onnx.load(out_dir / artifacts.STAGE2, load_external_data=False)
     meta = {p.key: p.value for p in stage2.metadata_props}
-    perm = layout.input_perms(meta).get(stage2.graph.input[0].name)
+    perm = metadata.input_perms(meta).get(stage2.graph.input[0].name)
 
     def nchw(keras_x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(keras_x.transpose(perm) if perm else keras_x))
@@ -63,7 +64,7 @@ def _runners(out_dir: Path) -> list[tuple[str, torch.nn.Module, Feed]]:
         )
     naive = convert(onnx.load(out_dir / artifacts.STAGE1)).eval()
     runners.append(("naive onnx2torch GraphModule of stage1.onnx", naive, torch.from_numpy))
-    if meta.get(provenance.MODEL_NAME) == "lenet4":
+    if meta.get(metadata.MODEL_NAME) == "lenet4":
         state = torch.load(out_dir / artifacts.WEIGHTS, weights_only=True)
         runners.append(
             ("hand-written LeNet4 (reference post)", handwritten_lenet4.from_emitted(state), nchw)

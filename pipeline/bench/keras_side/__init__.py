@@ -1,0 +1,1 @@
+"""Benchmark runner in the TensorFlow process (imports TensorFlow, never torch)."""

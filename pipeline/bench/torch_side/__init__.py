@@ -1,0 +1,1 @@
+"""Benchmark runners in the torch process (import torch, never TensorFlow)."""

@@ -1,0 +1,14 @@
+"""The Keras layers stage 1 writes itself, one module per layer family, each handler
+registered in ``registry`` (which says what a handler is); ``pipeline.export.own_layers``
+is the mechanism that calls them while tf2onnx traces.
+
+Importing this package registers every family below. A new family is a new module here and
+one line in the import list.
+"""
+
+from __future__ import annotations
+
+from pipeline.export.layers import attention, normalization, prelu, recurrent  # noqa: F401
+from pipeline.export.layers.registry import handler_for, handlers
+
+__all__ = ["handler_for", "handlers"]

@@ -1,0 +1,32 @@
+"""The ONNX forms the stages agree on beyond standard ONNX: model-local functions (domain
+``keras2torch``) that one stage writes and a later one reads.
+
+- ``recurrent``: stage 1 writes each LSTM/GRU/SimpleRNN/Bidirectional layer as one call;
+- ``attention``: stage 1 writes MultiHeadAttention as one call;
+- ``channel_norm``: stage 2 writes a LayerNormalization over the channel axis as one call.
+
+``PARAM_ROLES`` says, per op type, which inputs are which torch parameter (``weight``,
+``bias``, ...): stage 2 names initializers after it, without knowing each form. Standard ops
+are listed here too, so that it is the one table. Imports neither TensorFlow nor torch.
+"""
+
+from __future__ import annotations
+
+from pipeline.forms import attention, channel_norm, recurrent
+from pipeline.forms.function import DOMAIN, VERSION
+
+__all__ = ["DOMAIN", "PARAM_ROLES", "VERSION", "attention", "channel_norm", "recurrent"]
+
+# op type -> the torch parameter name of each input position (None: not a parameter)
+PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
+    "Conv": (None, "weight", "bias"),
+    "ConvTranspose": (None, "weight", "bias"),
+    "Gemm": (None, "weight", "bias"),
+    "BatchNormalization": (None, "weight", "bias", "running_mean", "running_var"),
+    "PRelu": (None, "weight"),
+    "LayerNormalization": (None, "weight", "bias"),
+    "MatMul": (None, "weight"),  # a Dense on a sequence: stage 3 makes it nn.Linear
+    "Gather": ("weight", None),  # an Embedding's table: stage 3 makes it nn.Embedding
+    **recurrent.PARAM_ROLES,
+    **channel_norm.PARAM_ROLES,
+}

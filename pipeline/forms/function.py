@@ -1,0 +1,25 @@
+"""What every model-local ONNX function of ours shares: its domain and version, and the
+helpers that write a function body's attribute references and integer constants.
+
+A leaf module: the form modules import it, nothing here imports them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+DOMAIN = "keras2torch"
+VERSION = 1
+
+
+def attribute_ref(name: str, kind: int, attribute: str | None = None) -> onnx.AttributeProto:
+    """An attribute of a body node that takes the value of the call's attribute ``name``."""
+    return onnx.AttributeProto(name=attribute or name, ref_attr_name=name, type=kind)
+
+
+def int_constant(name: str, values) -> onnx.NodeProto:
+    """A body ``Constant`` node holding ``values`` as int64."""
+    tensor = numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
+    return helper.make_node("Constant", [], [name], value=tensor)
