@@ -15,6 +15,7 @@ import pytest
 
 from pipeline import artifacts
 from pipeline.compare import FLOAT32_TOL
+from tests.e2e.golden import assert_model_py_matches
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "lenet4.json"
@@ -53,6 +54,12 @@ def test_report_holds_every_stage_within_tolerance(converted):
     (accuracy,) = report["torch"]["accuracy"]
     assert accuracy["top1_agreement"] == 1.0 and accuracy["keras_accuracy"] > 0.9
     assert report["torch"]["param_count"] == report["torch"]["keras_param_count"] == 69362
+
+
+def test_model_py_matches_golden(converted):
+    """The emitted source, whole: any change to what a user reads shows as a diff."""
+    out, _ = converted
+    assert_model_py_matches("lenet4", (out / artifacts.MODEL_PY).read_text())
 
 
 def test_structure_matches_golden(converted):

@@ -17,13 +17,15 @@ import pytest
 from pipeline import artifacts
 from pipeline.compare import FLOAT32_TOL
 from pipeline.zoo import SMALL, convert_one
+from tests.e2e.golden import assert_model_py_matches
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTING = tuple(m for m in SMALL if m != "lenet4")  # LeNet4: tests/e2e/test_convert.py
-# Models whose stage 2 keeps a Transpose, and why (the report must give a reason for each)
+# Models whose stage 2 keeps Transposes, with the Keras layer class each reason names
 TRANSPOSES_KEPT = {
-    "reshape_permute": 2,  # Reshape in (H, W, C) order; Keras' own Permute
+    "reshape_permute": ["Reshape", "Permute"],  # Reshape in (H, W, C) order; Keras' own Permute
 }
+MODEL_PY_GOLDEN = ("transformer",)  # model.py compared whole (LeNet4's: test_convert.py)
 
 
 def _convert(model: str, out: Path) -> subprocess.CompletedProcess:
@@ -49,14 +51,20 @@ def test_small_model_converts(name, tmp_path):
         "stage2_ops": dict(sorted(Counter(n.op_type for n in proto.graph.node).items())),
         "torch_modules": torch_facts["module_types"],
     }
-    assert structure["stage2_ops"].get("Transpose", 0) == TRANSPOSES_KEPT.get(name, 0)
+    kept = TRANSPOSES_KEPT.get(name, [])
+    assert structure["stage2_ops"].get("Transpose", 0) == len(kept)
     passes = json.loads((tmp_path / artifacts.PASSES_REPORT).read_text())
-    assert all(t["why"] and "no pass matched" not in t["why"][0] for t in passes["transposes_left"])
+    reasons = [" ".join(t["why"]) for t in passes["transposes_left"]]
+    assert len(reasons) == len(kept)
+    assert all(f"({cls})" in reason for cls, reason in zip(kept, reasons, strict=True)), reasons
     golden = ROOT / "tests" / "golden" / f"{name}.json"
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(json.dumps(structure, indent=2) + "\n")
     assert structure == json.loads(golden.read_text())
-    assert "onnx2torch" not in (tmp_path / artifacts.MODEL_PY).read_text()
+    text = (tmp_path / artifacts.MODEL_PY).read_text()
+    assert "onnx2torch" not in text
+    if name in MODEL_PY_GOLDEN:
+        assert_model_py_matches(name, text)
 
 
 def test_a_keras_applications_model_converts(tmp_path):
