@@ -27,7 +27,6 @@ def _node_info(proto: onnx.ModelProto) -> dict[str, emit.NodeInfo]:
     for node in proto.graph.node:
         layer = metadata.layer_of(node.doc_string)
         info[node.name] = emit.NodeInfo(
-            node.op_type,
             metadata.describe_node(node.name, node.op_type, node.doc_string),
             f"{layer[0]} ({layer[1]})" if layer else "",
         )

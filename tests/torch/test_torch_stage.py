@@ -11,7 +11,7 @@ import torch
 from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.errors import MismatchError, UnsupportedError
-from pipeline.torch_stage import run, writers
+from pipeline.torch_stage import printing, run
 from pipeline.torch_stage.verify import load_module
 
 from tests.graphs import init, model, node, reference_of, value
@@ -129,11 +129,11 @@ def test_mismatch_with_reference_fails_and_writes_nothing(tmp_path):
 
 def test_constructor_writes_only_non_defaults():
     assert (
-        writers.constructor(torch.nn.Conv2d(3, 8, 3, stride=2, bias=False))
+        printing.constructor(torch.nn.Conv2d(3, 8, 3, stride=2, bias=False))
         == "nn.Conv2d(3, 8, kernel_size=3, stride=2, bias=False)"
     )
-    assert writers.constructor(torch.nn.MaxPool2d(3, stride=2)) == "nn.MaxPool2d(3, stride=2)"
-    assert writers.constructor(torch.nn.Linear(4, 2)) == "nn.Linear(4, 2)"
+    assert printing.constructor(torch.nn.MaxPool2d(3, stride=2)) == "nn.MaxPool2d(3, stride=2)"
+    assert printing.constructor(torch.nn.Linear(4, 2)) == "nn.Linear(4, 2)"
 
 
 def _branchy() -> onnx.ModelProto:
@@ -232,3 +232,45 @@ def test_prelu_after_a_dense_is_nn_prelu(tmp_path):
     text = (tmp_path / artifacts.MODEL_PY).read_text()
     assert "self.act = nn.PReLU(3)" in text
     assert report.passed and report.details["module_types"] == ["PReLU"]
+
+
+def _swish_gelu_branch():
+    """Swish, exact GELU, a per-element PRelu and a hard sigmoid."""
+    scalars = [
+        init(n, np.array(v, np.float32)) for n, v in (("h", 0.5), ("o", 1.0), ("r", 0.5**0.5))
+    ]
+    return model(
+        [
+            node("Sigmoid", ["x"], ["s"]),
+            node("Mul", ["x", "s"], ["sw"]),
+            node("Mul", ["sw", "r"], ["q"]),
+            node("Erf", ["q"], ["e"]),
+            node("Add", ["e", "o"], ["e1"]),
+            node("Mul", ["sw", "h"], ["hx"]),
+            node("Mul", ["hx", "e1"], ["g"]),
+            node("PRelu", ["g", "alpha"], ["p"]),
+            node("HardSigmoid", ["p"], ["y"], alpha=0.2, beta=0.5),
+        ],
+        [value("x", ["batch", 3, 4])],
+        [value("y", ["batch", 3, 4])],
+        [*scalars, init("alpha", RNG.standard_normal((3, 4)).astype(np.float32))],
+    )
+
+
+@pytest.mark.parametrize(
+    ("graph", "shape"), [(_branchy, (2, 2, 5, 5)), (_swish_gelu_branch, (2, 3, 4))]
+)
+def test_lowering_leaves_plain_torch_that_computes_the_same(graph, shape):
+    """Lowering replaces every onnx2torch wrapper; the lowered GraphModule (whose expression
+    modules run the very text model.py gets) computes bit for bit what onnx2torch's did."""
+    from onnx2torch import convert
+    from onnx2torch.utils.common import OnnxToTorchModule
+    from pipeline.torch_stage import lowering
+
+    gm = convert(graph(), save_input_names=True)
+    x = torch.from_numpy(RNG.standard_normal(shape).astype(np.float32))
+    expected = gm(x)
+    counts = lowering.lower(gm)
+    assert counts["wrappers"] > 0
+    assert not any(isinstance(m, OnnxToTorchModule) for m in gm.modules())
+    torch.testing.assert_close(gm(x), expected, rtol=0, atol=0)

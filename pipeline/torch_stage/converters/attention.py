@@ -1,6 +1,6 @@
-"""Stage 1's MultiHeadAttention function (``pipeline.attention_form``) as
-``nn.MultiheadAttention(batch_first=True)``, registered in onnx2torch's converter registry, and
-its writing.
+"""Stage 1's MultiHeadAttention function (``pipeline.forms.attention``) as
+``nn.MultiheadAttention(batch_first=True)`` called as Keras calls it (query, value, key),
+registered in onnx2torch's converter registry.
 
 The function's projections are ``x @ W + b`` with W [in, H*D]; torch keeps ``in_proj_weight``
 as [3E, E] (q, k, v stacked, each ``W.T``) when key and value have the query's size, else
@@ -18,27 +18,22 @@ from torch import nn
 
 from pipeline.forms import DOMAIN, VERSION
 from pipeline.forms import attention as attention_form
+from pipeline.torch_stage.templates import Statements
+
+# The inputs are Keras' (query, value, key); torch takes (query, key, value).
+_CALL = "{out}, _ = {self}({0}, {2}, {1}, need_weights=False)"
+_CAUSAL = (
+    "{out}, _ = {self}({0}, {2}, {1}, attn_mask=torch.ones({0}.shape[1], {2}.shape[1], "
+    "dtype=torch.bool).triu(1), need_weights=False)"
+)
 
 
-class KerasMultiHeadAttention(nn.MultiheadAttention):
-    """``nn.MultiheadAttention`` called as Keras calls it: (query, value, key) -> output."""
-
-    causal: bool = False
-
-    def forward(self, query, value, key):  # noqa: D102
-        mask = None
-        if self.causal:
-            mask = torch.ones(query.shape[1], key.shape[1], dtype=torch.bool).triu(1)
-        return super().forward(query, key, value, attn_mask=mask, need_weights=False)[0]
-
-
-def _module(op_type: str, node: OnnxNode, graph: OnnxGraph) -> nn.Module:
+def _module(node: OnnxNode, graph: OnnxGraph) -> nn.MultiheadAttention:
     names = dict(zip(attention_form.INPUTS, node.input_values, strict=True))
     weights = {k: graph.initializers[names[k]].to_torch() for k in attention_form.INPUTS[3:]}
     embed, heads = weights["Wq"].shape[0], int(node.attributes["head_shape"][2])
     kdim, vdim = weights["Wk"].shape[0], weights["Wv"].shape[0]
-    module = KerasMultiHeadAttention(embed, heads, kdim=kdim, vdim=vdim, batch_first=True)
-    module.causal = op_type.endswith("Causal")
+    module = nn.MultiheadAttention(embed, heads, kdim=kdim, vdim=vdim, batch_first=True)
     with torch.no_grad():
         if module._qkv_same_embed_dim:
             module.in_proj_weight.copy_(
@@ -58,22 +53,9 @@ def _register(op_type: str) -> None:
     @add_converter(operation_type=op_type, version=VERSION, domain=DOMAIN)
     def convert(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:
         mapping = OnnxMapping(inputs=tuple(node.input_values[:3]), outputs=node.output_values)
-        return OperationConverterResult(_module(op_type, node, graph), mapping)
+        line = _CAUSAL if op_type.endswith("Causal") else _CALL
+        return OperationConverterResult(Statements(_module(node, graph), [line]), mapping)
 
 
 for _op_type in attention_form.OP_TYPES:
     _register(_op_type)
-
-
-def write(module: KerasMultiHeadAttention) -> tuple[str, tuple[str, ...]]:
-    """The constructor and the forward statements (over ``{self}``, ``{0..2}``, ``{out}``:
-    the inputs are Keras' query, value, key)."""
-    args = [str(module.embed_dim), str(module.num_heads)]
-    if not module._qkv_same_embed_dim:
-        args += [f"kdim={module.kdim}", f"vdim={module.vdim}"]
-    args.append("batch_first=True")
-    mask = ""
-    if module.causal:
-        mask = "attn_mask=torch.ones({0}.shape[1], {2}.shape[1], dtype=torch.bool).triu(1), "
-    call = "{out}, _ = {self}({0}, {2}, {1}, " + mask + "need_weights=False)"
-    return f"nn.MultiheadAttention({', '.join(args)})", (call,)

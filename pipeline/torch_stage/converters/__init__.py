@@ -1,0 +1,49 @@
+"""Our additions to onnx2torch, through its converter registry (never by editing it), one
+module per op family; importing this package registers them all. Each returns a native
+``torch.nn`` module, or one called by forward statements (``templates.Statements``).
+
+- ``pooling``: ``GlobalMaxPool`` (onnx2torch has none);
+- ``recurrent``, ``attention``: stage 1's functions for recurrent layers and
+  MultiHeadAttention (``pipeline.forms``);
+- ``channel_norm``: stage 2's channel LayerNorm function.
+
+onnx2torch's own converters give its wrapper classes for many ops; ``pipeline.torch_stage.
+lowering`` turns those into plain torch. A new ONNX op goes here only when onnx2torch has no
+converter for it at all.
+"""
+
+from __future__ import annotations
+
+import onnx
+from onnx2torch.node_converters.registry import get_converter
+
+from pipeline import metadata
+from pipeline.errors import UnsupportedError
+from pipeline.torch_stage.converters import (  # noqa: F401  (import registers their converters)
+    attention,
+    channel_norm,
+    pooling,
+    recurrent,
+)
+
+
+def ensure_convertible(proto: onnx.ModelProto) -> None:
+    """Fail naming every node onnx2torch has no converter for (it would raise a bare
+    NotImplementedError in the middle of the conversion)."""
+    opsets = {o.domain or "": o.version for o in proto.opset_import}
+    missing = []
+    for node in proto.graph.node:
+        try:
+            get_converter(
+                operation_type=node.op_type,
+                version=opsets[node.domain or ""],
+                domain=node.domain or "",
+            )
+        except NotImplementedError:
+            missing.append(metadata.describe_node(node.name, node.op_type, node.doc_string))
+    if missing:
+        raise UnsupportedError(
+            "onnx2torch has no converter for: " + "; ".join(missing) + ". Replace the Keras "
+            "layer with a supported one (README, 'Supported layers'), or register a converter "
+            "in pipeline/torch_stage/converters/."
+        )

@@ -1,0 +1,58 @@
+"""onnx2torch's element-wise wrappers as the plain torch expression they compute: ``x + y``,
+``-x``, ``x ** y``, ``torch.erf(x)``, ``torch.tanh(x)``, hard sigmoid, per-element PReLU."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from onnx2torch.node_converters.activations import OnnxErf, OnnxHardSigmoid, OnnxPReLU
+from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
+from onnx2torch.node_converters.functions import OnnxFunction
+from onnx2torch.node_converters.neg import OnnxNeg
+from onnx2torch.node_converters.pow import OnnxPow
+from torch import nn
+
+from pipeline.torch_stage.templates import Expression, literal
+
+Consts = list  # per input: its value if constant, else None
+Lowered = tuple[nn.Module, int | None]  # the module, and how many leading inputs it takes
+
+_BINARY = {torch.add: "+", torch.sub: "-", torch.mul: "*"}
+
+
+def _binary(module: OnnxBinaryMathOperation, consts: Consts) -> Lowered | None:
+    if module.broadcast is not None:  # opset < 7 broadcasting rules
+        return None
+    function = module.math_op_function
+    symbol = _BINARY.get(function) or ("/" if function.__name__ == "_onnx_div" else None)
+    return (Expression(f"{{0}} {symbol} {{1}}", operator=True), None) if symbol else None
+
+
+def _pow(module: OnnxPow, consts: Consts) -> Lowered | None:
+    return (Expression("{0} ** {1}"), None) if module.broadcast is None else None
+
+
+def _function(module: OnnxFunction, consts: Consts) -> Lowered | None:
+    name = getattr(module.function, "__name__", "")
+    return (Expression(f"torch.{name}({{0}})"), None) if hasattr(torch, name) else None
+
+
+def _hard_sigmoid(module: OnnxHardSigmoid, consts: Consts) -> Lowered:
+    alpha, beta = float(module.alpha), float(module.beta)
+    if np.isclose(alpha, 1 / 6) and beta == 0.5:
+        return Expression("nn.functional.hardsigmoid({0})"), None
+    return Expression(f"torch.clamp({{0}} * {literal(alpha)} + {literal(beta)}, 0, 1)"), None
+
+
+LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
+    OnnxBinaryMathOperation: _binary,
+    OnnxPow: _pow,
+    OnnxNeg: lambda m, c: (Expression("-{0}"), None),
+    OnnxErf: lambda m, c: (Expression("torch.erf({0})"), None),
+    OnnxFunction: _function,
+    OnnxHardSigmoid: _hard_sigmoid,
+    # a per-element alpha (one per channel is nn.PReLU: constant_modules)
+    OnnxPReLU: lambda m, c: (Expression("torch.where({0} >= 0, {0}, {1} * {0})"), None),
+}
