@@ -14,6 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx_ir.passes import common
 
 from pipeline import metadata, ort
+from pipeline.passes._base import PassOutcome, RemoveUnusedNodes
 from pipeline.reference import Case, Reference
 
 OPSET = 17
@@ -71,16 +72,21 @@ def reference_of(proto: onnx.ModelProto, batches=(1, 3)) -> Reference:
     return Reference(tuple(feeds), names, cases)
 
 
-def apply(pass_, proto: onnx.ModelProto, infer_shapes: bool = True):
-    """Run one pass on an ir copy of ``proto`` (after shape inference, as in the pipeline):
-    (the pass's result, the new proto)."""
+def apply(passes, proto: onnx.ModelProto, infer_shapes: bool = True, cleanup: bool = False):
+    """Run one pass, or several in order, on an ir copy of ``proto`` (after shape inference,
+    as in the pipeline; with ``cleanup``, dead-node removal after, as the pass list does):
+    (the result, modified if any pass modified, skip reasons of all; the new proto)."""
     copy = onnx.ModelProto()
     copy.CopyFrom(proto)  # onnx-ir wraps the proto's tensors; renames would reach ``proto``
     m = ir.from_proto(copy)
     if infer_shapes:
         common.ShapeInferencePass()(m)
-    result = pass_(m)
-    return result, ir.serde.serialize_model(m)
+    results = [p(m) for p in (passes if isinstance(passes, tuple | list) else [passes])]
+    if cleanup:
+        RemoveUnusedNodes()(m)
+    modified = any(r.modified for r in results)
+    skipped = tuple(s for r in results for s in getattr(r, "skipped", ()))
+    return PassOutcome(m, modified, skipped), ir.serde.serialize_model(m)
 
 
 def ops(proto: onnx.ModelProto) -> Counter:

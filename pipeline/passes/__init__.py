@@ -20,6 +20,7 @@ from pipeline.errors import BadInputError
 from pipeline.passes import postcheck
 from pipeline.passes._base import RemoveUnusedNodes, op_histogram
 from pipeline.passes.cancel_transposes import CancelTransposes
+from pipeline.passes.channel_norm import ChannelLayerNorm
 from pipeline.passes.conv1d import Conv1d
 from pipeline.passes.conv_transpose import SplitAsymmetricConvTranspose
 from pipeline.passes.driver import check, run_passes, to_proto
@@ -29,6 +30,7 @@ from pipeline.passes.gemm import MatMulAddToGemm
 from pipeline.passes.naming import NameAfterKeras
 from pipeline.passes.nchw_input import NchwInput
 from pipeline.passes.nchw_output import NchwOutput
+from pipeline.passes.pointwise_conv import PointwiseConv
 from pipeline.passes.sink_transposes import SinkTransposes
 from pipeline.passes.squeeze_flatten import SqueezeToFlatten
 from pipeline.passes.tensordot import Tensordot
@@ -41,49 +43,58 @@ def _named(pass_: ir.passes.PassBase, name: str) -> ir.passes.PassBase:
     return pass_
 
 
-def default_passes() -> tuple[ir.passes.PassBase, ...]:
-    """The pass order, and why each pass sits where it does."""
-    return (
-        # Static shapes on every value: fold_shapes and flatten_dense read C, H, W.
-        _named(common.ShapeInferencePass(), "infer_shapes"),
-        # A Dense on a sequence: Reshape/MatMul/Reshape (shapes computed) -> one MatMul. Before
-        # fold_shapes, which would otherwise try (and fail) to fold those Reshapes.
-        Tensordot(),
-        # tf2onnx writes Keras' Flatten as Reshape(x, Concat(Shape(x)[0:1], -1)) in several
-        # forms (they vary with PYTHONHASHSEED); turn them into Flatten before anything
-        # pattern-matches on Flatten.
-        FoldShapes(),
-        # GlobalAveragePool + Squeeze -> + Flatten (a native nn.Flatten).
-        SqueezeToFlatten(),
-        # Conv1D/MaxPooling1D: the 2-D op over a height of 1 -> the 1-D op, so that the
-        # input's layout change below is a plain Transpose(0,2,1).
-        Conv1d(),
-        # The NHWC input's Transpose (or C==1 Reshape) goes; the interface becomes NCHW.
-        NchwInput(),
-        # An NHWC output's Transpose goes too; the output becomes NCHW, declared.
-        NchwOutput(),
-        # The Transpose before Flatten goes into the first Dense kernel's rows. Before the
-        # Gemm fusion, so the kernel is still the plain [H*W*C, out] MatMul operand.
-        FlattenDense(),
-        # A region left channels-last between Transposes (stage 1's PRelu, ConvNeXt's LayerNorm
-        # and Dense on channels, its residual stream) runs channels-first; its Transposes go.
-        SinkTransposes(),
-        # Whatever the removals left back to back merges or disappears.
-        CancelTransposes(),
-        # Dense = MatMul + Add -> Gemm(transB=1): nn.Linear with parameters, not buffers.
-        MatMulAddToGemm(),
-        # TensorFlow's uneven "same" crop of a transposed conv: symmetric pads + a Slice.
-        SplitAsymmetricConvTranspose(),
-        # A zero bias tf2onnx dropped comes back (after the Gemm fusion, which sees no Add).
-        RestoreZeroBiases(),
-        # Drop what the rewrites orphaned; sort; re-infer shapes so Netron shows them.
-        _named(RemoveUnusedNodes(), "remove_unused"),
-        _named(common.TopologicalSortPass(), "toposort"),
-        _named(common.ShapeInferencePass(), "reinfer_shapes"),
-        # Names last, so the nodes the passes made get Keras names too (and the shapes
-        # inferred just before get the stable dim names).
-        NameAfterKeras(),
-    )
+# The pass order, and why each pass sits where it does. Passes keep no state between runs,
+# so the list is a constant.
+DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
+    # Static shapes on every value: fold_shapes and flatten_dense read C, H, W.
+    _named(common.ShapeInferencePass(), "infer_shapes"),
+    # A Dense on a sequence: Reshape/MatMul/Reshape (shapes computed) -> one MatMul. Before
+    # fold_shapes, which would otherwise try (and fail) to fold those Reshapes.
+    Tensordot(),
+    # ... and the shape sub-graph its Reshapes read goes.
+    _named(RemoveUnusedNodes(), "remove_unused"),
+    # tf2onnx writes Keras' Flatten as Reshape(x, Concat(Shape(x)[0:1], -1)) in several
+    # forms (they vary with PYTHONHASHSEED); turn them into Flatten before anything
+    # pattern-matches on Flatten.
+    FoldShapes(),
+    # ... and the shape sub-graphs it evaluated go.
+    _named(RemoveUnusedNodes(), "remove_unused"),
+    # GlobalAveragePool + Squeeze -> + Flatten (a native nn.Flatten).
+    SqueezeToFlatten(),
+    # Conv1D/MaxPooling1D: the 2-D op over a height of 1 -> the 1-D op, so that the
+    # input's layout change below is a plain Transpose(0,2,1).
+    Conv1d(),
+    # The NHWC input's Transpose (or C==1 Reshape) goes; the interface becomes NCHW.
+    NchwInput(),
+    # An NHWC output's Transpose goes too; the output becomes NCHW, declared.
+    NchwOutput(),
+    # The Transpose before Flatten goes into the first Dense kernel's rows. Before the
+    # Gemm fusion, so the kernel is still the plain [H*W*C, out] MatMul operand.
+    FlattenDense(),
+    # A region left channels-last between Transposes (stage 1's PRelu, ConvNeXt's LayerNorm
+    # and Dense on channels, its residual stream) runs channels-first; its Transposes go,
+    # but for a local pair around each op that works on the channel axis itself ...
+    SinkTransposes(),
+    # ... which these two turn into channels-first ops: a LayerNorm on the channels ...
+    ChannelLayerNorm(),
+    # ... and a Dense on the channels, a 1x1 Conv (taking its bias Add).
+    PointwiseConv(),
+    # Whatever the removals left back to back merges or disappears.
+    CancelTransposes(),
+    # Dense = MatMul + Add -> Gemm(transB=1): nn.Linear with parameters, not buffers.
+    MatMulAddToGemm(),
+    # TensorFlow's uneven "same" crop of a transposed conv: symmetric pads + a Slice.
+    SplitAsymmetricConvTranspose(),
+    # A zero bias tf2onnx dropped comes back (after the Gemm fusion, which sees no Add).
+    RestoreZeroBiases(),
+    # Drop what the rewrites orphaned; sort; re-infer shapes so Netron shows them.
+    _named(RemoveUnusedNodes(), "remove_unused"),
+    _named(common.TopologicalSortPass(), "toposort"),
+    _named(common.ShapeInferencePass(), "reinfer_shapes"),
+    # Names last, so the nodes the passes made get Keras names too (and the shapes
+    # inferred just before get the stable dim names).
+    NameAfterKeras(),
+)
 
 
 def load_onnx(path: Path) -> ir.Model:
@@ -104,7 +115,7 @@ def run(src: Path, dst: Path, reference: Path | None = None) -> StageReport:
     model = load_onnx(src)
     reference_data = ref.load(reference) if reference is not None else None
     before = op_histogram(model.graph)
-    records = run_passes(model, default_passes(), reference_data)
+    records = run_passes(model, DEFAULT_PASSES, reference_data)
     postcheck.ensure_stage3_ready(model.graph)
     model.metadata_props["pipeline.passes"] = json.dumps([r.name for r in records])
     comparisons = tuple(check(model, reference_data, artifacts.STAGE2))

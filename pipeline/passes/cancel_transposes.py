@@ -9,31 +9,28 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, only_consumer
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import only_consumer, perm
 from pipeline.passes.layout_math import compose, is_identity
 
 
 class CancelTransposes(GraphPass):
     NAME = "cancel_transposes"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         graph, modified = model.graph, False
         for node in list(graph):
             if node.op_type != "Transpose" or node.graph is None:
                 continue
-            perm = tuple(node.attributes.get_ints("perm", ()))
+            combined = perm(node)
             source = node.inputs[0].producer()
-            if (
-                source is not None
-                and source.op_type == "Transpose"
-                and only_consumer(source.outputs[0]) is node
-            ):
-                perm = compose(tuple(source.attributes.get_ints("perm", ())), perm)
+            if perm(source) is not None and only_consumer(source.outputs[0]) is node:
+                combined = compose(perm(source), combined)
                 node.replace_input_with(0, source.inputs[0])
-                node.attributes["perm"] = ir.AttrInt64s("perm", list(perm))
+                node.attributes["perm"] = ir.AttrInt64s("perm", list(combined))
                 graph.remove(source, safe=True)
                 modified = True
-            if perm and is_identity(perm) and not node.outputs[0].is_graph_output():
+            if combined and is_identity(combined) and not node.outputs[0].is_graph_output():
                 node.outputs[0].replace_all_uses_with(node.inputs[0])
                 graph.remove(node, safe=True)
                 modified = True

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, add_initializer, const, only_consumer
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import add_initializer, bias_add, const, only_consumer, perm, take_over
 
 _OPS = ("Conv", "MaxPool", "AveragePool")
 _TO_NCHW, _TO_NHWC, _SWAP = (0, 3, 1, 2), (0, 2, 3, 1), (0, 2, 1)
@@ -41,12 +42,6 @@ def _axes(node: ir.Node) -> tuple[int, ...] | None:
     return tuple(a + rank if a < 0 else a for a in axes)
 
 
-def _perm(node: ir.Node | None) -> tuple[int, ...] | None:
-    if node is None or node.op_type != "Transpose":
-        return None
-    return tuple(node.attributes.get_ints("perm", ()))
-
-
 def _is(node: ir.Node | None, op: str, axes: tuple[int, ...]) -> bool:
     return node is not None and node.op_type == op and _axes(node) == axes
 
@@ -56,7 +51,7 @@ def _input_side(op: ir.Node) -> tuple[ir.Value, bool, list[ir.Node]] | None:
     source = op.inputs[0].producer()
     if _is(source, "Unsqueeze", (2,)) and only_consumer(source.outputs[0]) is op:
         return source.inputs[0], False, [source]
-    if _perm(source) == _TO_NCHW and only_consumer(source.outputs[0]) is op:
+    if perm(source) == _TO_NCHW and only_consumer(source.outputs[0]) is op:
         unsqueeze = source.inputs[0].producer()
         if _is(unsqueeze, "Unsqueeze", (1,)) and only_consumer(unsqueeze.outputs[0]) is source:
             return unsqueeze.inputs[0], True, [source, unsqueeze]
@@ -68,7 +63,7 @@ def _output_side(op: ir.Node) -> tuple[ir.Value, bool, list[ir.Node]] | None:
     after = only_consumer(op.outputs[0])
     if _is(after, "Squeeze", (2,)):
         return after.outputs[0], False, [after]
-    if _perm(after) == _TO_NHWC and (squeeze := only_consumer(after.outputs[0])) is not None:
+    if perm(after) == _TO_NHWC and (squeeze := only_consumer(after.outputs[0])) is not None:
         if _is(squeeze, "Squeeze", (1,)):
             return squeeze.outputs[0], True, [after, squeeze]
     return None
@@ -127,7 +122,7 @@ def _width_attributes(op: ir.Node) -> dict | None:
 class Conv1d(GraphPass):
     NAME = "conv1d"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         graph, modified = model.graph, False
         for op in list(graph):
             if _height_one(op) and _height_one(next_op := only_consumer(op.outputs[0])):
@@ -139,10 +134,10 @@ class Conv1d(GraphPass):
             attrs = _width_attributes(op)
             weight = const(op.inputs[1]) if op.op_type == "Conv" else None
             if found_in is None or found_out is None or attrs is None:
-                self.skip(op, "a 2-D op with a height-1 kernel outside the 1-D pattern")
+                skips.add(op, "a 2-D op with a height-1 kernel outside the 1-D pattern")
                 continue
             if op.op_type == "Conv" and weight is None:
-                self.skip(op, "its weight is not an initializer")
+                skips.add(op, "its weight is not an initializer")
                 continue
             self._to_1d(graph, op, found_in, found_out, attrs, weight)
             modified = True
@@ -167,9 +162,7 @@ class Conv1d(GraphPass):
             back.doc_string = op.doc_string
             graph.insert_after(new, back)
             result = back.outputs[0]
-        result.shape, result.type = y.shape, y.type
-        y.replace_all_uses_with(result, replace_graph_outputs=True)
-        result.name = y.name
+        take_over(y, result)
         graph.remove([*reversed(out_nodes), op, *in_nodes], safe=True)
         if op.op_type == "Conv" and not y_last:
             _fold_bias(graph, new)
@@ -177,25 +170,16 @@ class Conv1d(GraphPass):
 
 def _fold_bias(graph: ir.Graph, conv: ir.Node) -> None:
     """Conv1d -> Add(per-channel constant [C, 1]) -> Conv1d with that bias (added to its own)."""
-    add = only_consumer(conv.outputs[0])
-    if add is None or add.op_type != "Add":
-        return
-    other = add.inputs[1] if add.inputs[0] is conv.outputs[0] else add.inputs[0]
-    array = const(other)
     channels = const(conv.inputs[1]).shape[0]
-    if array is None or array.size != channels or array.shape[-1:] != (1,):
+    found = bias_add(conv.outputs[0], channels, spatial=1)
+    if found is None:
         return
-    bias = array.reshape(channels)
+    add, bias = found
     if len(conv.inputs) > 2 and conv.inputs[2] is not None:
         bias = bias + const(conv.inputs[2])
     value = add_initializer(graph, f"{conv.name}_bias", bias.astype(np.float32))
-    if len(conv.inputs) > 2:
-        conv.replace_input_with(2, value)
-    else:
+    if len(conv.inputs) < 3:
         conv.resize_inputs(3)
-        conv.replace_input_with(2, value)
-    out = add.outputs[0]
-    conv.outputs[0].shape = out.shape
-    out.replace_all_uses_with(conv.outputs[0], replace_graph_outputs=True)
+    conv.replace_input_with(2, value)
+    take_over(add.outputs[0], conv.outputs[0])
     graph.remove(add, safe=True)
-    conv.outputs[0].name = out.name

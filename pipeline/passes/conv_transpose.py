@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, add_initializer
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import add_initializer
 
 OPEN_END = np.iinfo(np.int64).max
 
@@ -22,7 +23,7 @@ OPEN_END = np.iinfo(np.int64).max
 class SplitAsymmetricConvTranspose(GraphPass):
     NAME = "split_asymmetric_conv_transpose"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         graph, modified = model.graph, False
         for node in list(graph):
             if node.op_type != "ConvTranspose":
@@ -31,7 +32,7 @@ class SplitAsymmetricConvTranspose(GraphPass):
             if len(pads) != 4 or pads[:2] == pads[2:]:
                 continue
             if node.attributes.get_string("auto_pad", "NOTSET") != "NOTSET":
-                self.skip(node, "auto_pad with explicit pads is ambiguous; left as is")
+                skips.add(node, "auto_pad with explicit pads is ambiguous; left as is")
                 continue
             begins, ends = pads[:2], pads[2:]
             symmetric = [min(b, e) for b, e in zip(begins, ends, strict=True)]

@@ -16,24 +16,22 @@ from __future__ import annotations
 import onnx_ir as ir
 
 from pipeline import metadata
-from pipeline.passes._base import GraphPass, add_initializer, const, static_dims, where
+from pipeline.passes._base import GraphPass, Skips, where
+from pipeline.passes._ir import add_initializer, const, perm, static_dims
 from pipeline.passes.layout_math import nhwc_rows_to_nchw
 
 
 class FlattenDense(GraphPass):
     NAME = "flatten_dense"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         modified = False
         for node in list(model.graph):
-            if (
-                node.op_type == "Transpose"
-                and tuple(node.attributes.get_ints("perm", ())) == metadata.NCHW_TO_NHWC
-            ):
-                modified |= self._fold(model.graph, node)
+            if perm(node) == metadata.NCHW_TO_NHWC:
+                modified |= self._fold(model.graph, node, skips)
         return modified
 
-    def _fold(self, graph: ir.Graph, transpose: ir.Node) -> bool:
+    def _fold(self, graph: ir.Graph, transpose: ir.Node, skips: Skips) -> bool:
         nhwc = transpose.outputs[0]
         users = nhwc.consumers()
         flattens = [u for u in users if u.op_type == "Flatten"]
@@ -41,22 +39,22 @@ class FlattenDense(GraphPass):
             return False
         if len(flattens) != len(users) or nhwc.is_graph_output():
             other = next(u for u in users if u.op_type != "Flatten")
-            self.skip(transpose, f"its NHWC output also feeds {where(other)}")
+            skips.add(transpose, f"its NHWC output also feeds {where(other)}")
             return False
         dims = static_dims(transpose.inputs[0])
         if dims is None or len(dims) != 4 or None in dims[1:]:
-            self.skip(transpose, "needs a static [N, C, H, W] input shape")
+            skips.add(transpose, "needs a static [N, C, H, W] input shape")
             return False
         _, c, h, w = dims
         plan = []
         for flatten in flattens:
             if flatten.attributes.get_int("axis", 1) != 1:
-                self.skip(flatten, "only Flatten(axis=1) is folded")
+                skips.add(flatten, "only Flatten(axis=1) is folded")
                 return False
             for dense in flatten.outputs[0].consumers():
                 reason = self._dense_problem(flatten.outputs[0], dense, h * w * c)
                 if reason:
-                    self.skip(dense, reason)
+                    skips.add(dense, reason)
                     return False
                 plan.append(dense)
         for dense in plan:

@@ -13,53 +13,38 @@ Left alone (reason recorded): ``x`` not of rank 2 (Dense on a sequence), a compu
 
 from __future__ import annotations
 
-import numpy as np
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, add_initializer, const, only_consumer, replace_nodes
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import add_initializer, bias_add, const, replace_nodes
 
 
 class MatMulAddToGemm(GraphPass):
     NAME = "matmul_add_to_gemm"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         modified = False
         for node in list(model.graph):
             if node.op_type == "MatMul" and node.graph is not None:
-                modified |= self._fuse(model.graph, node)
+                modified |= self._fuse(model.graph, node, skips)
         return modified
 
-    def _fuse(self, graph: ir.Graph, matmul: ir.Node) -> bool:
+    def _fuse(self, graph: ir.Graph, matmul: ir.Node, skips: Skips) -> bool:
         x, w = matmul.inputs
         weight = const(w)
         if weight is None or weight.ndim != 2:
-            self.skip(matmul, "the weight is not a rank-2 initializer; left as MatMul")
+            skips.add(matmul, "the weight is not a rank-2 initializer; left as MatMul")
             return False
         if x.shape is None or len(x.shape) != 2:
-            self.skip(
+            skips.add(
                 matmul,
                 f"input of rank {len(x.shape) if x.shape else '?'}; Gemm needs "
                 "rank 2, left as MatMul",
             )
             return False
-        inputs = [x, add_initializer(graph, f"{w.name}_t", weight.T)]
-        last = matmul
-        add = only_consumer(matmul.outputs[0])
-        bias = self._bias_of(add, matmul.outputs[0], weight.shape[1]) if add else None
-        if bias is not None:
-            inputs.append(add_initializer(graph, f"{add.name}_bias", bias))
-            last = add
-        replace_nodes(
-            graph, [matmul] if last is matmul else [matmul, last], "Gemm", inputs, {"transB": 1}
-        )
+        inputs, nodes = [x, add_initializer(graph, f"{w.name}_t", weight.T)], [matmul]
+        if (found := bias_add(matmul.outputs[0], weight.shape[1])) is not None:
+            inputs.append(add_initializer(graph, f"{found[0].name}_bias", found[1]))
+            nodes.append(found[0])
+        replace_nodes(graph, nodes, "Gemm", inputs, {"transB": 1})
         return True
-
-    @staticmethod
-    def _bias_of(add: ir.Node, product: ir.Value, units: int) -> np.ndarray | None:
-        if add.op_type != "Add":
-            return None
-        other = add.inputs[1] if add.inputs[0] is product else add.inputs[0]
-        bias = const(other)
-        if bias is None or bias.size != units or bias.shape[-1] != units:
-            return None
-        return bias.reshape(units)

@@ -16,22 +16,14 @@ import onnx_ir as ir
 
 from pipeline import metadata
 from pipeline.forms import PARAM_ROLES
-from pipeline.passes._base import GraphPass, identifier
-
-
-def _unique(name: str, used: set[str]) -> str:
-    candidate, k = name, 1
-    while candidate in used:
-        k += 1
-        candidate = f"{name}_{k}"
-    used.add(candidate)
-    return candidate
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import identifier, unique_name
 
 
 class NameAfterKeras(GraphPass):
     NAME = "name_after_keras"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         graph = model.graph
         before = self._snapshot(graph)
         by_layer: dict[str, list[ir.Node]] = defaultdict(list)
@@ -44,12 +36,12 @@ class NameAfterKeras(GraphPass):
         for layer, nodes in by_layer.items():  # main nodes first: they get the bare names
             if layer:
                 main = next((n for n in nodes if self._has_params(n)), nodes[0])
-                names[main] = _unique(identifier(layer), used)
+                names[main] = unique_name(identifier(layer), used)
         for layer, nodes in by_layer.items():
             for node in nodes:
                 if node not in names:
                     base = f"{layer}_{node.op_type.lower()}" if layer else node.op_type.lower()
-                    names[node] = _unique(identifier(base), used)
+                    names[node] = unique_name(identifier(base), used)
         for node in graph:
             node.name = names[node]
             for index, value in enumerate(node.outputs):
@@ -78,7 +70,7 @@ class NameAfterKeras(GraphPass):
                 if value is None or not value.is_initializer() or value in renames:
                     continue
                 role = roles[index] if index < len(roles) and roles[index] else f"input{index}"
-                renames[value] = _unique(f"{node.name}.{role}", used)
+                renames[value] = unique_name(f"{node.name}.{role}", used)
         unused = [v for v in graph.initializers.values() if v not in renames]
         for value in [*renames, *unused]:  # re-register in order of first use
             graph.initializers.pop(value.name)

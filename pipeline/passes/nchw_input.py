@@ -25,7 +25,8 @@ import numpy as np
 import onnx_ir as ir
 
 from pipeline import metadata
-from pipeline.passes._base import GraphPass, add_initializer, const, only_consumer
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import add_initializer, const, only_consumer, other_operand, perm
 
 _LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1)}
 
@@ -33,7 +34,7 @@ _LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1)}
 def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
     """Is ``node`` a pure channels-last -> channels-first layout change of its first input?"""
     if node.op_type == "Transpose":
-        return tuple(node.attributes.get_ints("perm", ())) == _channels_first(len(nhwc))
+        return perm(node) == _channels_first(len(nhwc))
     if len(nhwc) != 4:
         return False
     if node.op_type == "Reshape" and (target := const(node.inputs[1])) is not None:
@@ -59,8 +60,7 @@ def _const_pad(node: ir.Node) -> bool:
 
 def _channel_const(node: ir.Node, data: ir.Value, channels: int) -> np.ndarray | None | bool:
     """The per-channel constant of a layout-free binary op (None: scalar; False: not one)."""
-    other = node.inputs[1] if node.inputs[0] is data else node.inputs[0]
-    array = const(other)
+    array = const(other_operand(node, data))
     if array is None:
         return False
     if array.size == 1:
@@ -91,7 +91,7 @@ def _chain_to_nchw(value: ir.Value, nhwc: tuple) -> tuple[list[ir.Node], ir.Node
 class NchwInput(GraphPass):
     NAME = "nchw_input"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         modified = False
         for value in model.graph.inputs:
             key = metadata.INPUT_LAYOUT_PREFIX + value.name
@@ -108,7 +108,7 @@ class NchwInput(GraphPass):
                 modified = True
                 continue
             if bad:
-                self.skip(
+                skips.add(
                     bad[0], f"graph input '{value.name}' is used in NHWC here; the input stays NHWC"
                 )
                 continue
@@ -123,17 +123,17 @@ class NchwInput(GraphPass):
     def _through_chain(model: ir.Model, value: ir.Value, chain: list[ir.Node], last: ir.Node):
         graph = model.graph
         nhwc = tuple(value.shape)
-        perm = _channels_first(len(nhwc))
+        order = _channels_first(len(nhwc))
         channels = nhwc[-1]
         for node in chain:
             if node.op_type == "Pad":
                 pads = const(node.inputs[1]).reshape(-1)
                 rank = len(nhwc)
-                permuted = [pads[p] for p in perm] + [pads[rank + p] for p in perm]
+                permuted = [pads[p] for p in order] + [pads[rank + p] for p in order]
                 new = add_initializer(graph, f"{node.name}_nchw", np.array(permuted, np.int64))
                 node.replace_input_with(1, new)
                 if (shape := node.outputs[0].shape) is not None:
-                    node.outputs[0].shape = ir.Shape([shape[p] for p in perm])
+                    node.outputs[0].shape = ir.Shape([shape[p] for p in order])
                 continue
             data = (
                 node.inputs[0]
@@ -148,13 +148,13 @@ class NchwInput(GraphPass):
                 shape = (channels,) + (1,) * (len(nhwc) - 2)
                 reshaped = add_initializer(graph, f"{node.name}_nchw", array.reshape(shape))
                 node.replace_input_with(index, reshaped)
-            node.outputs[0].shape = ir.Shape([nhwc[p] for p in perm])
+            node.outputs[0].shape = ir.Shape([nhwc[p] for p in order])
         last.outputs[0].replace_all_uses_with(last.inputs[0], replace_graph_outputs=True)
         graph.remove(last, safe=True)
         _declare_nchw(model, value, nhwc)
 
 
 def _declare_nchw(model: ir.Model, value: ir.Value, nhwc: tuple) -> None:
-    perm = _channels_first(len(nhwc))
-    value.shape = ir.Shape([nhwc[p] for p in perm])
-    model.metadata_props[metadata.perm_key(value.name)] = metadata.format_perm(perm)
+    order = _channels_first(len(nhwc))
+    value.shape = ir.Shape([nhwc[p] for p in order])
+    model.metadata_props[metadata.perm_key(value.name)] = metadata.format_perm(order)

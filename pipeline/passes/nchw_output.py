@@ -11,19 +11,18 @@ from __future__ import annotations
 import onnx_ir as ir
 
 from pipeline import metadata
-from pipeline.passes._base import GraphPass
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import perm
 
 
 class NchwOutput(GraphPass):
     NAME = "nchw_output"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         graph, modified = model.graph, False
         for index, output in enumerate(list(graph.outputs)):
             node = output.producer()
-            if node is None or node.op_type != "Transpose":
-                continue
-            if tuple(node.attributes.get_ints("perm", ())) != metadata.NCHW_TO_NHWC:
+            if perm(node) != metadata.NCHW_TO_NHWC:
                 continue
             source = node.inputs[0]
             if source.is_graph_input() or source.is_graph_output() or output.consumers():

@@ -9,7 +9,8 @@ from __future__ import annotations
 import onnx_ir as ir
 
 from pipeline.errors import UnsupportedError
-from pipeline.passes._base import const, where
+from pipeline.passes._base import where
+from pipeline.passes._ir import const
 
 SHAPE_OPS = ("Shape", "Size")
 

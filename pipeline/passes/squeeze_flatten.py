@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, const, replace_nodes, static_dims
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import const, replace_nodes, static_dims
 
 
 class SqueezeToFlatten(GraphPass):
     NAME = "squeeze_to_flatten"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         graph, modified = model.graph, False
         for node in list(graph):
             if node.op_type != "Squeeze" or len(node.inputs) < 2:
@@ -29,7 +30,7 @@ class SqueezeToFlatten(GraphPass):
             if {int(a) % rank for a in axes.reshape(-1)} != trailing:
                 continue
             if any(dims[a] != 1 for a in trailing):
-                self.skip(node, f"squeezed axes of shape {list(dims)} are not all of size 1")
+                skips.add(node, f"squeezed axes of shape {list(dims)} are not all of size 1")
                 continue
             replace_nodes(graph, [node], "Flatten", [node.inputs[0]], {"axis": 1})
             modified = True

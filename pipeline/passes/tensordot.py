@@ -5,7 +5,7 @@ Pattern: TensorFlow's ``Tensordot`` as tf2onnx writes it::
     Reshape(x[..., K], [prod(leading), K]) -> MatMul(W[K, N]) -> Reshape([*leading, N])
 
 with the second target shape computed from ``Shape(x)`` (evaluated symbolically, see
-fold_shapes). The first needs no proof: x ends in K and the MatMul needs rows of K, so the
+``symbolic``). The first needs no proof: x ends in K and the MatMul needs rows of K, so the
 merge keeps each row of x whole and in order, and the split puts them back.
 Output form: ``MatMul(x, W)``: ONNX MatMul (like ``torch.matmul`` and ``nn.Linear``) acts on
 the last axis of every leading index alike, so merging and splitting the leading axes around it
@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, RemoveUnusedNodes, const, only_consumer
-from pipeline.passes.fold_shapes import _dims, evaluate_graph
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import const, only_consumer, take_over
+from pipeline.passes.symbolic import dims, evaluate_graph
 
 
 class Tensordot(GraphPass):
     NAME = "tensordot"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         graph = model.graph
         known = evaluate_graph(graph)
         modified = False
@@ -36,21 +37,16 @@ class Tensordot(GraphPass):
                 continue
             if split.op_type != "Reshape" or only_consumer(merge.outputs[0]) is not matmul:
                 continue
-            data = _dims(merge.inputs[0])
+            data = dims(merge.inputs[0])
             if data is None or len(data) < 3 or weight.ndim != 2:
                 continue
             target = known.get(split.inputs[1])
             expected = (*data[:-1], int(weight.shape[1]))
             if data[-1] != weight.shape[0] or target is None or target.items != expected:
-                self.skip(matmul, "a Reshape/MatMul/Reshape whose shapes are not a Tensordot's")
+                skips.add(matmul, "a Reshape/MatMul/Reshape whose shapes are not a Tensordot's")
                 continue
             matmul.replace_input_with(0, merge.inputs[0])
-            out = split.outputs[0]
-            matmul.outputs[0].shape, matmul.outputs[0].type = out.shape, out.type
-            out.replace_all_uses_with(matmul.outputs[0], replace_graph_outputs=True)
+            take_over(split.outputs[0], matmul.outputs[0])
             graph.remove([split, merge], safe=True)
-            matmul.outputs[0].name = out.name
             modified = True
-        if modified:
-            RemoveUnusedNodes()(model)
         return modified

@@ -15,7 +15,8 @@ import numpy as np
 import onnx_ir as ir
 
 from pipeline import metadata
-from pipeline.passes._base import GraphPass, add_initializer, const
+from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._ir import add_initializer, const
 
 # op -> (number of inputs with a bias, axis of the weight that is the output size)
 _BIASED = {"Gemm": (3, None), "Conv": (3, 0), "ConvTranspose": (3, 1)}
@@ -24,7 +25,7 @@ _BIASED = {"Gemm": (3, None), "Conv": (3, 0), "ConvTranspose": (3, 1)}
 class RestoreZeroBiases(GraphPass):
     NAME = "restore_zero_biases"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         with_bias = set(json.loads(model.metadata_props.get(metadata.USE_BIAS, "[]")))
         by_layer: dict[str, list[ir.Node]] = {}
         for node in model.graph:

@@ -16,7 +16,7 @@ class ReluToSigmoid(GraphPass):
 
     NAME = "relu_to_sigmoid"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips) -> bool:
         for n in model.graph:
             n.op_type = "Sigmoid"
         return True
@@ -25,7 +25,7 @@ class ReluToSigmoid(GraphPass):
 class Nothing(GraphPass):
     NAME = "nothing"
 
-    def rewrite(self, model: ir.Model) -> bool:
+    def rewrite(self, model: ir.Model, skips) -> bool:
         return False
 
 

@@ -11,7 +11,7 @@ from tests.graphs import apply, assert_parity, init, model, node, ops, value
 
 
 def _fold(proto):
-    return apply(FoldShapes(), proto)
+    return apply(FoldShapes(), proto, cleanup=True)
 
 
 def _flatten_form_a():
@@ -143,7 +143,7 @@ def test_no_op_reshape_goes():
         [value("y", ["N", 4, 1, 1])],
         [init("t", np.array([-1, 4, 1, 1], np.int64))],
     )
-    _, after = apply(FoldShapes(), proto)
+    _, after = apply(FoldShapes(), proto, cleanup=True)
     assert ops(after) == {"GlobalAveragePool": 1, "Relu": 1}
     assert_parity(proto, after)
 
@@ -167,6 +167,6 @@ def test_computed_pads_become_a_constant():
             init("one2", np.array([1, 1], np.int64)),
         ],
     )
-    _, after = apply(FoldShapes(), proto)
+    _, after = apply(FoldShapes(), proto, cleanup=True)
     assert ops(after) == {"Pad": 1}
     assert_parity(proto, after)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.passes.channel_norm import ChannelLayerNorm
+from pipeline.passes.pointwise_conv import PointwiseConv
 from pipeline.passes.sink_transposes import SinkTransposes
 from tests.graphs import apply, assert_parity, init, model, node, ops, value
 
@@ -116,9 +118,28 @@ def _convnext_block(*, second_bias=True, ln_axis=-1, exit_perm=(0, 3, 1, 2), out
     )
 
 
-def test_channels_last_block_runs_channels_first_with_convs_and_channel_norm():
+def test_channels_last_block_runs_channels_first_around_its_channel_ops():
+    """sink_transposes alone: the block runs NCHW; the LayerNorm and the two MatMuls still
+    compute on channels-last data, each between its own pair of Transposes."""
     proto = _convnext_block()
     result, after = apply(SinkTransposes(), proto)
+    assert result.modified
+    assert ops(after) == {
+        "Transpose": 6,  # a local pair around each op on the channel axis
+        "LayerNormalization": 1,
+        "MatMul": 2,
+        "Div": 1,
+        "Erf": 1,
+        "Add": 4,  # two biases (now [1, C, 1, 1]), GELU's + 1, the residual
+        "Mul": 3,
+    }
+    assert_parity(proto, after)
+
+
+def test_channels_last_block_becomes_convs_and_channel_norm():
+    """With the passes that follow: every Transpose gone, 1x1 Convs taking their biases."""
+    proto = _convnext_block()
+    result, after = apply((SinkTransposes(), ChannelLayerNorm(), PointwiseConv()), proto)
     assert result.modified
     assert ops(after) == {
         "KerasChannelLayerNorm": 1,
@@ -136,7 +157,7 @@ def test_channels_last_block_runs_channels_first_with_convs_and_channel_norm():
 
 def test_matmul_without_a_bias_becomes_a_conv_without_one():
     proto = _convnext_block(second_bias=False)
-    result, after = apply(SinkTransposes(), proto)
+    result, after = apply((SinkTransposes(), ChannelLayerNorm(), PointwiseConv()), proto)
     assert result.modified and ops(after)["Conv"] == 2 and "Transpose" not in ops(after)
     convs = [n for n in after.graph.node if n.op_type == "Conv"]
     assert sorted(len(n.input) for n in convs) == [2, 3]

@@ -36,7 +36,7 @@ def _tensordot(out_dim=4):
 
 def test_tensordot_becomes_one_matmul():
     proto = _tensordot()
-    result, after = apply(Tensordot(), proto)
+    result, after = apply(Tensordot(), proto, cleanup=True)
     assert result.modified and ops(after) == {"MatMul": 1}
     assert after.graph.node[0].input[0] == "x"
     assert_parity(proto, after)
@@ -48,6 +48,6 @@ def test_split_to_another_shape_is_left_alone():
         init("out", np.array([2, 2], np.int64))
     )  # [N, T, 2, 2]: not x's leading dims + [4]
     proto.graph.output[0].CopyFrom(value("y", ["N", "T", 2, 2]))
-    result, after = apply(Tensordot(), proto)
+    result, after = apply(Tensordot(), proto, cleanup=True)
     assert not result.modified and ops(after) == ops(proto)
     assert "not a Tensordot's" in result.skipped[0]
