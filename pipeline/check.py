@@ -18,7 +18,7 @@ from pathlib import Path
 
 import onnx
 
-from pipeline import artifacts, ort
+from pipeline import artifacts, compare, ort
 from pipeline import reference as ref
 from pipeline.compare import Comparison
 from pipeline.errors import MismatchError, PipelineError
@@ -57,9 +57,7 @@ def run(out_dir: Path) -> StageReport:
         structure[name] = dict(sorted(Counter(n.op_type for n in proto.graph.node).items()))
     artifacts.require_file(out_dir / artifacts.MODEL_PY, "artifact", "Run the torch stage.")
     torch_result = _torch_verify(out_dir)
-    comparisons += [
-        Comparison(**{**c, "shape": tuple(c["shape"])}) for c in torch_result.pop("comparisons")
-    ]
+    comparisons += [Comparison.from_json(c) for c in torch_result.pop("comparisons")]
     files = sorted(p for p in out_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     report = StageReport(
         "check",
@@ -72,14 +70,7 @@ def run(out_dir: Path) -> StageReport:
             "file_sizes": {p.name: p.stat().st_size for p in files},
         },
     )
-    problems = [c.describe() for c in comparisons if not c.passed]
-    problems += [
-        f"digits top-1 agreement {a['top1_agreement']:.2%}"
-        for a in torch_result["accuracy"]
-        if not a["passed"]
-    ]
-    if torch_result["torch_export_error"]:
-        problems.append(f"torch.export fails: {torch_result['torch_export_error']}")
+    problems = compare.problems(comparisons, torch_result)
     artifacts.write_json(
         report_path, {**report.to_json(), "passed": not problems, "problems": problems}
     )

@@ -16,7 +16,7 @@ from onnx2torch import convert
 
 from pipeline import artifacts, metadata
 from pipeline import reference as ref
-from pipeline.compare import Comparison
+from pipeline.compare import Comparison, problems
 from pipeline.errors import BadInputError, MismatchError, UnsupportedError
 from pipeline.report import StageReport
 from pipeline.torch_stage import converters, emit, source, verify
@@ -106,12 +106,10 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
         tmp_py.write_text(text, encoding="utf-8")
         torch.save(state, tmp_w)
         result = verify.verify(tmp_py, tmp_w, src, reference_data)
-        failed = verify.problems(result)
+        comparisons = tuple(Comparison.from_json(c) for c in result["comparisons"])
+        failed = problems(comparisons, result)
         if failed:
             raise MismatchError("the emitted PyTorch module fails its checks: " + "; ".join(failed))
-    comparisons = tuple(
-        Comparison(**{**c, "shape": tuple(c["shape"])}) for c in result["comparisons"]
-    )
     report = StageReport(
         "torch",
         {"model_py": str(model_py), "weights": str(weights)},

@@ -22,8 +22,6 @@ from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.compare import accuracy, compare
 
-ARTIFACT = "model.py"
-
 
 def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
     spec = importlib.util.spec_from_file_location(f"emitted_{abs(hash(model_py))}", model_py)
@@ -82,10 +80,14 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
                 expected = case.outputs[name]
                 actual = metadata.to_keras_layout(name, actual.numpy(), out_perms)
                 comparisons.append(
-                    compare(ARTIFACT, case_name, name, expected, actual, reference.tolerance)
+                    compare(
+                        artifacts.MODEL_PY, case_name, name, expected, actual, reference.tolerance
+                    )
                 )
                 if case.labels is not None:
-                    accuracies.append(accuracy(ARTIFACT, case_name, case.labels, expected, actual))
+                    accuracies.append(
+                        accuracy(artifacts.MODEL_PY, case_name, case.labels, expected, actual)
+                    )
     first = next(iter(reference.cases.values()))
     example = {
         k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))
@@ -102,27 +104,6 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
         "torch_export_error": export_check(model, example),
         "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
     }
-
-
-def problems(result: dict) -> list[str]:
-    """Everything in a verify() result that makes the conversion fail."""
-    found = [
-        f"{c['case']} {c['output']}: scaled error {c['max_rel']:.2e} > tol {c['tol']:.0e}"
-        for c in result["comparisons"]
-        if not c["passed"]
-    ]
-    found += [
-        f"{a['case']}: top-1 agreement with Keras {a['top1_agreement']:.2%}"
-        for a in result["accuracy"]
-        if not a["passed"]
-    ]
-    if result["keras_param_count"] >= 0 and result["param_count"] != result["keras_param_count"]:
-        found.append(f"{result['param_count']} parameters, Keras has {result['keras_param_count']}")
-    if not result["trainable"]:
-        found.append("some parameters do not require grad")
-    if result["torch_export_error"]:
-        found.append(f"torch.export.export fails: {result['torch_export_error']}")
-    return found
 
 
 def main(argv: list[str]) -> int:

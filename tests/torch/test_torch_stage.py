@@ -121,7 +121,7 @@ def test_mismatch_with_reference_fails_and_writes_nothing(tmp_path):
         name: dataclasses.replace(case, outputs={k: v + 0.01 for k, v in case.outputs.items()})
         for name, case in good.cases.items()
     }
-    with pytest.raises(MismatchError, match="scaled error"):
+    with pytest.raises(MismatchError, match=r"model.py \[batch1\] probs: max abs .* MISMATCH"):
         run(_write(tmp_path, proto, dataclasses.replace(good, cases=shifted)), tmp_path)
     leftovers = sorted(p.name for p in tmp_path.iterdir())
     assert leftovers == [artifacts.REFERENCE, artifacts.STAGE2]
