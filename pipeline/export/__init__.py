@@ -83,16 +83,34 @@ def _keras_outputs(model, inputs: dict[str, np.ndarray], names: tuple[str, ...])
     return {name: np.asarray(out) for name, out in zip(names, result, strict=True)}
 
 
+def _write(out_dir: Path, proto, reference: ref.Reference, built=None) -> dict[str, str]:
+    """Write stage1.onnx, reference.npz and (for a model built here) the Keras model, each
+    atomically; what was written where."""
+    written = {}
+    if built is not None:
+        keras_path = out_dir / artifacts.KERAS_MODEL
+        with artifacts.atomic_path(keras_path) as tmp:
+            built.save(tmp)
+        written["keras_model"] = str(keras_path)
+    ref.save(out_dir / artifacts.REFERENCE, reference)
+    with artifacts.atomic_path(out_dir / artifacts.STAGE1) as tmp:
+        onnx.save(proto, tmp)
+    written.update(
+        stage1=str(out_dir / artifacts.STAGE1), reference=str(out_dir / artifacts.REFERENCE)
+    )
+    return written
+
+
 def run(model: str, out_dir: Path) -> StageReport:
     """Export ``model`` (a registry name, a .keras/.h5 path or a keras.applications name)."""
     from models import resolve
 
-    from pipeline.export import tf2onnx_export
+    from pipeline.export import annotate, tf2onnx_export
 
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    stage1, reference_path = out_dir / artifacts.STAGE1, out_dir / artifacts.REFERENCE
-    artifacts.clear([stage1, reference_path, out_dir / artifacts.EXPORT_REPORT])
+    outputs = (artifacts.STAGE1, artifacts.REFERENCE, artifacts.EXPORT_REPORT)
+    artifacts.clear([out_dir / name for name in outputs])
     loaded = resolve(model)
     keras_model = loaded.model
     log.info(
@@ -102,7 +120,7 @@ def run(model: str, out_dir: Path) -> StageReport:
         keras_model.count_params(),
     )
     proto = tf2onnx_export.to_onnx(keras_model)
-    tf2onnx_export.annotate(proto, keras_model)
+    annotate.annotate(proto, keras_model)
     tf2onnx_export.validate(proto)
     onnx_outputs = tuple(o.name for o in proto.graph.output)
     onnx_inputs = tuple(i.name for i in proto.graph.input)
@@ -111,16 +129,7 @@ def run(model: str, out_dir: Path) -> StageReport:
     failed = [c.describe() for c in comparisons if not c.passed]
     if failed:
         raise MismatchError("stage1.onnx does not match Keras: " + "; ".join(failed))
-    written = {}
-    if loaded.built_here:
-        keras_path = out_dir / artifacts.KERAS_MODEL
-        with artifacts.atomic_path(keras_path) as tmp:
-            keras_model.save(tmp)
-        written["keras_model"] = str(keras_path)
-    ref.save(reference_path, reference)
-    with artifacts.atomic_path(stage1) as tmp:
-        onnx.save(proto, tmp)
-    written.update(stage1=str(stage1), reference=str(reference_path))
+    written = _write(out_dir, proto, reference, keras_model if loaded.built_here else None)
     report = StageReport(
         "export",
         written,
