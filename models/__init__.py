@@ -2,12 +2,14 @@
 
 ``resolve(model)`` accepts, in this order:
 
-1. a name in ``REGISTRY`` (``lenet4``): built (and trained) here, deterministically;
+1. a name in ``REGISTRY`` (``lenet4``): built (and trained) here, deterministically; or
+   ``layer:<Keras class>``, a one-layer model of ``models.layers`` (``layer:Conv2D``);
 2. a path to a Keras file: ``.keras`` (Keras 3) or legacy Keras-2 ``.h5``; read, never written;
 3. the name of a ``keras.applications`` model (``MobileNetV2``, case-insensitive), built with
    ``weights=None`` (no download) and a fixed seed.
 
-Only the export process imports this package (it imports TensorFlow).
+Only the export process builds or loads models (TensorFlow); importing the package imports
+no framework, so that the zoo can read the registry's names.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.errors import BadInputError
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from pipeline.errors import BadInputError  # noqa: E402
 
 SEED = 0
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -41,6 +46,7 @@ class Entry:
     description: str
     build: Callable[[], keras.Model]
     labeled: Callable[[], LabeledData] | None = None
+    converts: bool = True  # False: a model that shows the error path (not in the zoo)
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,8 @@ REGISTRY: dict[str, Entry] = {
     "activations": Entry("every Keras activation after a Dense", _small("activations")),
     "se_block": Entry("squeeze-excitation, separable conv, concat, swish", _small("se_block")),
     "upsampling": Entry("Conv2DTranspose, UpSampling2D", _small("upsampling")),
-    "prelu": Entry("PReLU per channel and per element", _small("prelu")),
     "reshape_permute": Entry("Reshape, Permute, Dense over a sequence", _small("reshape_permute")),
+    "prelu": Entry("PReLU per channel and per element", _small("prelu")),
     "lstm_text": Entry("Embedding, stacked LSTMs, go_backwards", _sequence("lstm_text")),
     "gru_rnn": Entry("GRU and SimpleRNN, sequences and last steps", _sequence("gru_rnn")),
     "bidirectional": Entry("Bidirectional LSTM (concat) and GRU (sum)", _sequence("bidirectional")),
@@ -105,13 +111,17 @@ REGISTRY: dict[str, Entry] = {
         "an encoder block: MultiHeadAttention, LayerNormalization, GELU", _sequence("transformer")
     ),
     "unconvertible": Entry(
-        "a custom layer calling tf.math.erfc, which tf2onnx cannot convert", _small("unconvertible")
+        "a custom layer calling tf.math.erfc, which tf2onnx cannot convert",
+        _small("unconvertible"),
+        converts=False,
     ),
 }
 
 
 def _applications() -> dict[str, str]:
     """keras.applications model constructors, by lower-case name."""
+    import keras
+
     return {
         name.lower(): name
         for name in dir(keras.applications)
@@ -125,6 +135,8 @@ APPLICATION_SIZE = 96  # small input where the architecture allows it (fast to c
 def build_application(name: str) -> keras.Model:
     """A keras.applications model, ``weights=None`` (no download), every weight randomized
     with a fixed seed (see models.small.randomize), at APPLICATION_SIZE when allowed."""
+    import keras
+
     from models.small import randomize
 
     constructor = getattr(keras.applications, name)
@@ -138,6 +150,8 @@ def build_application(name: str) -> keras.Model:
 
 
 def load_file(path: Path) -> keras.Model:
+    import keras
+
     if path.is_dir():
         raise BadInputError(
             f"'{path}' is a directory (a TensorFlow SavedModel?). SavedModel input is not "
@@ -159,6 +173,16 @@ def load_file(path: Path) -> keras.Model:
 
 
 def resolve(model: str) -> LoadedModel:
+    if model.startswith("layer:"):
+        from models import layers
+
+        case = model.removeprefix(layers.PREFIX)
+        if case not in layers.CASES:
+            raise BadInputError(
+                f"unknown one-layer model '{model}': the cases are "
+                f"{', '.join(f'layer:{c}' for c in layers.CASES)}."
+            )
+        return LoadedModel(layers.build(case), f"one-layer model:{case}", True)
     if model in REGISTRY:
         entry = REGISTRY[model]
         labeled = entry.labeled() if entry.labeled else None

@@ -12,23 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+from models import REGISTRY
 from pipeline import artifacts
 
-SMALL = (
-    "lenet4",
-    "bn_block",
-    "pooling",
-    "activations",
-    "se_block",
-    "upsampling",
-    "reshape_permute",
-    "prelu",
-    "lstm_text",
-    "gru_rnn",
-    "bidirectional",
-    "conv1d",
-    "transformer",
-)
+# The models of models.REGISTRY that convert (the registry imports no framework).
+SMALL = tuple(name for name, entry in REGISTRY.items() if entry.converts)
 APPLICATIONS = (
     "MobileNet",
     "MobileNetV2",
