@@ -18,50 +18,22 @@ import onnx_ir as ir
 
 from pipeline.forms import DOMAIN, VERSION
 from pipeline.forms import channel_norm as channel_norm_form
-from pipeline.passes._base import GraphPass, Skips
-from pipeline.passes._ir import add_initializer, const, only_consumer, perm, replace_nodes
-from pipeline.passes.layout_math import compose, is_identity
+from pipeline.passes._ir import const, perm, replace_nodes
+from pipeline.passes.channel_sandwich import Sandwich, SandwichPass, channels_first
 
 
-def channel_sandwich(node: ir.Node) -> tuple[ir.Node, ir.Node] | None:
-    """(Transpose in, Transpose out) when ``node`` computes on the channels moved last
-    between a Transpose that moves axis 1 last and its inverse; else None."""
-    before, after = node.inputs[0].producer(), only_consumer(node.outputs[0])
-    p, back = perm(before), perm(after)
-    if p is None or back is None or only_consumer(before.outputs[0]) is not node:
-        return None
-    if len(p) not in (3, 4) or p[-1] != channel_norm_form.AXIS or not is_identity(compose(p, back)):
-        return None
-    return before, after
-
-
-def channels_first(graph: ir.Graph, name: str, value: ir.Value, rank: int) -> ir.Value:
-    """A per-channel constant [C] as [1, C, 1, ...] for data of this rank."""
-    array = const(value)
-    shape = (1, array.size, *(1,) * (rank - 2))
-    return add_initializer(graph, f"{name}_nchw", array.reshape(shape), like=value)
-
-
-class ChannelLayerNorm(GraphPass):
+class ChannelLayerNorm(SandwichPass):
     NAME = "channel_layer_norm"
+    OP_TYPE = "LayerNormalization"
 
-    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
-        modified = False
-        for node in list(model.graph):
-            if node.op_type != "LayerNormalization" or node.graph is None:
-                continue
-            found = channel_sandwich(node)
-            constants = [const(v) for v in node.inputs[1:]]
-            if found is None or len(constants) != 2 or any(c is None for c in constants):
-                continue
-            if node.attributes.get_int("axis", -1) not in (-1, len(perm(found[0])) - 1):
-                continue
-            self._to_channel_norm(model, node, found)
-            modified = True
-        return modified
+    def accepts(self, node: ir.Node, sandwich: Sandwich) -> bool:
+        constants = [const(v) for v in node.inputs[1:]]
+        last = len(perm(sandwich[0])) - 1
+        axis = node.attributes.get_int("axis", -1)
+        known = len(constants) == 2 and all(c is not None for c in constants)
+        return known and axis in (-1, last)
 
-    @staticmethod
-    def _to_channel_norm(model: ir.Model, node: ir.Node, sandwich) -> None:
+    def replace(self, model: ir.Model, node: ir.Node, sandwich: Sandwich) -> None:
         graph, (before, after) = model.graph, sandwich
         rank = len(perm(before))
         scale, bias = (channels_first(graph, node.name, v, rank) for v in node.inputs[1:])

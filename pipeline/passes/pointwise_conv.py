@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import (
     add_initializer,
     bias_add,
@@ -26,28 +25,20 @@ from pipeline.passes._ir import (
     perm,
     replace_nodes,
 )
-from pipeline.passes.channel_norm import channel_sandwich
+from pipeline.passes.channel_sandwich import Sandwich, SandwichPass
 
 
-class PointwiseConv(GraphPass):
+class PointwiseConv(SandwichPass):
     NAME = "pointwise_conv"
+    OP_TYPE = "MatMul"
 
-    def rewrite(self, model: ir.Model, skips: Skips) -> bool:
-        modified = False
-        for node in list(model.graph):
-            if node.op_type != "MatMul" or node.graph is None:
-                continue
-            kernel = const(node.inputs[1])
-            found = channel_sandwich(node)
-            if found is None or kernel is None or kernel.ndim != 2:
-                continue
-            self._to_conv(model.graph, node, found, kernel)
-            modified = True
-        return modified
+    def accepts(self, node: ir.Node, sandwich: Sandwich) -> bool:
+        kernel = const(node.inputs[1])
+        return kernel is not None and kernel.ndim == 2
 
-    @staticmethod
-    def _to_conv(graph: ir.Graph, node: ir.Node, sandwich, kernel) -> None:
-        before, after = sandwich
+    def replace(self, model: ir.Model, node: ir.Node, sandwich: Sandwich) -> None:
+        graph, (before, after) = model.graph, sandwich
+        kernel = const(node.inputs[1])
         spatial = len(perm(before)) - 2
         weight = kernel.T.reshape(kernel.shape[1], kernel.shape[0], *(1,) * spatial)
         weight_value = add_initializer(graph, f"{node.name}_conv", weight, like=node.inputs[1])

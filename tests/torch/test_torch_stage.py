@@ -234,23 +234,25 @@ def test_prelu_after_a_dense_is_nn_prelu(tmp_path):
     assert report.passed and report.details["module_types"] == ["PReLU"]
 
 
+def _gelu(x: str, y: str) -> list:
+    """Exact GELU as stage 1 writes it: (0.5 * x) * (1 + erf(x * 0.7071))."""
+    chain = [("Mul", [x, "r"], "q"), ("Erf", ["q"], "e"), ("Add", ["e", "o"], "e1")]
+    chain += [("Mul", [x, "h"], "hx"), ("Mul", ["hx", "e1"], y)]
+    return [node(op, inputs, [out]) for op, inputs, out in chain]
+
+
 def _swish_gelu_branch():
     """Swish, exact GELU, a per-element PRelu and a hard sigmoid."""
     scalars = [
         init(n, np.array(v, np.float32)) for n, v in (("h", 0.5), ("o", 1.0), ("r", 0.5**0.5))
     ]
+    swish = [node("Sigmoid", ["x"], ["s"]), node("Mul", ["x", "s"], ["sw"])]
+    tail = [
+        node("PRelu", ["g", "alpha"], ["p"]),
+        node("HardSigmoid", ["p"], ["y"], alpha=0.2, beta=0.5),
+    ]
     return model(
-        [
-            node("Sigmoid", ["x"], ["s"]),
-            node("Mul", ["x", "s"], ["sw"]),
-            node("Mul", ["sw", "r"], ["q"]),
-            node("Erf", ["q"], ["e"]),
-            node("Add", ["e", "o"], ["e1"]),
-            node("Mul", ["sw", "h"], ["hx"]),
-            node("Mul", ["hx", "e1"], ["g"]),
-            node("PRelu", ["g", "alpha"], ["p"]),
-            node("HardSigmoid", ["p"], ["y"], alpha=0.2, beta=0.5),
-        ],
+        [*swish, *_gelu("sw", "g"), *tail],
         [value("x", ["batch", 3, 4])],
         [value("y", ["batch", 3, 4])],
         [*scalars, init("alpha", RNG.standard_normal((3, 4)).astype(np.float32))],
