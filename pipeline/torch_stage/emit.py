@@ -80,8 +80,9 @@ def _writings(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> dict[str, Wri
         ]
         raise UnsupportedError(
             "no native PyTorch form for: " + " | ".join(groups) + ". Replace the Keras layer "
-            "with a supported one (README, 'Supported layers'); to support it, rewrite the ONNX "
-            "in stage 2 or add a lowering in pipeline/torch_stage/lowering/."
+            "with a supported one (README, 'Supported layers'); to support it (README, 'Adding a "
+            "Keras layer'), lower an onnx2torch wrapper in pipeline/torch_stage/lowering/, write "
+            "a torch.nn module in pipeline/torch_stage/printing/, or rewrite the ONNX in stage 2."
         )
     return written
 

@@ -136,9 +136,14 @@ def _cumsum(module: OnnxCumSum, consts: Consts) -> Lowered | None:
     return Expression(f"{{0}}.cumsum({int(consts[1].reshape(()))})"), 1
 
 
+_ADAPTIVE_AVERAGE = {(2,): nn.AdaptiveAvgPool1d, (2, 3): nn.AdaptiveAvgPool2d}
+
+
 def _global_average_pool(module: nn.Module, consts: Consts) -> Lowered | None:
-    dims = getattr(module, "_x_dims", [2, 3])
-    return (nn.AdaptiveAvgPool2d(1), None) if list(dims) == [2, 3] else None
+    """Over the spatial dims of NCW or NCHW data (Keras GlobalAveragePooling1D after a
+    Conv1D, GlobalAveragePooling2D): ``nn.AdaptiveAvgPool1d(1)`` / ``nn.AdaptiveAvgPool2d(1)``."""
+    pool = _ADAPTIVE_AVERAGE.get(tuple(getattr(module, "_x_dims", (2, 3))))
+    return (pool(1), None) if pool is not None else None
 
 
 def _shape(module: OnnxShape, consts: Consts) -> Lowered | None:
