@@ -52,6 +52,11 @@ CASES = {
         "float32",
         _after_conv1d(lambda: L.GlobalAveragePooling1D(name="layer")),
     ),
+    "GlobalMaxPooling1D": (
+        SEQUENCE,
+        "float32",
+        _after_conv1d(lambda: L.GlobalMaxPooling1D(name="layer")),
+    ),
     "LayerNormalization": (SEQUENCE, "float32", lambda x: L.LayerNormalization(name="layer")(x)),
     "Embedding": ((10,), "int32", lambda x: L.Embedding(20, 4, name="layer")(x)),
     "LSTM": (SEQUENCE, "float32", lambda x: L.LSTM(4, name="layer")(x)),

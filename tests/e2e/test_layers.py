@@ -69,6 +69,12 @@ EXPECTED = {
         ["AdaptiveAvgPool1d", "Conv1d", "Flatten"],
         40,
     ),
+    "GlobalMaxPooling1D": Layer(
+        ["GlobalMaxPool", "Squeeze"],
+        {"Conv": 1, "Flatten": 1, "GlobalMaxPool": 1},
+        ["AdaptiveMaxPool1d", "Conv1d", "Flatten"],
+        40,
+    ),
     "LayerNormalization": Layer(
         ["LayerNormalization"], {"LayerNormalization": 1}, ["LayerNorm"], 6
     ),

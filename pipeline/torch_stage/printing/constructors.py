@@ -55,6 +55,7 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
     nn.LayerNorm: (("normalized_shape", "eps", "elementwise_affine", "bias"), 1),
     nn.AdaptiveAvgPool1d: (("output_size",), 1),
     nn.AdaptiveAvgPool2d: (("output_size",), 1),
+    nn.AdaptiveMaxPool1d: (("output_size",), 1),
     nn.AdaptiveMaxPool2d: (("output_size",), 1),
     nn.ZeroPad1d: (("padding",), 1),
     nn.ZeroPad2d: (("padding",), 1),
