@@ -54,12 +54,12 @@ class SinkTransposes(GraphPass):
             except Abort:
                 tried.update(region.entries)
                 continue
-            self._rewrite(model, region)
+            self._rewrite(model.graph, region)
             modified = True
         return modified
 
-    def _rewrite(self, model: ir.Model, region: Region) -> None:
-        graph, p = model.graph, region.p
+    def _rewrite(self, graph: ir.Graph, region: Region) -> None:
+        p = region.p
         q = tuple(p.index(axis) for axis in range(len(p)))
         base = {entry.outputs[0]: entry.inputs[0] for entry in region.entries}
         for node in [*region.nodes, *region.ends, *region.exits]:
