@@ -11,67 +11,45 @@ from models.small import SEED, randomize
 
 L = keras.layers
 PREFIX = "layer:"
-IMAGE, SEQUENCE = (8, 8, 3), (10, 3)
 
+# What the layer is called on: (input shape without the batch, dtype, a layer before it). A
+# layer that works on conv features gets a Conv before it ("conv"): the layout it meets in a
+# real net (channels-first after stage 2).
+IMAGE = ((8, 8, 3), "float32", None)
+CONV2D = ((8, 8, 3), "float32", lambda: L.Conv2D(4, 3, name="conv"))
+SEQUENCE = ((10, 3), "float32", None)
+CONV1D = ((10, 3), "float32", lambda: L.Conv1D(4, 3, name="conv"))
+VECTOR = ((6,), "float32", None)
+TOKENS = ((10,), "int32", None)
+QUERY = ((10, 8), "float32", None)
 
-# case -> (input shape without the batch, input dtype, the layer called on the input); the
-# layer is named "layer". A layer that works on conv features gets a Conv before it ("conv"),
-# the layout it meets in a real net (channels-first after stage 2).
-def _after_conv2d(layer):
-    return lambda x: layer()(L.Conv2D(4, 3, name="conv")(x))
-
-
-def _after_conv1d(layer):
-    return lambda x: layer()(L.Conv1D(4, 3, name="conv")(x))
-
-
+# case -> (its input, the Keras layer class, its arguments); the layer is named "layer"
 CASES = {
-    "Conv2D": (IMAGE, "float32", lambda x: L.Conv2D(4, 3, padding="same", name="layer")(x)),
-    "DepthwiseConv2D": (IMAGE, "float32", lambda x: L.DepthwiseConv2D(3, name="layer")(x)),
-    "Dense": ((6,), "float32", lambda x: L.Dense(4, name="layer")(x)),
-    "BatchNormalization": (
-        IMAGE,
-        "float32",
-        _after_conv2d(lambda: L.BatchNormalization(name="layer")),
-    ),
-    "MaxPooling2D": (IMAGE, "float32", _after_conv2d(lambda: L.MaxPooling2D(2, name="layer"))),
-    "GlobalAveragePooling2D": (
-        IMAGE,
-        "float32",
-        _after_conv2d(lambda: L.GlobalAveragePooling2D(name="layer")),
-    ),
-    "GlobalMaxPooling2D": (
-        IMAGE,
-        "float32",
-        _after_conv2d(lambda: L.GlobalMaxPooling2D(name="layer")),
-    ),
-    "PReLU": (IMAGE, "float32", _after_conv2d(lambda: L.PReLU(shared_axes=[1, 2], name="layer"))),
-    "Conv1D": (SEQUENCE, "float32", lambda x: L.Conv1D(4, 3, name="layer")(x)),
-    "GlobalAveragePooling1D": (
-        SEQUENCE,
-        "float32",
-        _after_conv1d(lambda: L.GlobalAveragePooling1D(name="layer")),
-    ),
-    "GlobalMaxPooling1D": (
-        SEQUENCE,
-        "float32",
-        _after_conv1d(lambda: L.GlobalMaxPooling1D(name="layer")),
-    ),
-    "LayerNormalization": (SEQUENCE, "float32", lambda x: L.LayerNormalization(name="layer")(x)),
-    "Embedding": ((10,), "int32", lambda x: L.Embedding(20, 4, name="layer")(x)),
-    "LSTM": (SEQUENCE, "float32", lambda x: L.LSTM(4, name="layer")(x)),
-    "GRU": (SEQUENCE, "float32", lambda x: L.GRU(4, return_sequences=True, name="layer")(x)),
-    "MultiHeadAttention": (
-        (10, 8),
-        "float32",
-        lambda x: L.MultiHeadAttention(2, 4, name="layer")(x, x),
-    ),
+    "Conv2D": (IMAGE, L.Conv2D, {"filters": 4, "kernel_size": 3, "padding": "same"}),
+    "DepthwiseConv2D": (IMAGE, L.DepthwiseConv2D, {"kernel_size": 3}),
+    "Dense": (VECTOR, L.Dense, {"units": 4}),
+    "BatchNormalization": (CONV2D, L.BatchNormalization, {}),
+    "MaxPooling2D": (CONV2D, L.MaxPooling2D, {"pool_size": 2}),
+    "GlobalAveragePooling2D": (CONV2D, L.GlobalAveragePooling2D, {}),
+    "GlobalMaxPooling2D": (CONV2D, L.GlobalMaxPooling2D, {}),
+    "PReLU": (CONV2D, L.PReLU, {"shared_axes": [1, 2]}),
+    "Conv1D": (SEQUENCE, L.Conv1D, {"filters": 4, "kernel_size": 3}),
+    "GlobalAveragePooling1D": (CONV1D, L.GlobalAveragePooling1D, {}),
+    "GlobalMaxPooling1D": (CONV1D, L.GlobalMaxPooling1D, {}),
+    "LayerNormalization": (SEQUENCE, L.LayerNormalization, {}),
+    "Embedding": (TOKENS, L.Embedding, {"input_dim": 20, "output_dim": 4}),
+    "LSTM": (SEQUENCE, L.LSTM, {"units": 4}),
+    "GRU": (SEQUENCE, L.GRU, {"units": 4, "return_sequences": True}),
+    "MultiHeadAttention": (QUERY, L.MultiHeadAttention, {"num_heads": 2, "key_dim": 4}),
 }
 
 
 def build(case: str) -> keras.Model:
     """The one-layer model of ``case`` (a key of ``CASES``), named ``layer_<case>``."""
-    shape, dtype, call = CASES[case]
+    (shape, dtype, before), cls, arguments = CASES[case]
     keras.utils.set_random_seed(SEED)
     inputs = keras.Input(shape, dtype=dtype, name="x")
-    return randomize(keras.Model(inputs, call(inputs), name=f"layer_{case}"))
+    x = inputs if before is None else before()(inputs)
+    layer = cls(**arguments, name="layer")
+    outputs = layer(x, x) if cls is L.MultiHeadAttention else layer(x)  # self-attention
+    return randomize(keras.Model(inputs, outputs, name=f"layer_{case}"))
