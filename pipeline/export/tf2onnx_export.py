@@ -28,10 +28,22 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
     ]
     traced: list[own_layers.Traced] = []
     with keras_forms.traceable_forms(), own_layers.placeholders(traced):
-        proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
+        proto, _ = tf2onnx.convert.from_keras(
+            functional(model), input_signature=signature, opset=opset
+        )
     own_layers.substitute(proto, traced)
     explicit_same_pads(proto)
     return proto
+
+
+def functional(model: keras.Model) -> keras.Model:
+    """A Keras 3 ``Sequential`` as the functional model over the same layers and weights.
+    tf2onnx's ``from_keras`` takes a Sequential's output names from its tensors
+    (``keras_tensor_5``) and fails on them with a KeyError; the functional model names its
+    output after the last layer and traces the same computation."""
+    if isinstance(model, keras.Sequential):
+        return keras.Model(model.inputs, model.outputs, name=model.name)
+    return model
 
 
 def explicit_same_pads(proto: onnx.ModelProto) -> None:

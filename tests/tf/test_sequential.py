@@ -1,0 +1,46 @@
+"""Keras Sequential models, the most common Keras API: plain, started without an Input layer,
+and a Sequential of Sequential blocks all export, stage 1 matching Keras (tf2onnx alone
+fails on them with a KeyError on the output tensor's name)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from pipeline import ort
+from pipeline.compare import FLOAT32_TOL, compare
+from pipeline.export import annotate, tf2onnx_export
+
+L = keras.layers
+
+
+def _plain():
+    return keras.Sequential(
+        [keras.Input((8, 8, 3)), L.Conv2D(4, 3, activation="relu"), L.Flatten(), L.Dense(3)]
+    )
+
+
+def _without_input():
+    return keras.Sequential([L.Conv2D(4, 3, input_shape=(8, 8, 3)), L.Flatten(), L.Dense(3)])
+
+
+def _nested():
+    block = keras.Sequential([L.Conv2D(4, 3), L.BatchNormalization(), L.ReLU()], name="block")
+    return keras.Sequential([keras.Input((8, 8, 3)), block, L.GlobalAveragePooling2D(), L.Dense(3)])
+
+
+@pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`")
+@pytest.mark.parametrize("build", [_plain, _without_input, _nested])
+def test_sequential_exports_and_matches_keras(build):
+    from models.small import randomize
+
+    keras.utils.set_random_seed(0)
+    model = randomize(build())
+    proto = tf2onnx_export.to_onnx(model)
+    annotate.annotate(proto, model)
+    tf2onnx_export.validate(proto)
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype(np.float32)
+    (actual,) = ort.run(proto, {proto.graph.input[0].name: x})
+    result = compare("stage1", "batch2", "y", np.asarray(model(x)), actual, FLOAT32_TOL)
+    assert result.passed, result.describe()
+    assert all(n.doc_string for n in proto.graph.node if n.op_type in ("Conv", "MatMul"))
