@@ -20,6 +20,7 @@ CONV2D = ((8, 8, 3), "float32", lambda: L.Conv2D(4, 3, name="conv"))
 SEQUENCE = ((10, 3), "float32", None)
 CONV1D = ((10, 3), "float32", lambda: L.Conv1D(4, 3, name="conv"))
 VECTOR = ((6,), "float32", None)
+DENSE = ((6,), "float32", lambda: L.Dense(5, name="dense"))
 TOKENS = ((10,), "int32", None)
 QUERY = ((10, 8), "float32", None)
 
@@ -29,6 +30,7 @@ CASES = {
     "DepthwiseConv2D": (IMAGE, L.DepthwiseConv2D, {"kernel_size": 3}),
     "Dense": (VECTOR, L.Dense, {"units": 4}),
     "BatchNormalization": (CONV2D, L.BatchNormalization, {}),
+    "BatchNormalizationAfterDense": (DENSE, L.BatchNormalization, {}),
     "MaxPooling2D": (CONV2D, L.MaxPooling2D, {"pool_size": 2}),
     "GlobalAveragePooling2D": (CONV2D, L.GlobalAveragePooling2D, {}),
     "GlobalMaxPooling2D": (CONV2D, L.GlobalMaxPooling2D, {}),

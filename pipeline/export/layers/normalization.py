@@ -1,6 +1,11 @@
-"""LayerNormalization over the last axis: one ONNX ``LayerNormalization`` with Keras' gamma and
-beta as weights (tf2onnx would write Keras' moments arithmetic); other axes are left to
-tf2onnx."""
+"""Normalizations stage 1 writes as one ONNX op with Keras' weights, where tf2onnx would write
+Keras' arithmetic with the weights folded into constants:
+
+- LayerNormalization over the last axis: one ``LayerNormalization`` (other axes are left to
+  tf2onnx);
+- BatchNormalization of vectors (after a Dense): one ``BatchNormalization`` with gamma, beta
+  and the moving statistics (``nn.BatchNorm1d`` in stage 3). Feature maps are traced as
+  TensorFlow's fused op instead (``keras_forms``), which tf2onnx converts to the same op."""
 
 from __future__ import annotations
 
@@ -41,4 +46,35 @@ class LayerNormHandler:
         node.attribute.extend(
             [helper.make_attribute("axis", -1), helper.make_attribute("epsilon", layer.epsilon)]
         )
+        return None
+
+
+@register
+class BatchNormHandler:
+    CLASSES = (keras.layers.BatchNormalization,)
+
+    @staticmethod
+    def trace(layer, inputs, training=None, mask=None, **kwargs):
+        """Vectors [N, C] normalized over C at inference only (else Keras computes it)."""
+        if len(inputs.shape) != 2 or training or layer.axis % 2 != 1:
+            return None
+        return [inputs], tuple(inputs.shape), {}
+
+    @staticmethod
+    def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
+        """``BatchNormalization(x, gamma, beta, mean, variance)``; a missing gamma/beta is 1/0
+        (``nn.BatchNorm1d`` always has them)."""
+        size = int(layer.moving_mean.shape[0])
+        weights = {
+            "weight": layer.gamma.numpy() if layer.scale else np.ones(size, np.float32),
+            "bias": layer.beta.numpy() if layer.center else np.zeros(size, np.float32),
+            "running_mean": layer.moving_mean.numpy(),
+            "running_var": layer.moving_variance.numpy(),
+        }
+        names = [
+            onnx_edit.initializer(proto.graph, f"{layer.name}.{key}", array)
+            for key, array in weights.items()
+        ]
+        onnx_edit.become(node, "BatchNormalization", "", [node.input[0], *names])
+        node.attribute.append(helper.make_attribute("epsilon", layer.epsilon))
         return None

@@ -32,6 +32,7 @@ _CONV_TRANSPOSE_ARGS = (
     "dilation",
     "padding_mode",
 )
+_BATCH_NORM = ("num_features", "eps", "momentum", "affine", "track_running_stats")
 _POOL_MAX = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 _POOL_AVG = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
 
@@ -46,7 +47,8 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
     nn.MaxPool2d: (_POOL_MAX, 1),
     nn.AvgPool1d: (_POOL_AVG, 1),
     nn.AvgPool2d: (_POOL_AVG, 1),
-    nn.BatchNorm2d: (("num_features", "eps", "momentum", "affine", "track_running_stats"), 1),
+    nn.BatchNorm1d: (_BATCH_NORM, 1),
+    nn.BatchNorm2d: (_BATCH_NORM, 1),
     nn.Flatten: (("start_dim", "end_dim"), 0),
     nn.Dropout: (("p",), 0),
     nn.Identity: ((), 0),
