@@ -40,6 +40,7 @@ _PLACEHOLDER = re.compile(rf"{PLACEHOLDER}(\d+)(?:_\d+)?$")
 @dataclass
 class Traced:
     layer: object
+    handler: type  # the handler whose trace made the placeholder writes it
     info: dict = field(default_factory=dict)
 
 
@@ -72,7 +73,7 @@ def placeholders(traced: list[Traced]) -> Iterator[None]:
             if found is None:
                 return original(self, *args, **kwargs)
             inputs, shape, info = found
-            traced.append(Traced(self, info))
+            traced.append(Traced(self, handler, info))
             return _placeholder(inputs, shape, len(traced) - 1)
 
         return call
@@ -101,8 +102,7 @@ def substitute(proto: onnx.ModelProto, traced: list[Traced]) -> None:
         if not match or not node.op_type.startswith(("PyFunc", "EagerPyFunc")):
             continue
         call = traced[int(match[1])]
-        handler = layers.handler_for(call.layer)
-        function = handler.write(proto, node, call.layer, call.info)
+        function = call.handler.write(proto, node, call.layer, call.info)
         if function is not None:
             functions[function.name] = function
     proto.functions.extend(functions.values())
