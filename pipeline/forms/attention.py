@@ -24,7 +24,7 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from pipeline.forms.function import DOMAIN, attribute_ref
+from pipeline.forms.function import attribute_ref, make
 
 OP_TYPES = ("KerasMultiHeadAttention", "KerasMultiHeadAttentionCausal")
 INPUTS = ("query", "value", "key", "Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
@@ -86,12 +86,4 @@ def function(op_type: str, opset: int) -> onnx.FunctionProto:
         helper.make_node("MatMul", ["merged", "Wo"], ["out_mm"]),
         helper.make_node("Add", ["out_mm", "bo"], ["Y"]),
     ]
-    return helper.make_function(
-        DOMAIN,
-        op_type,
-        list(INPUTS),
-        ["Y"],
-        nodes,
-        [helper.make_opsetid("", opset)],
-        ["head_shape", "scale"],
-    )
+    return make(op_type, list(INPUTS), nodes, opset, ["head_shape", "scale"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from pipeline.forms.function import DOMAIN, attribute_ref
+from pipeline.forms.function import attribute_ref, make
 
 OP_TYPE = "KerasChannelLayerNorm"
 AXIS = 1
@@ -45,12 +45,4 @@ def function(opset: int) -> onnx.FunctionProto:
         helper.make_node("Mul", ["normalized", "scale"], ["scaled"]),
         helper.make_node("Add", ["scaled", "bias"], ["Y"]),
     ]
-    return helper.make_function(
-        DOMAIN,
-        OP_TYPE,
-        ["X", "scale", "bias"],
-        ["Y"],
-        nodes,
-        [helper.make_opsetid("", opset)],
-        ["epsilon"],
-    )
+    return make(OP_TYPE, ["X", "scale", "bias"], nodes, opset, ["epsilon"])

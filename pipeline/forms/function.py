@@ -23,3 +23,13 @@ def int_constant(name: str, values) -> onnx.NodeProto:
     """A body ``Constant`` node holding ``values`` as int64."""
     tensor = numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
     return helper.make_node("Constant", [], [name], value=tensor)
+
+
+def make(
+    op_type: str, inputs: list[str], nodes: list[onnx.NodeProto], opset: int, attributes: list[str]
+) -> onnx.FunctionProto:
+    """The function ``op_type`` of our domain: ``inputs`` -> ``Y`` through ``nodes`` (standard
+    ops at ``opset``), taking ``attributes`` from its call."""
+    return helper.make_function(
+        DOMAIN, op_type, inputs, ["Y"], nodes, [helper.make_opsetid("", opset)], attributes
+    )

@@ -39,7 +39,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from pipeline.forms.function import DOMAIN, attribute_ref, int_constant
+from pipeline.forms.function import attribute_ref, int_constant, make
 
 KINDS = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}  # Keras layer -> ONNX op
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
@@ -127,12 +127,4 @@ def function(form: Form, opset: int) -> onnx.FunctionProto:
         op.attribute.append(attribute_ref("activations", onnx.AttributeProto.STRINGS))
         attributes.append("activations")
     nodes += [op, *_outputs(form)]
-    return helper.make_function(
-        DOMAIN,
-        form.op_type,
-        ["X", "W", "R", "B"],
-        ["Y"],
-        nodes,
-        [helper.make_opsetid("", opset)],
-        attributes,
-    )
+    return make(form.op_type, ["X", "W", "R", "B"], nodes, opset, attributes)

@@ -33,7 +33,7 @@ def _recurrent_model(form: Form, bias: bool = True, activation: str = "Tanh") ->
         ["x", "rnn.W", "rnn.R", "rnn.B" if bias else ""],
         ["y"],
         name="rnn",
-        domain=recurrent_form.DOMAIN,
+        domain=forms.DOMAIN,
         hidden_size=HIDDEN,
     )
     if form.kind == "SimpleRNN":

@@ -20,6 +20,7 @@ from onnx import helper
 from pipeline.errors import UnsupportedError
 from pipeline.export.layers import onnx_edit
 from pipeline.export.layers.registry import register
+from pipeline.forms import DOMAIN
 from pipeline.forms import recurrent as recurrent_form
 from pipeline.forms.recurrent import Form
 
@@ -154,7 +155,7 @@ class RecurrentHandler:
             array = arrays[key]
             name = f"{layer.name}.{key}"
             inputs.append("" if array is None else onnx_edit.initializer(proto.graph, name, array))
-        onnx_edit.become(node, form.op_type, recurrent_form.DOMAIN, inputs)
+        onnx_edit.become(node, form.op_type, DOMAIN, inputs)
         node.attribute.append(helper.make_attribute("hidden_size", arrays["R"].shape[-1]))
         if form.kind == "SimpleRNN":
             activations = [_activation(layer)] * form.num_directions

@@ -6,6 +6,8 @@ numbers (the check runs on the written module)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from onnx2torch.node_converters.activations import OnnxPReLU
 from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
@@ -16,15 +18,19 @@ from torch import fx, nn
 from pipeline.torch_stage.lowering.graph import constant, finish, is_a, module_of, replace
 
 
+def _binary_by_constant(gm: fx.GraphModule, cls: type) -> Iterator[tuple[fx.Node, torch.Tensor]]:
+    """Each ``cls`` wrapper called on (data, a constant), with that constant."""
+    for node in list(gm.graph.nodes):
+        if is_a(gm, node, cls) and len(node.args) == 2:
+            value = constant(gm, node.args[1])
+            if value is not None:
+                yield node, value
+
+
 def prelus(gm: fx.GraphModule) -> int:
     """OnnxPReLU(x, alpha) with one constant alpha per channel (dim 1) -> nn.PReLU(C)."""
     replaced = 0
-    for node in list(gm.graph.nodes):
-        if not is_a(gm, node, OnnxPReLU) or len(node.args) != 2:
-            continue
-        alpha = constant(gm, node.args[1])
-        if alpha is None:
-            continue
+    for node, alpha in _binary_by_constant(gm, OnnxPReLU):
         channels = alpha.numel()
         after_dense = alpha.dim() == 1  # [C] against [N, C]
         after_conv = alpha.dim() >= 3 and tuple(alpha.shape[-3:]) == (channels, 1, 1)
@@ -68,11 +74,8 @@ def _bias_add(gm: fx.GraphModule, node: fx.Node, units: int):
 def linears(gm: fx.GraphModule) -> int:
     """OnnxMatMul(x, W[K, N] constant) [-> Add(b[N] constant)] -> nn.Linear(K, N)(x)."""
     replaced = 0
-    for node in list(gm.graph.nodes):
-        if not is_a(gm, node, OnnxMatMul) or len(node.args) != 2:
-            continue
-        weight = constant(gm, node.args[1])
-        if weight is None or weight.dim() != 2 or not weight.is_floating_point():
+    for node, weight in _binary_by_constant(gm, OnnxMatMul):
+        if weight.dim() != 2 or not weight.is_floating_point():
             continue
         add = _bias_add(gm, node, weight.shape[1])
         linear = nn.Linear(weight.shape[0], weight.shape[1], bias=add is not None)
