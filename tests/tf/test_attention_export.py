@@ -57,6 +57,16 @@ def test_cross_attention_with_other_key_and_value_sizes():
     assert _check(model, feeds) == ["KerasMultiHeadAttention"]
 
 
+@pytest.mark.parametrize(("scale", "center"), [(False, True), (True, False), (False, False)])
+def test_layer_normalization_without_gamma_or_beta_is_one_op(scale, center):
+    keras.utils.set_random_seed(0)
+    q = keras.Input((None, 8), name="q")
+    norm = L.LayerNormalization(scale=scale, center=center, name="norm")
+    model = _randomized(keras.Model(q, norm(q)))
+    feeds = {"q": np.random.default_rng(0).standard_normal((2, 5, 8)).astype(np.float32)}
+    assert _check(model, feeds) == ["LayerNormalization"]
+
+
 def test_layer_normalization_is_one_op():
     keras.utils.set_random_seed(0)
     q = keras.Input((None, 8), name="q")

@@ -29,12 +29,12 @@ class LayerNormHandler:
         axes = [a % rank for a in layer.axis]
         if axes != [rank - 1] or getattr(layer, "rms_scaling", False):
             return None
-        return [inputs], tuple(inputs.shape), {}
+        return [inputs], tuple(inputs.shape), {"size": int(inputs.shape[-1])}
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
         """``LayerNormalization(x, gamma, beta, axis=-1)``; a missing gamma/beta is 1/0."""
-        size = int(layer.gamma.shape[0] if layer.scale else layer.beta.shape[0])
+        size = info["size"]  # neither gamma nor beta exists with scale=False, center=False
         gamma = layer.gamma.numpy() if layer.scale else np.ones(size, np.float32)
         beta = layer.beta.numpy() if layer.center else np.zeros(size, np.float32)
         inputs = [
