@@ -101,6 +101,9 @@ REGISTRY: dict[str, Entry] = {
     "upsampling": Entry("Conv2DTranspose, UpSampling2D", _small("upsampling")),
     "reshape_permute": Entry("Reshape, Permute, Dense over a sequence", _small("reshape_permute")),
     "prelu": Entry("PReLU per channel and per element", _small("prelu")),
+    "flatten_concat": Entry(
+        "an image and a feature vector: Flatten -> Concatenate -> Dense", _small("flatten_concat")
+    ),
     "lstm_text": Entry("Embedding, stacked LSTMs, go_backwards", _sequence("lstm_text")),
     "gru_rnn": Entry("GRU and SimpleRNN, sequences and last steps", _sequence("gru_rnn")),
     "bidirectional": Entry("Bidirectional LSTM (concat) and GRU (sum)", _sequence("bidirectional")),

@@ -138,6 +138,20 @@ class Erfc(keras.layers.Layer):
         return tf.math.erfc(inputs)
 
 
+def flatten_concat() -> keras.Model:
+    """Two inputs, an image and a feature vector: the image's conv features flattened and
+    joined with the vector before the Dense (its kernel's image rows re-ordered, the feature
+    rows kept)."""
+    keras.utils.set_random_seed(SEED)
+    image = keras.Input((8, 8, 3), name="image")
+    features = keras.Input((5,), name="features")
+    x = L.Conv2D(4, 3, activation="relu", name="conv")(image)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Concatenate(name="join")([x, features])
+    outputs = L.Dense(3, name="head")(x)
+    return randomize(keras.Model([image, features], outputs, name="flatten_concat"))
+
+
 def unconvertible() -> keras.Model:
     """Dense -> a custom Erfc layer: the error path (stage 1 must name the op and layer)."""
     keras.utils.set_random_seed(SEED)

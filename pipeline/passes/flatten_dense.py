@@ -1,11 +1,15 @@
 """flatten_dense: fold the NCHW -> NHWC Transpose before a Flatten into the next Dense kernel.
 
 Pattern: ``Transpose(x, perm=[0,2,3,1]) -> Flatten(axis=1) -> MatMul(., W)`` (or Gemm), with
-``x`` of static shape [N, C, H, W] and ``W`` an initializer of H*W*C rows.
+``x`` of static shape [N, C, H, W] and ``W`` an initializer of H*W*C rows; or the Flatten's
+output joined with other vectors by a ``Concat(axis=1)`` before the Dense (an image branch
+and a feature vector), ``W`` then having the Concat's width of rows.
 
 Output form: ``Flatten(x) -> MatMul(., W')`` with ``W' = nhwc_rows_to_nchw(W, (H, W, C))``:
 the rows re-ordered from Keras' (H, W, C) flatten order to PyTorch's (C, H, W) (see
-``layout_math``). This is the classic silent bug of hand conversion, done by formula.
+``layout_math``). This is the classic silent bug of hand conversion, done by formula. Behind
+a Concat only the block of rows the flattened values meet is re-ordered (rows ``offset`` to
+``offset + H*W*C``, ``offset`` the widths of the Concat's inputs before it).
 
 Left alone (reason recorded): the NHWC tensor has another consumer; a Flatten consumer that
 is not a Dense with an initializer kernel; a kernel shared with another node; unknown C, H, W.
@@ -51,23 +55,50 @@ class FlattenDense(GraphPass):
             if flatten.attributes.get_int("axis", 1) != 1:
                 skips.add(flatten, "only Flatten(axis=1) is folded")
                 return False
-            for dense in flatten.outputs[0].consumers():
-                reason = self._dense_problem(flatten.outputs[0], dense, h * w * c)
-                if reason:
-                    skips.add(dense, reason)
-                    return False
-                plan.append(dense)
-        for dense in plan:
+            found = self._denses(flatten.outputs[0], h * w * c)
+            if isinstance(found, tuple):
+                skips.add(*found)
+                return False
+            plan += found
+        for dense, offset in plan:
             transposed = dense.op_type == "Gemm" and dense.attributes.get_int("transB", 0)
             kernel = const(dense.inputs[1])
-            kernel = kernel.T if transposed else kernel
-            new = nhwc_rows_to_nchw(kernel, (h, w, c))
-            new = new.T if transposed else new
+            kernel = (kernel.T if transposed else kernel).copy()
+            rows = slice(offset, offset + h * w * c)
+            kernel[rows] = nhwc_rows_to_nchw(kernel[rows], (h, w, c))
+            new = kernel.T if transposed else kernel
             dense.replace_input_with(1, add_initializer(graph, dense.inputs[1].name, new))
         for flatten in flattens:
             flatten.replace_input_with(0, transpose.inputs[0])
         graph.remove(transpose, safe=True)
         return True
+
+    def _denses(self, flat: ir.Value, size: int) -> list[tuple[ir.Node, int]] | tuple:
+        """(Dense, the first kernel row the flattened values meet) for every Dense they
+        reach, directly or as one block of a Concat on axis 1 (an image branch joined with a
+        feature vector); or (node, why not)."""
+        plan = []
+        for user in flat.consumers():
+            if user.op_type != "Concat":
+                reason = self._dense_problem(flat, user, size)
+                if reason:
+                    return user, reason
+                plan.append((user, 0))
+                continue
+            widths = [static_dims(v) for v in user.inputs]
+            if user.attributes.get_int("axis", 1) not in (1, -1) or flat.is_graph_output():
+                return user, "the flattened values are joined on an axis other than 1"
+            if any(d is None or len(d) != 2 or d[1] is None for d in widths):
+                return user, "a Concat of inputs without a static [N, k] shape"
+            if list(user.inputs).count(flat) != 1:
+                return user, "the flattened values enter the Concat more than once"
+            offset = sum(d[1] for d in widths[: list(user.inputs).index(flat)])
+            for dense in user.outputs[0].consumers():
+                reason = self._dense_problem(user.outputs[0], dense, sum(d[1] for d in widths))
+                if reason:
+                    return dense, reason
+                plan.append((dense, offset))
+        return plan
 
     @staticmethod
     def _dense_problem(flat: ir.Value, dense: ir.Node, rows: int) -> str | None:

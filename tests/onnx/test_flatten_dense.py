@@ -90,3 +90,52 @@ def test_unknown_spatial_shape_is_left_alone():
     result, after = apply(FlattenDense(), proto)
     assert not result.modified and ops(after) == ops(proto)
     assert "static [N, C, H, W]" in result.skipped[0]
+
+
+FEATURES = 3  # the feature vector joined with the flattened image
+WIDE = RNG.standard_normal((FEATURES + H * W_ * C + FEATURES, OUT)).astype(np.float32)
+
+
+def _joined(axis=1, vector_dims=("N", FEATURES), images=1):
+    """x -> Transpose -> Flatten, joined with v (and again with the image) -> MatMul."""
+    parts = ["v", "f", "v"] if images == 1 else ["v", "f", "f2"]
+    nodes = [
+        node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        node("Flatten", ["t"], ["f"], axis=1),
+        node("Concat", parts, ["j"], axis=axis),
+        node("MatMul", ["j", "k"], ["y"]),
+    ]
+    kernel = WIDE
+    if images == 2:
+        nodes[2:2] = [
+            node("Transpose", ["x2"], ["t2"], perm=[0, 2, 3, 1]),
+            node("Flatten", ["t2"], ["f2"], axis=1),
+        ]
+        kernel = RNG.standard_normal((FEATURES + 2 * H * W_ * C, OUT)).astype(np.float32)
+    inputs = [value("x", ["N", C, H, W_]), value("v", list(vector_dims))]
+    inputs += [value("x2", ["N", C, H, W_])] if images == 2 else []
+    return model(nodes, inputs, [value("y", ["N", OUT])], [init("k", kernel)])
+
+
+@pytest.mark.parametrize("images", [1, 2])
+def test_flatten_joined_with_a_vector_reorders_only_its_rows(images):
+    """Flatten -> Concatenate -> Dense: the block of rows each image branch meets."""
+    proto = _joined(images=images)
+    result, after = apply(FlattenDense(), proto)
+    assert result.modified
+    assert ops(after) == {"Flatten": images, "Concat": 1, "MatMul": 1}
+    assert_parity(proto, after)
+
+
+def test_a_join_on_another_axis_is_left_alone():
+    proto = _joined(axis=0, vector_dims=(1, H * W_ * C))
+    result, after = apply(FlattenDense(), proto, infer_shapes=False)
+    assert not result.modified and ops(after) == ops(proto)
+    assert "an axis other than 1" in result.skipped[0]
+
+
+def test_a_join_with_an_open_width_is_left_alone():
+    proto = _joined(vector_dims=("N", "k"))
+    result, after = apply(FlattenDense(), proto, infer_shapes=False)
+    assert not result.modified and ops(after) == ops(proto)
+    assert "without a static [N, k] shape" in result.skipped[0]
