@@ -101,6 +101,7 @@ REGISTRY: dict[str, Entry] = {
     "upsampling": Entry("Conv2DTranspose, UpSampling2D", _small("upsampling")),
     "reshape_permute": Entry("Reshape, Permute, Dense over a sequence", _small("reshape_permute")),
     "prelu": Entry("PReLU per channel and per element", _small("prelu")),
+    "dense_reshape": Entry("a decoder head: Dense -> Reshape -> Conv2D", _small("dense_reshape")),
     "flatten_concat": Entry(
         "an image and a feature vector: Flatten -> Concatenate -> Dense", _small("flatten_concat")
     ),

@@ -138,6 +138,17 @@ class Erfc(keras.layers.Layer):
         return tf.math.erfc(inputs)
 
 
+def dense_reshape() -> keras.Model:
+    """A decoder head: a Dense reshaped into a feature map before a Conv2D (its kernel's
+    columns re-ordered so the map comes out channels-first)."""
+    keras.utils.set_random_seed(SEED)
+    z = keras.Input((6,), name="z")
+    x = L.Dense(4 * 4 * 3, activation="relu", name="project")(z)
+    x = L.Reshape((4, 4, 3), name="to_map")(x)
+    outputs = L.Conv2D(2, 3, padding="same", name="conv")(x)
+    return randomize(keras.Model(z, outputs, name="dense_reshape"))
+
+
 def flatten_concat() -> keras.Model:
     """Two inputs, an image and a feature vector: the image's conv features flattened and
     joined with the vector before the Dense (its kernel's image rows re-ordered, the feature

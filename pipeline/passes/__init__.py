@@ -23,6 +23,7 @@ from pipeline.passes.cancel_transposes import CancelTransposes
 from pipeline.passes.channel_norm import ChannelLayerNorm
 from pipeline.passes.conv1d import Conv1d
 from pipeline.passes.conv_transpose import SplitAsymmetricConvTranspose
+from pipeline.passes.dense_reshape import DenseReshape
 from pipeline.passes.driver import check, run_passes, to_proto
 from pipeline.passes.flatten_dense import FlattenDense
 from pipeline.passes.fold_shapes import FoldShapes
@@ -71,6 +72,9 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     # The Transpose before Flatten goes into the first Dense kernel's rows. Before the
     # Gemm fusion, so the kernel is still the plain [H*W*C, out] MatMul operand.
     FlattenDense(),
+    # Its inverse: a Dense reshaped into a feature map (a decoder head) computes the map
+    # channels-first, its kernel's columns re-ordered; the Transpose before the Conv goes.
+    DenseReshape(),
     # A region left channels-last between Transposes (stage 1's PRelu, ConvNeXt's LayerNorm
     # and Dense on channels, its residual stream) runs channels-first; its Transposes go,
     # but for a local pair around each op that works on the channel axis itself ...
