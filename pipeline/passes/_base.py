@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
+from collections.abc import Iterator
 
 import onnx_ir as ir
 from onnx_ir.passes import common
@@ -54,6 +55,12 @@ class GraphPass(ir.passes.InPlacePass):
 
     def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         raise NotImplementedError
+
+
+def nodes_of(graph: ir.Graph, op_type: str) -> Iterator[ir.Node]:
+    """The ``op_type`` nodes of ``graph``, each while it is still in the graph (a rewrite of
+    an earlier one may have removed it)."""
+    return (node for node in list(graph) if node.op_type == op_type and node.graph is not None)
 
 
 def where(node: ir.Node) -> str:

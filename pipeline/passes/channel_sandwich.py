@@ -7,7 +7,7 @@ from __future__ import annotations
 import onnx_ir as ir
 
 from pipeline.forms import channel_norm as channel_norm_form
-from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._base import GraphPass, Skips, nodes_of
 from pipeline.passes._ir import add_initializer, const, only_consumer, perm
 from pipeline.passes.layout_math import compose, is_identity
 
@@ -40,9 +40,7 @@ class SandwichPass(GraphPass):
 
     def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         modified = False
-        for node in list(model.graph):
-            if node.op_type != self.OP_TYPE or node.graph is None:
-                continue
+        for node in nodes_of(model.graph, self.OP_TYPE):
             sandwich = channel_sandwich(node)
             if sandwich is not None and self.accepts(node, sandwich):
                 self.replace(model, node, sandwich)

@@ -19,7 +19,7 @@ import numpy as np
 import onnx_ir as ir
 
 from pipeline import metadata
-from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._base import GraphPass, Skips, nodes_of
 from pipeline.passes._ir import add_initializer, bias_add, const, only_consumer, perm
 from pipeline.passes.layout_math import nhwc_rows_to_nchw
 from pipeline.passes.regions import UNARY
@@ -35,9 +35,8 @@ class DenseReshape(GraphPass):
 
     def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         modified = False
-        for node in list(model.graph):
-            if node.op_type == "Reshape" and node.graph is not None:
-                modified |= self._fold(model.graph, node)
+        for node in nodes_of(model.graph, "Reshape"):
+            modified |= self._fold(model.graph, node)
         return modified
 
     def _fold(self, graph: ir.Graph, reshape: ir.Node) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline.passes._base import GraphPass, Skips
+from pipeline.passes._base import GraphPass, Skips, nodes_of
 from pipeline.passes._ir import add_initializer, bias_add, const, replace_nodes
 
 
@@ -24,9 +24,8 @@ class MatMulAddToGemm(GraphPass):
 
     def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         modified = False
-        for node in list(model.graph):
-            if node.op_type == "MatMul" and node.graph is not None:
-                modified |= self._fuse(model.graph, node, skips)
+        for node in nodes_of(model.graph, "MatMul"):
+            modified |= self._fuse(model.graph, node, skips)
         return modified
 
     def _fuse(self, graph: ir.Graph, matmul: ir.Node, skips: Skips) -> bool:
