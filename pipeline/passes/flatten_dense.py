@@ -77,6 +77,8 @@ class FlattenDense(GraphPass):
         """(Dense, the first kernel row the flattened values meet) for every Dense they
         reach, directly or as one block of a Concat on axis 1 (an image branch joined with a
         feature vector); or (node, why not)."""
+        if flat.is_graph_output():  # re-ordered, it would no longer be Keras' output
+            return flat.producer(), "the flattened values are a model output too"
         plan = []
         for user in flat.consumers():
             if user.op_type != "Concat":
@@ -86,7 +88,7 @@ class FlattenDense(GraphPass):
                 plan.append((user, 0))
                 continue
             widths = [static_dims(v) for v in user.inputs]
-            if user.attributes.get_int("axis", 1) not in (1, -1) or flat.is_graph_output():
+            if user.attributes.get_int("axis", 1) not in (1, -1):
                 return user, "the flattened values are joined on an axis other than 1"
             if any(d is None or len(d) != 2 or d[1] is None for d in widths):
                 return user, "a Concat of inputs without a static [N, k] shape"

@@ -139,3 +139,10 @@ def test_a_join_with_an_open_width_is_left_alone():
     result, after = apply(FlattenDense(), proto, infer_shapes=False)
     assert not result.modified and ops(after) == ops(proto)
     assert "without a static [N, k] shape" in result.skipped[0]
+
+
+def test_a_flatten_that_is_also_a_model_output_is_left_alone():
+    proto = _graph(extra_outputs=[value("f", ["N", H * W_ * C])])
+    result, after = apply(FlattenDense(), proto)
+    assert not result.modified and ops(after) == ops(proto)
+    assert "a model output too" in result.skipped[0]
