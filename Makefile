@@ -6,10 +6,11 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 MODEL ?= lenet4
-# build/<name>: a registry name as is, a file path by its stem (same rule as the CLI)
-OUT ?= build/$(basename $(notdir $(MODEL)))
+# build/<name>: a registry name as is, a file path by its stem, a directory (a Keras 2
+# SavedModel) by its name (same rule as the CLI)
+OUT ?= build/$(basename $(notdir $(patsubst %/,%,$(MODEL))))
 
-.PHONY: convert export passes torch check bench zoo test test-slow lint lock clean
+.PHONY: convert export passes torch check bench zoo keras2-files test test-slow lint lock clean
 # Stages run one after the other, even under make -j.
 .NOTPARALLEL:
 
@@ -67,6 +68,11 @@ bench: $(VENV)/.installed
 # Convert the whole zoo (slow: tens of minutes) and write docs/zoo.md; ZOO="a b" for some.
 zoo: $(VENV)/.installed
 	$(PY) -m pipeline zoo $(ZOO)
+
+# Legacy Keras 2 files (tf_keras) of a trained LeNet4, .h5 and SavedModel, to convert:
+#   make keras2-files && make convert MODEL=build/keras2/lenet4_keras2.h5
+keras2-files: $(VENV)/.installed
+	$(PY) -m models.keras2_lenet4 build/keras2
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check pipeline models tests
