@@ -14,7 +14,7 @@ import tf2onnx
 
 from pipeline import metadata
 from pipeline.errors import UnsupportedError
-from pipeline.export import keras_forms, layer_support, own_layers
+from pipeline.export import keras_forms, layer_support, own_layers, structure
 
 OPSET = 17
 
@@ -33,6 +33,7 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
         )
     own_layers.substitute(proto, traced)
     explicit_same_pads(proto)
+    structure.name_outputs(proto, structure.output_keys(model))
     return proto
 
 
@@ -102,4 +103,19 @@ def validate(proto: onnx.ModelProto) -> None:
             + ". No ONNX runtime can run them. Replace that Keras layer with a supported one "
             "(README, 'Supported layers') or change its configuration, and convert again."
         )
-    onnx.checker.check_model(proto, full_check=True)
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        message = str(exc).replace("\n", " ")
+        named = [
+            metadata.describe_node(n.name, n.op_type, n.doc_string)
+            for n in proto.graph.node
+            if n.name and f"node name: {n.name})" in message
+        ]
+        raise UnsupportedError(
+            "tf2onnx wrote an ONNX graph that fails ONNX's own check"
+            + (f" at {'; '.join(named)}" if named else "")
+            + f": {message[:400]}. This is a tf2onnx conversion error for that layer's "
+            "configuration: replace the layer or change its configuration (README, "
+            "'Known not to convert')."
+        ) from exc

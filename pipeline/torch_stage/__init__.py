@@ -7,6 +7,7 @@ torch and onnx2torch.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -33,16 +34,23 @@ def _node_info(proto: onnx.ModelProto) -> dict[str, emit.NodeInfo]:
     return info
 
 
-def _ports(values, perms: dict[str, tuple[int, ...]]) -> list[source.Port]:
+def _ports(values, perms: dict[str, tuple[int, ...]], output: bool = False) -> list[source.Port]:
+    """Each value's name, shape, dtype and layout: for a value whose layout changed, the
+    permutation between it and Keras' layout (``perms``: Keras -> torch for inputs, torch
+    -> Keras for outputs)."""
     ports = []
     for value in values:
         dims = tuple(d.dim_param or str(d.dim_value) for d in value.type.tensor_type.shape.dim)
-        note = ""
-        if value.name in perms:
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
+        note = "as in Keras"
+        if value.name in perms and output:
+            keras = ", ".join(dims[i] for i in perms[value.name])
+            note = f"channels first; Keras gave [{keras}]: y.permute{perms[value.name]}"
+        elif value.name in perms:
             inverse = tuple(perms[value.name].index(i) for i in range(len(dims)))
             keras = ", ".join(dims[i] for i in inverse)
-            note = f"NCHW; Keras took [{keras}]: feed x.permute{tuple(perms[value.name])}"
-        ports.append(source.Port(value.name, dims, note))
+            note = f"channels first; Keras took [{keras}]: feed x.permute{perms[value.name]}"
+        ports.append(source.Port(value.name, dims, dtype, note))
     return ports
 
 
@@ -62,15 +70,16 @@ def emit_source(
 ) -> tuple[str, dict[str, torch.Tensor]]:
     """The text of model.py and the state_dict it loads."""
     weights = {t.name for t in proto.graph.initializer if t.doc_string == metadata.KERAS_WEIGHT}
-    emitted = emit.emit(gm, _node_info(proto), weights)
     props = {p.key: p.value for p in proto.metadata_props}
-    perms = metadata.input_perms(props)
+    keys = json.loads(props[metadata.OUTPUT_KEYS]) if metadata.OUTPUT_KEYS in props else None
+    emitted = emit.emit(gm, _node_info(proto), weights, keys)
     text = source.render(
         keras_name=props.get(metadata.MODEL_NAME, proto.graph.name or "model"),
         source=origin,
-        inputs=_ports(proto.graph.input, perms),
-        outputs=_ports(proto.graph.output, {}),
+        inputs=_ports(proto.graph.input, metadata.input_perms(props)),
+        outputs=_ports(proto.graph.output, metadata.output_perms(props), output=True),
         init=emitted.init,
+        dict_outputs=keys is not None,
         forward=emitted.forward,
     )
     return text, emitted.state

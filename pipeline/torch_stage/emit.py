@@ -17,6 +17,7 @@ node and its Keras layer.
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,15 +49,19 @@ class Emitted:
 
 
 def emit(
-    gm: fx.GraphModule, info: Mapping[str, NodeInfo], weights: set[str] = frozenset()
+    gm: fx.GraphModule,
+    info: Mapping[str, NodeInfo],
+    weights: set[str] = frozenset(),
+    output_keys: list[str] | None = None,
 ) -> Emitted:
-    """``weights``: the ONNX initializers that hold Keras weights (metadata.KERAS_WEIGHT)."""
+    """``weights``: the ONNX initializers that hold Keras weights (metadata.KERAS_WEIGHT);
+    ``output_keys``: forward returns a dict with these keys (the Keras model does)."""
     onnx_names = _onnx_names(gm)  # before lowering: the wrappers carry the ONNX mapping
     lowering.lower(gm)
     written = _writings(gm, info)
     keras_weights = {node for node, name in onnx_names.items() if name in weights}
     naming = name_values(gm, written, keras_weights)
-    return render(gm, info, written, naming)
+    return render(gm, info, written, naming, output_keys)
 
 
 def _writings(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> dict[str, Written]:
@@ -100,7 +105,11 @@ def _onnx_names(gm: fx.GraphModule) -> dict[fx.Node, str]:
 
 
 def render(
-    gm: fx.GraphModule, info: Mapping[str, NodeInfo], written: Mapping[str, Written], naming: Naming
+    gm: fx.GraphModule,
+    info: Mapping[str, NodeInfo],
+    written: Mapping[str, Written],
+    naming: Naming,
+    output_keys: list[str] | None = None,
 ) -> Emitted:
     init = []
     for node, attribute in naming.constants.items():
@@ -113,19 +122,27 @@ def render(
     forward = []
     for node in gm.graph.nodes:
         if node.op not in ("placeholder", "get_attr"):
+            if node.op == "output":
+                forward.append(_return(node, naming.values, output_keys))
+                continue
             init_line, lines = _statement(node, info, written, naming.values)
             init += [init_line] if init_line else []
             forward += lines
     return Emitted(init, forward, _state(gm, written, naming))
 
 
+def _return(node: fx.Node, values, keys: list[str] | None) -> str:
+    result = node.args[0]
+    outputs = [values[o] for o in (result if isinstance(result, tuple | list) else [result])]
+    if keys is None:
+        return "return " + ", ".join(outputs)
+    pairs = (f"{json.dumps(k)}: {v}" for k, v in zip(keys, outputs, strict=True))
+    return "return {" + ", ".join(pairs) + "}"
+
+
 def _statement(node: fx.Node, info, written, values) -> tuple[str | None, list[str]]:
     """(the ``__init__`` line, the ``forward`` lines) of one node."""
     args = [values.get(a, "") if isinstance(a, fx.Node) else repr(a) for a in node.args]
-    if node.op == "output":
-        result = node.args[0]
-        outputs = list(result) if isinstance(result, tuple | list) else [result]
-        return None, ["return " + ", ".join(values[o] for o in outputs)]
     if node.op == "call_function" and node.target is operator.getitem:
         return None, [f"{values[node]} = {args[0]}[{args[1]}]"]
     if node.op != "call_module":

@@ -75,6 +75,8 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
         for case_name, case in reference.cases.items():
             feeds = metadata.adapt_inputs(case.inputs, perms)
             result = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+            if isinstance(result, dict):  # a Keras model with a dict of outputs
+                result = tuple(result[name] for name in reference.output_names)
             result = result if isinstance(result, tuple) else (result,)
             for name, actual in zip(reference.output_names, result, strict=True):
                 expected = case.outputs[name]
