@@ -4,7 +4,8 @@
 
 1. a name in ``REGISTRY`` (``lenet4``): built (and trained) here, deterministically; or
    ``layer:<Keras class>``, a one-layer model of ``models.layers`` (``layer:Conv2D``);
-2. a path to a Keras file: ``.keras`` (Keras 3) or legacy Keras-2 ``.h5``; read, never written;
+2. a path to a Keras file: ``.keras``, ``.h5`` (Keras 3 or Keras 2), or a SavedModel directory
+   written by Keras 2 (``tf_keras``); read, never written;
 3. the name of a ``keras.applications`` model (``MobileNetV2``, case-insensitive), built with
    ``weights=None`` (no download) and a fixed seed.
 
@@ -55,6 +56,13 @@ class LoadedModel:
     source: str  # what MODEL resolved to, for the report
     built_here: bool  # True: the export stage saves it next to its artifacts
     labeled: LabeledData | None = None
+    # The model whose outputs are the reference, when it is not ``model`` itself: the
+    # tf_keras model a Keras 2 file was read with (``model`` is its Keras 3 rebuild).
+    reference_model: object | None = None
+
+    @property
+    def reference(self):
+        return self.model if self.reference_model is None else self.reference_model
 
 
 def _lenet4() -> keras.Model:
@@ -105,6 +113,17 @@ REGISTRY: dict[str, Entry] = {
     "flatten_concat": Entry(
         "an image and a feature vector: Flatten -> Concatenate -> Dense", _small("flatten_concat")
     ),
+    "multi_output": Entry(
+        "an image and a vector in, a dict of three outputs (one a feature map)",
+        _small("multi_output"),
+    ),
+    "nested_sequential": Entry(
+        "a Sequential of Sequential blocks, a zero bias inside one", _small("nested_sequential")
+    ),
+    "transfer": Entry(
+        "MobileNetV2 (no top) as a layer after augmentation and Rescaling; a new head",
+        _small("transfer"),
+    ),
     "lstm_text": Entry("Embedding, stacked LSTMs, go_backwards", _sequence("lstm_text")),
     "gru_rnn": Entry("GRU and SimpleRNN, sequences and last steps", _sequence("gru_rnn")),
     "bidirectional": Entry("Bidirectional LSTM (concat) and GRU (sum)", _sequence("bidirectional")),
@@ -153,27 +172,38 @@ def build_application(name: str) -> keras.Model:
     return randomize(model)
 
 
-def load_file(path: Path) -> keras.Model:
+def load_file(path: Path) -> LoadedModel:
+    """A Keras file or a Keras 2 SavedModel directory; read, never written. A file that
+    Keras 2 wrote is read by ``tf_keras`` (its outputs are the reference) and rebuilt in
+    Keras 3 (models.keras2)."""
     import keras
 
+    from models import keras2
+
     if path.is_dir():
-        raise BadInputError(
-            f"'{path}' is a directory (a TensorFlow SavedModel?). SavedModel input is not "
-            "supported yet: load it in the Keras that wrote it and save it with "
-            "model.save('model.keras') (or .h5), then pass that file."
-        )
+        keras2.check_savedmodel(path)
+        return _keras2(path, keras2.load(path))
     if path.suffix.lower() not in KERAS_SUFFIXES:
         raise BadInputError(
-            f"'{path}' is not a Keras model file: expected one of {', '.join(KERAS_SUFFIXES)}."
+            f"'{path}' is not a Keras model file: expected one of {', '.join(KERAS_SUFFIXES)}, "
+            "or a SavedModel directory written by Keras 2."
         )
+    if path.suffix.lower() != ".keras" and keras2.is_keras2_h5(path):
+        return _keras2(path, keras2.load(path))
     try:
-        return keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # keras raises many types for a bad file; all mean the same here
         raise BadInputError(
             f"'{path}' could not be loaded as a Keras model by Keras {keras.__version__}: "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
             "Check that the file is a complete .keras/.h5 model (not weights only)."
         ) from exc
+    return LoadedModel(model, f"file:{path}", False)
+
+
+def _keras2(path: Path, loaded) -> LoadedModel:
+    source = f"file:{path} (Keras {loaded.version} {loaded.kind}, read by tf_keras)"
+    return LoadedModel(loaded.model, source, False, reference_model=loaded.written_by)
 
 
 def resolve(model: str) -> LoadedModel:
@@ -193,7 +223,7 @@ def resolve(model: str) -> LoadedModel:
         return LoadedModel(entry.build(), f"registry:{model}", True, labeled)
     path = Path(model)
     if path.exists():
-        return LoadedModel(load_file(path), f"file:{path}", False)
+        return load_file(path)
     applications = _applications()
     if model.lower() in applications:
         name = applications[model.lower()]

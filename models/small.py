@@ -163,6 +163,75 @@ def flatten_concat() -> keras.Model:
     return randomize(keras.Model([image, features], outputs, name="flatten_concat"))
 
 
+def multi_output() -> keras.Model:
+    """Two inputs of different ranks (an image, a feature vector), three outputs returned as a
+    dict: a class vector, a score whose key is not its layer's name, and a feature map (torch
+    returns it channels-first and a dict with the same keys)."""
+    keras.utils.set_random_seed(SEED)
+    image = keras.Input((8, 8, 3), name="image")
+    features = keras.Input((5,), name="features")
+    x = L.Conv2D(4, 3, padding="same", activation="relu", name="conv")(image)
+    mask = L.Conv2D(2, 1, name="mask")(x)
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    x = L.Concatenate(name="join")([x, features])
+    classes = L.Dense(3, activation="softmax", name="classes")(x)
+    score = L.Dense(1, name="score_head")(x)
+    outputs = {"classes": classes, "score": score, "mask": mask}
+    return randomize(keras.Model([image, features], outputs, name="multi_output"))
+
+
+def _block(filters: int, name: str) -> keras.Sequential:
+    return keras.Sequential(
+        [
+            L.Conv2D(filters, 3, padding="same", name="conv"),
+            L.BatchNormalization(name="bn"),
+            L.ReLU(name="relu"),
+            L.MaxPooling2D(name="pool"),
+        ],
+        name=name,
+    )
+
+
+def nested_sequential() -> keras.Model:
+    """A ``Sequential`` of ``Sequential`` blocks (the same layer names in each block), then
+    Flatten and Dense. block2's conv keeps Keras' all-zero bias initializer (tf2onnx drops a
+    zero bias; stage 2 must restore it on the right nested layer)."""
+    keras.utils.set_random_seed(SEED)
+    model = keras.Sequential(
+        [
+            keras.Input((12, 12, 3), name="image"),
+            _block(4, "block1"),
+            _block(6, "block2"),
+            L.Flatten(name="flatten"),
+            L.Dense(5, name="head"),
+        ],
+        name="nested_sequential",
+    )
+    randomize(model)
+    bias = model.get_layer("block2").get_layer("conv").bias
+    bias.assign(np.zeros(bias.shape, "float32"))
+    return model
+
+
+def transfer() -> keras.Model:
+    """Transfer learning: MobileNetV2 (include_top=False, alpha 0.35) called as a layer, after
+    augmentation layers (identity at inference) and Rescaling; a new pooled Dense head."""
+    keras.utils.set_random_seed(SEED)
+    base = keras.applications.MobileNetV2(
+        input_shape=(64, 64, 3), alpha=0.35, include_top=False, weights=None
+    )
+    inputs = keras.Input((64, 64, 3), name="image")
+    x = L.RandomFlip(name="flip")(inputs)
+    x = L.RandomRotation(0.1, name="rotate")(x)
+    x = L.RandomZoom(0.1, name="zoom")(x)
+    x = L.Rescaling(1 / 127.5, offset=-1, name="rescale")(x)
+    x = base(x, training=False)
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    x = L.Dropout(0.2, name="dropout")(x)
+    outputs = L.Dense(4, name="head")(x)
+    return randomize(keras.Model(inputs, outputs, name="transfer"))
+
+
 def unconvertible() -> keras.Model:
     """Dense -> a custom Erfc layer: the error path (stage 1 must name the op and layer)."""
     keras.utils.set_random_seed(SEED)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 
 import keras
 import onnx
@@ -23,19 +24,33 @@ def input_layout(rank: int) -> str:
     return {3: "NWC", 4: "NHWC", 5: "NDHWC"}.get(rank, "")
 
 
-def _layer_for(node_name: str, layers: dict[str, str]) -> str | None:
-    """The Keras layer a tf2onnx node name comes from: 'lenet4_1/fc1_1/MatMul' -> 'fc1'.
+def qualified_layers(model, scope: str = "") -> dict[str, object]:
+    """Every layer by its qualified name, in model order: a layer of a nested model (a
+    ``Sequential`` block, a transfer-learning base) is ``<outer>/<inner>``, its nested model
+    itself ``<outer>`` (before its layers)."""
+    layers = {}
+    for layer in model.layers:
+        layers[scope + layer.name] = layer
+        if hasattr(layer, "layers"):
+            layers.update(qualified_layers(layer, f"{scope}{layer.name}/"))
+    return layers
+
+
+def _layer_for(node_name: str, layers: Mapping[str, str]) -> str | None:
+    """The Keras layer a tf2onnx node name comes from: 'lenet4_1/fc1_1/MatMul' -> 'fc1';
+    'transfer_1/base_1/block_1_1/convolution' -> 'base/block_1' (a nested model's layer).
 
     Keras 3 traces each layer in a name scope with a '_<n>' suffix; a suffix-stripped match
     is preferred, so that layer 'dense' traced as 'dense_1' is not taken for layer 'dense_1'.
     """
-    for segment in reversed(node_name.split("/")[:-1] or node_name.split("/")):
-        stripped = _SCOPE_SUFFIX.sub("", segment)
-        if stripped != segment and stripped in layers:
-            return stripped
-        if segment in layers:
-            return segment
-    return None
+    found, scope = None, ""
+    for segment in node_name.split("/")[:-1] or node_name.split("/"):
+        for name in (_SCOPE_SUFFIX.sub("", segment), segment):
+            if scope + name in layers:
+                found = scope + name
+                scope = found + "/"
+                break
+    return found
 
 
 def inference_weight_count(model: keras.Model) -> int:
@@ -68,14 +83,18 @@ def inference_weight_count(model: keras.Model) -> int:
 
 def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     """Write each node's Keras layer into its doc_string and the model facts into metadata."""
-    layers = {layer.name: type(layer).__name__ for layer in model.layers}
+    qualified = qualified_layers(model)
+    layers = {name: type(layer).__name__ for name, layer in qualified.items()}
     graph = proto.graph
     owner: dict[int, str] = {}
     for index, node in enumerate(graph.node):
         layer = _layer_for(node.name, layers)
         if layer:
             owner[index] = layer
-    _inherit_owners(graph, owner, list(layers))
+    # a nested model's own name is no orphan's layer: its nodes are its layers'
+    _inherit_owners(
+        graph, owner, [n for n, layer in qualified.items() if not hasattr(layer, "layers")]
+    )
     for index, node in enumerate(graph.node):
         if index in owner:
             node.doc_string = metadata.layer_doc(owner[index], layers[owner[index]])
@@ -87,7 +106,7 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
         metadata.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
         metadata.PARAM_COUNT: str(inference_weight_count(model)),
         metadata.USE_BIAS: json.dumps(
-            [layer.name for layer in all_layers(model) if getattr(layer, "use_bias", False)]
+            [name for name, layer in qualified.items() if getattr(layer, "use_bias", False)]
         ),
         "keras.version": keras.__version__,
         "tensorflow.version": tf.__version__,

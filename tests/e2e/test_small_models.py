@@ -25,7 +25,12 @@ CONVERTING = tuple(m for m in SMALL if m != "lenet4")  # LeNet4: tests/e2e/test_
 TRANSPOSES_KEPT = {
     "reshape_permute": ["Reshape", "Permute"],  # Reshape in (H, W, C) order; Keras' own Permute
 }
-MODEL_PY_GOLDEN = ("transformer",)  # model.py compared whole (LeNet4's: test_convert.py)
+MODEL_PY_GOLDEN = ("transformer",)
+# Modules a nested model's layers become: named <outer>_<inner> after the Keras nesting
+NESTED_MODULES = {
+    "nested_sequential": ("block1_conv", "block1_bn", "block2_conv", "block2_pool", "head"),
+    "transfer": ("mobilenetv2_0_35_64_Conv1", "mobilenetv2_0_35_64_block_1_expand", "head"),
+}  # model.py compared whole (LeNet4's: test_convert.py)
 
 
 def _convert(model: str, out: Path) -> subprocess.CompletedProcess:
@@ -65,6 +70,8 @@ def test_small_model_converts(name, tmp_path):
     assert "onnx2torch" not in text
     if name in MODEL_PY_GOLDEN:
         assert_model_py_matches(name, text)
+    for module in NESTED_MODULES.get(name, ()):
+        assert f"        self.{module} = nn." in text, module
 
 
 def test_a_keras_applications_model_converts(tmp_path):
