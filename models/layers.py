@@ -23,6 +23,11 @@ VECTOR = ((6,), "float32", None)
 DENSE = ((6,), "float32", lambda: L.Dense(5, name="dense"))
 TOKENS = ((10,), "int32", None)
 QUERY = ((10, 8), "float32", None)
+VIDEO = ((4, 6, 6, 3), "float32", lambda: L.Conv3D(4, 3, padding="same", name="conv"))
+# Merge layers and query/value attention take two tensors: the input and a Dense of it.
+PAIR = ((6,), "float32", lambda: L.Dense(6, name="dense"))
+SEQUENCE_PAIR = ((10, 4), "float32", lambda: L.Dense(4, name="dense"))
+TWO_INPUTS = (L.Subtract, L.Average, L.Maximum, L.Minimum, L.Dot, L.Attention, L.AdditiveAttention)
 
 # case -> (its input, the Keras layer class, its arguments); the layer is named "layer"
 CASES = {
@@ -43,6 +48,47 @@ CASES = {
     "LSTM": (SEQUENCE, L.LSTM, {"units": 4}),
     "GRU": (SEQUENCE, L.GRU, {"units": 4, "return_sequences": True}),
     "MultiHeadAttention": (QUERY, L.MultiHeadAttention, {"num_heads": 2, "key_dim": 4}),
+    # normalization
+    "BatchNormalizationOnSequence": (SEQUENCE, L.BatchNormalization, {}),
+    "GroupNormalization": (CONV2D, L.GroupNormalization, {"groups": 2}),
+    "LayerNormalizationOverAxes": (CONV2D, L.LayerNormalization, {"axis": [1, 2, 3]}),
+    "UnitNormalization": (DENSE, L.UnitNormalization, {}),
+    # resizing
+    "UpSampling2DBilinear": (CONV2D, L.UpSampling2D, {"size": 2, "interpolation": "bilinear"}),
+    "Resizing": (CONV2D, L.Resizing, {"height": 9, "width": 5}),
+    # pooling and convolution
+    "GlobalAveragePooling1DKeepdims": (CONV1D, L.GlobalAveragePooling1D, {"keepdims": True}),
+    "Conv2DGroups": (CONV2D, L.Conv2D, {"filters": 6, "kernel_size": 3, "groups": 2}),
+    "SeparableConv1D": (SEQUENCE, L.SeparableConv1D, {"filters": 4, "kernel_size": 3}),
+    "DepthwiseConv1D": (SEQUENCE, L.DepthwiseConv1D, {"kernel_size": 3}),
+    "Conv3D": (VIDEO, L.Conv3D, {"filters": 4, "kernel_size": 3}),
+    "MaxPooling3D": (VIDEO, L.MaxPooling3D, {"pool_size": 2}),
+    "GlobalAveragePooling3D": (VIDEO, L.GlobalAveragePooling3D, {}),
+    # attention after an encoder: query = the input, value = a Dense of it
+    "Attention": (SEQUENCE_PAIR, L.Attention, {}),
+    "AdditiveAttention": (SEQUENCE_PAIR, L.AdditiveAttention, {}),
+    # merging
+    "Subtract": (PAIR, L.Subtract, {}),
+    "Average": (PAIR, L.Average, {}),
+    "Maximum": (PAIR, L.Maximum, {}),
+    "Minimum": (PAIR, L.Minimum, {}),
+    "Dot": (PAIR, L.Dot, {"axes": 1}),
+    # reshaping
+    "RepeatVector": (VECTOR, L.RepeatVector, {"n": 3}),
+    "Cropping1D": (CONV1D, L.Cropping1D, {"cropping": (1, 2)}),
+    "ZeroPadding1D": (CONV1D, L.ZeroPadding1D, {"padding": (2, 1)}),
+    # identity at inference
+    "SpatialDropout1D": (CONV1D, L.SpatialDropout1D, {"rate": 0.5}),
+    "SpatialDropout2D": (CONV2D, L.SpatialDropout2D, {"rate": 0.5}),
+    "GaussianNoise": (DENSE, L.GaussianNoise, {"stddev": 0.5}),
+    "GaussianDropout": (DENSE, L.GaussianDropout, {"rate": 0.5}),
+    "ActivityRegularization": (DENSE, L.ActivityRegularization, {"l1": 0.1}),
+    # activations
+    "SoftmaxAxis": (CONV1D, L.Softmax, {"axis": 1}),
+    "LogSoftmax": (DENSE, L.Activation, {"activation": "log_softmax"}),
+    "LeakyReLU": (DENSE, L.LeakyReLU, {"negative_slope": 0.2}),
+    "ELU": (DENSE, L.ELU, {"alpha": 0.5}),
+    "ReLUOptions": (DENSE, L.ReLU, {"max_value": 1.0, "threshold": 0.1, "negative_slope": 0.2}),
 }
 
 
@@ -53,5 +99,10 @@ def build(case: str) -> keras.Model:
     inputs = keras.Input(shape, dtype=dtype, name="x")
     x = inputs if before is None else before()(inputs)
     layer = cls(**arguments, name="layer")
-    outputs = layer(x, x) if cls is L.MultiHeadAttention else layer(x)  # self-attention
+    if cls is L.MultiHeadAttention:
+        outputs = layer(x, x)  # self-attention
+    elif cls in TWO_INPUTS:
+        outputs = layer([inputs, x])
+    else:
+        outputs = layer(x)
     return randomize(keras.Model(inputs, outputs, name=f"layer_{case}"))

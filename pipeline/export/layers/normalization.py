@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from pipeline.errors import UnsupportedError
 from pipeline.export.layers import onnx_edit
 from pipeline.export.layers.registry import register
 
@@ -21,6 +22,19 @@ from pipeline.export.layers.registry import register
 @register
 class LayerNormHandler:
     CLASSES = (keras.layers.LayerNormalization,)
+
+    @staticmethod
+    def check(layer) -> None:
+        try:
+            rank = len(layer.input.shape)
+        except (AttributeError, ValueError):  # a shared layer: one input per call
+            return
+        if [a % rank for a in layer.axis] != [rank - 1]:
+            raise UnsupportedError(
+                f"layer '{layer.name}' (LayerNormalization): over axes {list(layer.axis)} of "
+                f"{rank}-D data is not supported yet (its gamma and beta would become "
+                "constants, not nn.LayerNorm parameters); supported: the last axis."
+            )
 
     @staticmethod
     def trace(layer, inputs, *args, **kwargs):
@@ -52,6 +66,21 @@ class LayerNormHandler:
 @register
 class BatchNormHandler:
     CLASSES = (keras.layers.BatchNormalization,)
+    RANKS = (2, 4)  # vectors (here) and images (tf2onnx's BatchNormalization, NHWC)
+
+    @staticmethod
+    def check(layer) -> None:
+        try:
+            rank = len(layer.input.shape)
+        except (AttributeError, ValueError):  # a shared layer: one input per call
+            return
+        if rank not in BatchNormHandler.RANKS or layer.axis % rank != rank - 1:
+            raise UnsupportedError(
+                f"layer '{layer.name}' (BatchNormalization): over axis {layer.axis} of {rank}-D "
+                "data is not supported yet (tf2onnx folds it into arithmetic, so it would lose "
+                "its nn.BatchNorm1d/3d form and parameters); supported: the last axis of "
+                "[batch, features] or of [batch, height, width, channels] data."
+            )
 
     @staticmethod
     def trace(layer, inputs, training=None, mask=None, **kwargs):

@@ -1,5 +1,6 @@
 """onnx2torch's element-wise wrappers as the plain torch expression they compute: ``x + y``,
-``-x``, ``x ** y``, ``torch.erf(x)``, ``torch.tanh(x)``, hard sigmoid, per-element PReLU."""
+``-x``, ``x ** y``, ``x @ y``, ``1 / x``, ``torch.erf(x)``, ``torch.tanh(x)``, ``torch.sqrt(x)``,
+``torch.maximum(x, y)``, hard sigmoid, per-element PReLU."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import torch
 from onnx2torch.node_converters.activations import OnnxErf, OnnxHardSigmoid, OnnxPReLU
 from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
 from onnx2torch.node_converters.functions import OnnxFunction
+from onnx2torch.node_converters.matmul import OnnxMatMul
+from onnx2torch.node_converters.min_max import OnnxMinMax
 from onnx2torch.node_converters.neg import OnnxNeg
-from onnx2torch.node_converters.pow import OnnxPow
+from onnx2torch.node_converters.pow import OnnxPow, OnnxSqrt
+from onnx2torch.node_converters.reciprocal import OnnxReciprocal
 from torch import nn
 
 from pipeline.torch_stage.templates import Expression, literal
@@ -46,6 +50,18 @@ def _hard_sigmoid(module: OnnxHardSigmoid, consts: Consts) -> Lowered:
     return Expression(f"torch.clamp({{0}} * {literal(alpha)} + {literal(beta)}, 0, 1)"), None
 
 
+def _min_max(module: OnnxMinMax, consts: Consts) -> Lowered | None:
+    """Keras Maximum/Minimum of two tensors: ``torch.maximum(x, y)``; against a constant
+    scalar (UnitNormalization's epsilon): ``x.clamp(min=1e-12)``. More inputs: left alone."""
+    function = {torch.amax: "maximum", torch.amin: "minimum"}.get(module._operator)
+    if function is None or len(consts) != 2 or consts[0] is not None:
+        return None
+    if consts[1] is not None and consts[1].numel() == 1:
+        bound = "min" if function == "maximum" else "max"
+        return Expression(f"{{0}}.clamp({bound}={literal(float(consts[1].reshape(())))})"), 1
+    return Expression(f"torch.{function}({{0}}, {{1}})"), None
+
+
 LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxBinaryMathOperation: _binary,
     OnnxPow: _pow,
@@ -53,6 +69,10 @@ LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxErf: lambda m, c: (Expression("torch.erf({0})"), None),
     OnnxFunction: _function,
     OnnxHardSigmoid: _hard_sigmoid,
+    OnnxMinMax: _min_max,
+    OnnxSqrt: lambda m, c: (Expression("torch.sqrt({0})"), None),
+    OnnxReciprocal: lambda m, c: (Expression("1 / {0}", operator=True), None),
+    OnnxMatMul: lambda m, c: (Expression("{0} @ {1}", operator=True), None),
     # a per-element alpha (one per channel is nn.PReLU: constant_modules)
     OnnxPReLU: lambda m, c: (Expression("torch.where({0} >= 0, {0}, {1} * {0})"), None),
 }

@@ -15,12 +15,14 @@ from onnx2torch.node_converters.global_average_pool import (
     OnnxGlobalAveragePoolWithKnownInputShape,
 )
 from onnx2torch.node_converters.pad import OnnxPadDynamic, OnnxPadStatic
-from onnx2torch.node_converters.reduce import OnnxReduceStaticAxes
+from onnx2torch.node_converters.reduce import OnnxReduceStaticAxes, OnnxReduceSumStaticAxes
 from onnx2torch.node_converters.reshape import OnnxReshape
 from onnx2torch.node_converters.resize import OnnxResize
 from onnx2torch.node_converters.shape import OnnxShape
 from onnx2torch.node_converters.slice import OnnxSlice
+from onnx2torch.node_converters.squeeze import OnnxSqueezeDynamicAxes
 from onnx2torch.node_converters.transpose import OnnxTranspose
+from onnx2torch.node_converters.unsqueeze import OnnxUnsqueezeStaticAxes
 from torch import nn
 
 from pipeline.torch_stage.lowering.elementwise import Consts, Lowered
@@ -114,6 +116,25 @@ def _reduce(module: OnnxReduceStaticAxes, consts: Consts) -> Lowered | None:
     return Expression(f"{{0}}.{method}(dim={dims}{keep})"), None
 
 
+def _reduce_sum(module: OnnxReduceSumStaticAxes, consts: Consts) -> Lowered | None:
+    if not module._axes:
+        return None
+    keep = ", keepdim=True" if module._keepdims else ""
+    return Expression(f"{{0}}.sum(dim={tuple(module._axes)}{keep})"), None
+
+
+def _squeeze(module: OnnxSqueezeDynamicAxes, consts: Consts) -> Lowered | None:
+    if len(consts) < 2 or consts[1] is None:
+        return None
+    axes = [int(a) for a in consts[1].reshape(-1)]
+    return Expression(f"{{0}}.squeeze({axes[0] if len(axes) == 1 else tuple(axes)})"), 1
+
+
+def _unsqueeze(module: OnnxUnsqueezeStaticAxes, consts: Consts) -> Lowered:
+    text = "{0}" + "".join(f".unsqueeze({axis})" for axis in module._axes)
+    return Expression(text), None
+
+
 def _transpose(module: OnnxTranspose, consts: Consts) -> Lowered | None:
     """``x.transpose(1, 2)`` for a swap of two axes, else ``x.permute(...)``."""
     if module.perm is None:
@@ -136,7 +157,11 @@ def _cumsum(module: OnnxCumSum, consts: Consts) -> Lowered | None:
     return Expression(f"{{0}}.cumsum({int(consts[1].reshape(()))})"), 1
 
 
-_ADAPTIVE_AVERAGE = {(2,): nn.AdaptiveAvgPool1d, (2, 3): nn.AdaptiveAvgPool2d}
+_ADAPTIVE_AVERAGE = {
+    (2,): nn.AdaptiveAvgPool1d,
+    (2, 3): nn.AdaptiveAvgPool2d,
+    (2, 3, 4): nn.AdaptiveAvgPool3d,
+}
 
 
 def _global_average_pool(module: nn.Module, consts: Consts) -> Lowered | None:
@@ -160,6 +185,9 @@ LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxReshape: _reshape,
     OnnxResize: _resize,
     OnnxReduceStaticAxes: _reduce,
+    OnnxReduceSumStaticAxes: _reduce_sum,
+    OnnxUnsqueezeStaticAxes: _unsqueeze,
+    OnnxSqueezeDynamicAxes: _squeeze,
     OnnxShape: _shape,
     OnnxConstantOfShape: _constant_of_shape,
     OnnxCumSum: _cumsum,

@@ -15,6 +15,7 @@ EXPRESSIONS: dict[type[nn.Module], Callable[[nn.Module], str]] = {
     nn.Sigmoid: lambda m: "torch.sigmoid({0})",
     nn.Tanh: lambda m: "torch.tanh({0})",
     nn.Softmax: lambda m: f"torch.softmax({{0}}, dim={m.dim})",
+    nn.LogSoftmax: lambda m: f"torch.log_softmax({{0}}, dim={m.dim})",
     nn.LeakyReLU: lambda m: f"nn.functional.leaky_relu({{0}}, {literal(m.negative_slope)})",
     nn.ELU: lambda m: (
         "nn.functional.elu({0})"
