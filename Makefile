@@ -48,8 +48,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 # Each stage is its own process (TensorFlow and torchvision cannot share one).
 convert: export passes torch check
 
+# EXPORT_FLAGS="--custom-objects my_layers.py" (the model's own layer classes) or
+# "--unsafe-deserialization" (run a Lambda's stored Python code): for a user's file.
 export: $(VENV)/.installed
-	$(PY) -m pipeline export $(MODEL) $(OUT)
+	$(PY) -m pipeline export $(MODEL) $(OUT) $(EXPORT_FLAGS)
 
 passes: $(VENV)/.installed
 	$(PY) -m pipeline passes $(OUT)/stage1.onnx $(OUT)/stage2.onnx

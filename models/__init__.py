@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SEED = 0
-KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 @dataclass(frozen=True)
@@ -117,6 +116,10 @@ REGISTRY: dict[str, Entry] = {
         "an image and a vector in, a dict of three outputs (one a feature map)",
         _small("multi_output"),
     ),
+    "same_padding": Entry(
+        "uneven 'same' padding: even kernels, strides, dilation, pooling, asymmetric pads",
+        _small("same_padding"),
+    ),
     "nested_sequential": Entry(
         "a Sequential of Sequential blocks, a zero bias inside one", _small("nested_sequential")
     ),
@@ -172,41 +175,15 @@ def build_application(name: str) -> keras.Model:
     return randomize(model)
 
 
-def load_file(path: Path) -> LoadedModel:
-    """A Keras file or a Keras 2 SavedModel directory; read, never written. A file that
-    Keras 2 wrote is read by ``tf_keras`` (its outputs are the reference) and rebuilt in
-    Keras 3 (models.keras2)."""
-    import keras
+@dataclass(frozen=True)
+class LoadOptions:
+    """How a user's file is read (``--custom-objects``, ``--unsafe-deserialization``)."""
 
-    from models import keras2
-
-    if path.is_dir():
-        keras2.check_savedmodel(path)
-        return _keras2(path, keras2.load(path))
-    if path.suffix.lower() not in KERAS_SUFFIXES:
-        raise BadInputError(
-            f"'{path}' is not a Keras model file: expected one of {', '.join(KERAS_SUFFIXES)}, "
-            "or a SavedModel directory written by Keras 2."
-        )
-    if path.suffix.lower() != ".keras" and keras2.is_keras2_h5(path):
-        return _keras2(path, keras2.load(path))
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # keras raises many types for a bad file; all mean the same here
-        raise BadInputError(
-            f"'{path}' could not be loaded as a Keras model by Keras {keras.__version__}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
-            "Check that the file is a complete .keras/.h5 model (not weights only)."
-        ) from exc
-    return LoadedModel(model, f"file:{path}", False)
+    custom_objects: Path | None = None  # a Python file defining the model's own layers
+    unsafe_deserialization: bool = False  # Keras safe_mode=False: run a Lambda's Python code
 
 
-def _keras2(path: Path, loaded) -> LoadedModel:
-    source = f"file:{path} (Keras {loaded.version} {loaded.kind}, read by tf_keras)"
-    return LoadedModel(loaded.model, source, False, reference_model=loaded.written_by)
-
-
-def resolve(model: str) -> LoadedModel:
+def resolve(model: str, options: LoadOptions | None = None) -> LoadedModel:
     if model.startswith("layer:"):
         from models import layers
 
@@ -223,7 +200,9 @@ def resolve(model: str) -> LoadedModel:
         return LoadedModel(entry.build(), f"registry:{model}", True, labeled)
     path = Path(model)
     if path.exists():
-        return load_file(path)
+        from models import files
+
+        return files.load(path, options or LoadOptions())
     applications = _applications()
     if model.lower() in applications:
         name = applications[model.lower()]

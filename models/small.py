@@ -180,6 +180,32 @@ def multi_output() -> keras.Model:
     return randomize(keras.Model([image, features], outputs, name="multi_output"))
 
 
+def same_padding() -> keras.Model:
+    """TensorFlow's "same" padding where it is uneven (one more at the end), in one model:
+    even kernels, strides, dilation, depthwise, separable and transposed convs, max and
+    average pooling (TensorFlow averages over the real pixels only), and asymmetric
+    ZeroPadding2D/Cropping2D between them."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((17, 17, 3), name="image")
+    x = L.Conv2D(4, 2, strides=2, padding="same", name="even_k_s2")(inputs)
+    x = L.Conv2D(4, 4, padding="same", name="even_k4")(x)
+    x = L.MaxPooling2D(2, strides=1, padding="same", name="max_even_s1")(x)
+    x = L.AveragePooling2D(2, strides=1, padding="same", name="avg_even_s1")(x)
+    x = L.AveragePooling2D(3, strides=2, padding="same", name="avg_odd_s2")(x)
+    x = L.Conv2D(4, 3, dilation_rate=2, padding="same", name="dilated_same")(x)
+    x = L.Conv2D(4, 2, dilation_rate=2, padding="same", name="dilated_even")(x)
+    x = L.DepthwiseConv2D(4, strides=2, padding="same", name="depthwise_even_s2")(x)
+    x = L.Conv2DTranspose(4, 4, strides=2, padding="same", name="transposed_even")(x)
+    x = L.Conv2DTranspose(4, 3, strides=2, padding="same", name="transposed_odd")(x)
+    x = L.ZeroPadding2D(((1, 2), (0, 3)), name="pad")(x)
+    x = L.Cropping2D(((2, 0), (1, 1)), name="crop")(x)
+    x = L.SeparableConv2D(4, 2, strides=2, padding="same", name="separable_even_s2")(x)
+    x = L.Conv2D(4, 3, strides=2, padding="same", name="odd_s2")(x)
+    x = L.Flatten(name="flatten")(x)
+    outputs = L.Dense(3, name="head")(x)
+    return randomize(keras.Model(inputs, outputs, name="same_padding"))
+
+
 def _block(filters: int, name: str) -> keras.Sequential:
     return keras.Sequential(
         [

@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="Keras -> stage1.onnx + reference.npz")
     p.add_argument("model", help="registry name, .keras/.h5 path or keras.applications name")
     p.add_argument("out_dir", type=Path, nargs="?")
+    _loading_options(p)
     p = sub.add_parser("passes", help="stage1.onnx -> stage2.onnx (graph passes)")
     p.add_argument("src", type=Path)
     p.add_argument("dst", type=Path)
@@ -58,13 +59,37 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="all four stages, each in its own process")
     p.add_argument("model")
     p.add_argument("out_dir", type=Path, nargs="?")
+    _loading_options(p)
     return parser
+
+
+def _loading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--custom-objects",
+        type=Path,
+        metavar="MODULE.py",
+        help="import this Python file first (runs it): it defines the model's custom layers",
+    )
+    parser.add_argument(
+        "--unsafe-deserialization",
+        action="store_true",
+        help="let Keras run the Python code a Lambda layer stored in the file (safe_mode=False); "
+        "only for files you trust",
+    )
+
+
+def _export_flags(args: argparse.Namespace) -> list[str]:
+    flags = ["--custom-objects", str(args.custom_objects)] if args.custom_objects else []
+    return flags + (["--unsafe-deserialization"] if args.unsafe_deserialization else [])
 
 
 def stage_argv(command: str, args: argparse.Namespace) -> list:
     """The positional arguments of ``run`` for a stage command."""
     if command == "export":
-        return [args.model, args.out_dir or default_out(args.model)]
+        from models import LoadOptions
+
+        options = LoadOptions(args.custom_objects, args.unsafe_deserialization)
+        return [args.model, args.out_dir or default_out(args.model), options]
     if command in ("passes", "torch"):
         reference = args.reference or args.src.parent / artifacts.REFERENCE
         dst = args.dst if command == "passes" else args.out_dir
@@ -86,9 +111,9 @@ def run_stage(command: str, args: argparse.Namespace) -> int:
     return 0 if report.passed else 4
 
 
-def convert(model: str, out_dir: Path) -> int:
+def convert(model: str, out_dir: Path, export_flags: list[str] = ()) -> int:
     steps = [
-        ["export", model, str(out_dir)],
+        ["export", model, str(out_dir), *export_flags],
         ["passes", str(out_dir / artifacts.STAGE1), str(out_dir / artifacts.STAGE2)],
         ["torch", str(out_dir / artifacts.STAGE2), str(out_dir)],
         ["check", str(out_dir)],
@@ -111,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("onnx_ir").setLevel(logging.WARNING)  # our passes log the op diffs
     try:
         if args.command == "convert":
-            return convert(args.model, args.out_dir or default_out(args.model))
+            out_dir = args.out_dir or default_out(args.model)
+            return convert(args.model, out_dir, _export_flags(args))
         if args.command == "zoo":
             from pipeline import zoo
 

@@ -118,8 +118,9 @@ def _write(out_dir: Path, proto, reference: ref.Reference, built=None) -> dict[s
     return written
 
 
-def run(model: str, out_dir: Path) -> StageReport:
-    """Export ``model`` (a registry name, a .keras/.h5 path or a keras.applications name)."""
+def run(model: str, out_dir: Path, options=None) -> StageReport:
+    """Export ``model`` (a registry name, a .keras/.h5 path or a keras.applications name);
+    ``options``: a ``models.LoadOptions`` for a user's file (custom objects, Lambda code)."""
     from models import resolve
 
     from pipeline.export import annotate, tf2onnx_export
@@ -128,7 +129,7 @@ def run(model: str, out_dir: Path) -> StageReport:
     out_dir = Path(out_dir)
     outputs = (artifacts.STAGE1, artifacts.REFERENCE, artifacts.EXPORT_REPORT)
     artifacts.clear([out_dir / name for name in outputs])
-    loaded = resolve(model)
+    loaded = resolve(model, options)
     keras_model = loaded.model
     log.info(
         "exporting %s (%s), %d parameters",

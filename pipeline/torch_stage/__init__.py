@@ -100,11 +100,7 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
     try:
         gm = convert(proto, save_input_names=True, attach_onnx_mapping=True)
     except NotImplementedError as exc:  # an onnx2torch converter refused a node's form
-        suspects = [
-            metadata.describe_node(n.name, n.op_type, n.doc_string)
-            for n in proto.graph.node
-            if n.op_type in str(exc)
-        ]
+        suspects = converters.refused_nodes(proto)
         raise UnsupportedError(
             f"onnx2torch cannot convert {', '.join(suspects) or 'a node'}: {exc}. Replace that "
             "Keras layer or its configuration (README, 'Supported layers')."

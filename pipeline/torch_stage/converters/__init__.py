@@ -2,20 +2,23 @@
 module per op family; importing this package registers them all. Each returns a native
 ``torch.nn`` module, or one called by forward statements (``templates.Statements``).
 
-- ``pooling``: ``GlobalMaxPool`` (onnx2torch has none);
+- ``pooling``: ``GlobalMaxPool`` (onnx2torch has none); ``AveragePool`` with uneven pads
+  (onnx2torch refuses them; others still go to its converter);
 - ``recurrent``, ``attention``: stage 1's functions for recurrent layers and
   MultiHeadAttention (``pipeline.forms``);
 - ``channel_norm``: stage 2's channel LayerNorm function.
 
 onnx2torch's own converters give its wrapper classes for many ops; ``pipeline.torch_stage.
 lowering`` turns those into plain torch. A new ONNX op goes here only when onnx2torch has no
-converter for it at all.
+converter for it at all, or refuses a form a Keras layer gives it.
 """
 
 from __future__ import annotations
 
 import onnx
 from onnx2torch.node_converters.registry import get_converter
+from onnx2torch.onnx_graph import OnnxGraph
+from onnx2torch.utils.safe_shape_inference import safe_shape_inference
 
 from pipeline import metadata
 from pipeline.errors import UnsupportedError
@@ -47,3 +50,20 @@ def ensure_convertible(proto: onnx.ModelProto) -> None:
             "layer with a supported one (README, 'Supported layers'), or register a converter "
             "in pipeline/torch_stage/converters/."
         )
+
+
+def refused_nodes(proto: onnx.ModelProto) -> list[str]:
+    """The nodes whose onnx2torch converter raises NotImplementedError for their form (after
+    ``convert`` failed with one), each named with its Keras layer."""
+    model = safe_shape_inference(proto)
+    opsets = {o.domain or "": o.version for o in model.opset_import}
+    graph = OnnxGraph(model.graph)
+    by_name = {n.name: n for n in model.graph.node}
+    refused = []
+    for name, node in graph.nodes.items():
+        try:
+            get_converter(node.operation_type, opsets[node.domain or ""], node.domain)(node, graph)
+        except NotImplementedError:
+            proto_node = by_name[name]
+            refused.append(metadata.describe_node(name, proto_node.op_type, proto_node.doc_string))
+    return refused
