@@ -20,6 +20,7 @@ from pipeline.errors import BadInputError
 from pipeline.passes import postcheck
 from pipeline.passes._base import RemoveUnusedNodes, op_histogram
 from pipeline.passes.cancel_transposes import CancelTransposes
+from pipeline.passes.canonical_order import CanonicalOrder
 from pipeline.passes.channel_norm import ChannelLayerNorm
 from pipeline.passes.conv1d import Conv1d
 from pipeline.passes.conv_transpose import SplitAsymmetricConvTranspose
@@ -91,9 +92,10 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     SplitAsymmetricConvTranspose(),
     # A zero bias tf2onnx dropped comes back (after the Gemm fusion, which sees no Add).
     RestoreZeroBiases(),
-    # Drop what the rewrites orphaned; sort; re-infer shapes so Netron shows them.
+    # Drop what the rewrites orphaned; sort in one order whatever order tf2onnx wrote
+    # (the Keras layer order where the dependencies allow); re-infer shapes for Netron.
     _named(RemoveUnusedNodes(), "remove_unused"),
-    _named(common.TopologicalSortPass(), "toposort"),
+    CanonicalOrder(),
     _named(common.ShapeInferencePass(), "reinfer_shapes"),
     # Names last, so the nodes the passes made get Keras names too (and the shapes
     # inferred just before get the stable dim names).

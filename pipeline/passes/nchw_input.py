@@ -14,7 +14,8 @@ Normalization: Mul/Add/Sub/Div by a scalar or a per-channel constant, unary acti
 the chain then runs on NCHW data, its per-channel constants reshaped from [..., C] to
 [C, 1, 1]; a constant ``Pad`` (Conv1D's causal padding) in the chain has its pads permuted.
 
-The same holds for a rank-3 ``NWC`` input (Conv1D models) with ``Transpose(perm=[0,2,1])``.
+The same holds for a rank-3 ``NWC`` input (Conv1D models) with ``Transpose(perm=[0,2,1])``
+and a rank-5 ``NDHWC`` input (Conv3D models) with ``Transpose(perm=[0,4,1,2,3])``.
 
 Left alone (reason recorded): an input with a consumer that needs NHWC.
 """
@@ -28,7 +29,7 @@ from pipeline import metadata
 from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import add_initializer, const, only_consumer, other_operand, perm
 
-_LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1)}
+_LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1), "NDHWC": (0, 4, 1, 2, 3)}
 
 
 def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:

@@ -137,3 +137,24 @@ def test_nwc_input_through_a_pad_becomes_ncw():
     assert result.modified and ops(after) == {"Pad": 1, "Conv": 1}
     assert perm_of(after) == (0, 2, 1)
     assert_parity(proto, after)
+
+
+def test_ndhwc_video_input_becomes_ncdhw():
+    """A Conv3D model's NDHWC input, then Transpose(0,4,1,2,3): the input becomes NCDHW."""
+    from pipeline import metadata
+
+    w3d = np.random.default_rng(2).standard_normal((2, 3, 1, 1, 1)).astype(np.float32)
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 4, 1, 2, 3]),
+            node("Conv", ["t", "w"], ["y"], kernel_shape=[1, 1, 1]),
+        ],
+        [value("x", ["N", 4, 5, 5, 3])],
+        [value("y", ["N", 2, 4, 5, 5])],
+        [init("w", w3d)],
+        metadata={metadata.INPUT_LAYOUT_PREFIX + "x": "NDHWC"},
+    )
+    result, after = apply(NchwInput(), proto)
+    assert result.modified and ops(after) == {"Conv": 1}
+    assert perm_of(after) == (0, 4, 1, 2, 3)
+    assert_parity(proto, after)
