@@ -51,7 +51,7 @@ convert: export passes torch check
 # EXPORT_FLAGS="--custom-objects my_layers.py" (the model's own layer classes) or
 # "--unsafe-deserialization" (run a Lambda's stored Python code): for a user's file.
 export: $(VENV)/.installed
-	$(PY) -m pipeline export $(MODEL) $(OUT) $(EXPORT_FLAGS)
+	$(PY) -m pipeline export $(MODEL) $(OUT)$(if $(EXPORT_FLAGS), $(EXPORT_FLAGS))
 
 passes: $(VENV)/.installed
 	$(PY) -m pipeline passes $(OUT)/stage1.onnx $(OUT)/stage2.onnx

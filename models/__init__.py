@@ -23,22 +23,14 @@ from typing import TYPE_CHECKING
 
 from pipeline.errors import BadInputError
 
+from models.loaded import LabeledData, LoadedModel, LoadOptions  # noqa: F401  (re-exported)
+
 if TYPE_CHECKING:
     import keras
-    import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SEED = 0
-
-
-@dataclass(frozen=True)
-class LabeledData:
-    """A labelled test split the check reports accuracy on (Keras layout)."""
-
-    name: str
-    x: np.ndarray
-    y: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -47,21 +39,6 @@ class Entry:
     build: Callable[[], keras.Model]
     labeled: Callable[[], LabeledData] | None = None
     converts: bool = True  # False: a model that shows the error path (not in the zoo)
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    model: keras.Model
-    source: str  # what MODEL resolved to, for the report
-    built_here: bool  # True: the export stage saves it next to its artifacts
-    labeled: LabeledData | None = None
-    # The model whose outputs are the reference, when it is not ``model`` itself: the
-    # tf_keras model a Keras 2 file was read with (``model`` is its Keras 3 rebuild).
-    reference_model: object | None = None
-
-    @property
-    def reference(self):
-        return self.model if self.reference_model is None else self.reference_model
 
 
 def _lenet4() -> keras.Model:
@@ -173,14 +150,6 @@ def build_application(name: str) -> keras.Model:
         keras.utils.set_random_seed(SEED)
         model = constructor(weights=None)
     return randomize(model)
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How a user's file is read (``--custom-objects``, ``--unsafe-deserialization``)."""
-
-    custom_objects: Path | None = None  # a Python file defining the model's own layers
-    unsafe_deserialization: bool = False  # Keras safe_mode=False: run a Lambda's Python code
 
 
 def resolve(model: str, options: LoadOptions | None = None) -> LoadedModel:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipeline.errors import BadInputError
 
-from models import LoadedModel, LoadOptions
+from models.loaded import LoadedModel, LoadOptions
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,11 @@ def _keras3(path: Path, objects: dict, options: LoadOptions):
 
 
 def _load_error(path: Path, exc: Exception, version: str) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    what = f"'{path}' could not be loaded by Keras {version}: {type(exc).__name__}: {text}"
+    text = (str(exc).splitlines()[0] if str(exc) else "").rstrip(".")
+    what = (
+        f"'{path}' could not be loaded as a Keras model by Keras {version}: "
+        f"{type(exc).__name__}: {text}"
+    )
     if "safe_mode" in str(exc) or "unsafe" in str(exc):
         return (
             f"{what}. The file holds a Lambda layer's Python code, which Keras runs only when "

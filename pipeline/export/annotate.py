@@ -64,7 +64,8 @@ def inference_weight_count(model: keras.Model) -> int:
     for layer in all_layers(model):
         if isinstance(layer, keras.layers.Normalization):  # mean/variance: torch constants
             count -= sum(int(w.numpy().size) for w in layer.weights)
-        if isinstance(layer, keras.layers.BatchNormalization | keras.layers.LayerNormalization):
+        norms = (keras.layers.BatchNormalization, keras.layers.LayerNormalization)
+        if isinstance(layer, (*norms, keras.layers.GroupNormalization)):
             missing = (not layer.scale) + (not layer.center)
             if missing and isinstance(layer, keras.layers.BatchNormalization):
                 count += missing * int(layer.moving_mean.shape[0])

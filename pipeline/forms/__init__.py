@@ -3,7 +3,8 @@
 
 - ``recurrent``: stage 1 writes each LSTM/GRU/SimpleRNN/Bidirectional layer as one call;
 - ``attention``: stage 1 writes MultiHeadAttention as one call;
-- ``channel_norm``: stage 2 writes a LayerNormalization over the channel axis as one call.
+- ``channel_norm``: stage 2 writes a LayerNormalization over the channel axis as one call;
+- ``group_norm``: stage 1 writes GroupNormalization as one call.
 
 ``PARAM_ROLES`` says, per op type, which inputs are which torch parameter (``weight``,
 ``bias``, ...): stage 2 names initializers after it, without knowing each form. Standard ops
@@ -12,10 +13,18 @@ are listed here too, so that it is the one table. Imports neither TensorFlow nor
 
 from __future__ import annotations
 
-from pipeline.forms import attention, channel_norm, recurrent
+from pipeline.forms import attention, channel_norm, group_norm, recurrent
 from pipeline.forms.function import DOMAIN, VERSION
 
-__all__ = ["DOMAIN", "PARAM_ROLES", "VERSION", "attention", "channel_norm", "recurrent"]
+__all__ = [
+    "DOMAIN",
+    "PARAM_ROLES",
+    "VERSION",
+    "attention",
+    "channel_norm",
+    "group_norm",
+    "recurrent",
+]
 
 # op type -> the torch parameter name of each input position (None: not a parameter)
 PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
@@ -29,4 +38,5 @@ PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
     "Gather": ("weight", None),  # an Embedding's table: stage 3 makes it nn.Embedding
     **recurrent.PARAM_ROLES,
     **channel_norm.PARAM_ROLES,
+    **group_norm.PARAM_ROLES,
 }

@@ -102,13 +102,14 @@ def test_weights_load_with_weights_only_and_keras_names(tmp_path):
 
 
 def test_op_without_native_module_names_node_and_layer(tmp_path):
+    """ArgMax: onnx2torch converts it, but no torch form of ours writes its wrapper."""
     proto = model(
-        [node("Tile", ["x", "repeats"], ["y"], layer="tiled", cls="Lambda")],
+        [node("ArgMax", ["x"], ["y"], layer="picked", cls="Lambda", axis=1)],
         [value("x", ["batch", 3])],
-        [value("y", ["batch", 6])],
-        [init("repeats", np.array([1, 2], np.int64))],
+        [value("y", ["batch", 1], onnx.TensorProto.INT64)],
+        [],
     )
-    with pytest.raises(UnsupportedError, match=r"node 'y' \(Tile\) of Keras layer 'tiled'"):
+    with pytest.raises(UnsupportedError, match=r"node 'y' \(ArgMax\) of Keras layer 'picked'"):
         run(_write(tmp_path, proto), tmp_path)
     assert not (tmp_path / artifacts.MODEL_PY).exists()
     assert not (tmp_path / artifacts.WEIGHTS).exists()

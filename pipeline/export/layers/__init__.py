@@ -8,7 +8,16 @@ one line in the import list.
 
 from __future__ import annotations
 
-from pipeline.export.layers import attention, normalization, prelu, recurrent  # noqa: F401
+from pipeline.export.layers import (  # noqa: F401
+    activations,
+    attention,
+    convolution,
+    group_norm,
+    normalization,
+    prelu,
+    recurrent,
+    reshaping,
+)
 from pipeline.export.layers.registry import handler_for, handlers
 
 __all__ = ["handler_for", "handlers"]

@@ -66,7 +66,9 @@ class LayerNormHandler:
 @register
 class BatchNormHandler:
     CLASSES = (keras.layers.BatchNormalization,)
-    RANKS = (2, 4)  # vectors (here) and images (tf2onnx's BatchNormalization, NHWC)
+    # vectors and sequences (here; a sequence channels-first between two Transposes, which
+    # stage 2 cancels next to a Conv1D) and images (tf2onnx's BatchNormalization, NHWC)
+    RANKS = (2, 3, 4)
 
     @staticmethod
     def check(layer) -> None:
@@ -79,15 +81,18 @@ class BatchNormHandler:
                 f"layer '{layer.name}' (BatchNormalization): over axis {layer.axis} of {rank}-D "
                 "data is not supported yet (tf2onnx folds it into arithmetic, so it would lose "
                 "its nn.BatchNorm1d/3d form and parameters); supported: the last axis of "
-                "[batch, features] or of [batch, height, width, channels] data."
+                "[batch, features], [batch, steps, channels] or [batch, height, width, "
+                "channels] data."
             )
 
     @staticmethod
     def trace(layer, inputs, training=None, mask=None, **kwargs):
-        """Vectors [N, C] normalized over C at inference only (else Keras computes it)."""
-        if len(inputs.shape) != 2 or training or layer.axis % 2 != 1:
+        """Vectors [N, C] and sequences [N, T, C] normalized over C, at inference only (else
+        Keras computes it)."""
+        rank = len(inputs.shape)
+        if rank not in (2, 3) or training or layer.axis % rank != rank - 1:
             return None
-        return [inputs], tuple(inputs.shape), {}
+        return [inputs], tuple(inputs.shape), {"rank": rank}
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
@@ -104,6 +109,15 @@ class BatchNormHandler:
             onnx_edit.initializer(proto.graph, f"{layer.name}.{key}", array)
             for key, array in weights.items()
         ]
-        onnx_edit.become(node, "BatchNormalization", "", [node.input[0], *names])
-        node.attribute.append(helper.make_attribute("epsilon", layer.epsilon))
+        if info["rank"] == 2:
+            onnx_edit.become(node, "BatchNormalization", "", [node.input[0], *names])
+            node.attribute.append(helper.make_attribute("epsilon", layer.epsilon))
+            return None
+        # a sequence: channels first for BatchNormalization, then back
+        steps = [
+            ("Transpose", [], {"perm": [0, 2, 1]}),
+            ("BatchNormalization", names, {"epsilon": layer.epsilon}),
+        ]
+        onnx_edit.become(node, "Transpose", "", [onnx_edit.precede(proto.graph, node, steps)])
+        node.attribute.append(helper.make_attribute("perm", [0, 2, 1]))
         return None

@@ -1,5 +1,5 @@
 """The ONNX edits every stage-1 layer handler makes: add a Keras weight as an initializer,
-turn the placeholder node into the layer's op, read the model's opset.
+turn the placeholder node into the layer's op, put ops before it, read the model's opset.
 
 A leaf module (onnx and numpy only): the handlers import it, it imports none of them.
 """
@@ -23,12 +23,35 @@ def initializer(graph: onnx.GraphProto, name: str, array: np.ndarray) -> str:
     return name
 
 
+def constant(graph: onnx.GraphProto, name: str, array: np.ndarray) -> str:
+    """Add ``array`` as initializer ``name`` as it is (a shape, an axis list: no weight)."""
+    if all(init.name != name for init in graph.initializer):
+        graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
+    return name
+
+
 def become(node: onnx.NodeProto, op_type: str, domain: str, inputs: list[str]) -> None:
     """The placeholder node turns into ``op_type`` over ``inputs`` (keeping name, output)."""
     del node.input[:]
     node.input.extend(inputs)
     del node.attribute[:]
     node.op_type, node.domain = op_type, domain
+
+
+def precede(
+    graph: onnx.GraphProto, node: onnx.NodeProto, steps: list[tuple[str, list[str], dict]]
+) -> str:
+    """Insert ops before ``node`` that take its first input through ``steps`` one after the
+    other, each (op type, its other inputs, attributes); the last value's name, for ``node``
+    to read. The new nodes are named after ``node`` (so they keep its Keras layer)."""
+    index = list(graph.node).index(node)
+    value = node.input[0]
+    for number, (op_type, others, attributes) in enumerate(steps):
+        name = f"{node.name}_{op_type.lower()}_{number}"
+        new = onnx.helper.make_node(op_type, [value, *others], [name], name=name, **attributes)
+        graph.node.insert(index + number, new)
+        value = name
+    return value
 
 
 def opset(proto: onnx.ModelProto) -> int:

@@ -6,7 +6,8 @@ module per op family; importing this package registers them all. Each returns a 
   (onnx2torch refuses them; others still go to its converter);
 - ``recurrent``, ``attention``: stage 1's functions for recurrent layers and
   MultiHeadAttention (``pipeline.forms``);
-- ``channel_norm``: stage 2's channel LayerNorm function.
+- ``channel_norm``: stage 2's channel LayerNorm function;
+- ``group_norm``: stage 1's GroupNormalization function.
 
 onnx2torch's own converters give its wrapper classes for many ops; ``pipeline.torch_stage.
 lowering`` turns those into plain torch. A new ONNX op goes here only when onnx2torch has no
@@ -25,6 +26,7 @@ from pipeline.errors import UnsupportedError
 from pipeline.torch_stage.converters import (  # noqa: F401  (import registers their converters)
     attention,
     channel_norm,
+    group_norm,
     pooling,
     recurrent,
 )

@@ -11,12 +11,22 @@ from collections.abc import Callable
 
 from torch import fx, nn
 
-from pipeline.torch_stage.lowering import constant_modules, elementwise, fusions, tensors
+from pipeline.torch_stage.lowering import (
+    constant_modules,
+    elementwise,
+    fusions,
+    spatial,
+    tensors,
+)
 from pipeline.torch_stage.lowering.graph import attr, finish, replace
 
 # onnx2torch wrapper class -> (its module or expression, how many leading inputs it takes; the
 # rest, constants such as a Slice's bounds, are folded into it) or None if it has no form
-WRAPPERS: dict[type, Callable] = {**elementwise.LOWERINGS, **tensors.LOWERINGS}
+WRAPPERS: dict[type, Callable] = {
+    **elementwise.LOWERINGS,
+    **tensors.LOWERINGS,
+    **spatial.LOWERINGS,
+}
 
 
 def _consts(gm: fx.GraphModule, node: fx.Node) -> list:

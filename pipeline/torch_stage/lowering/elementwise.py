@@ -1,6 +1,7 @@
 """onnx2torch's element-wise wrappers as the plain torch expression they compute: ``x + y``,
 ``-x``, ``x ** y``, ``x @ y``, ``1 / x``, ``torch.erf(x)``, ``torch.tanh(x)``, ``torch.sqrt(x)``,
-``torch.maximum(x, y)``, hard sigmoid, per-element PReLU."""
+``torch.maximum(x, y)``, ``x > 0``, ``~x``, ``x.to(torch.float32)``, ``torch.where(c, x, y)``,
+hard sigmoid, per-element PReLU."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import numpy as np
 import torch
 from onnx2torch.node_converters.activations import OnnxErf, OnnxHardSigmoid, OnnxPReLU
 from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
+from onnx2torch.node_converters.cast import OnnxCast
+from onnx2torch.node_converters.comparisons import OnnxCompare
 from onnx2torch.node_converters.functions import OnnxFunction
+from onnx2torch.node_converters.logical import OnnxNot
 from onnx2torch.node_converters.matmul import OnnxMatMul
 from onnx2torch.node_converters.min_max import OnnxMinMax
 from onnx2torch.node_converters.neg import OnnxNeg
 from onnx2torch.node_converters.pow import OnnxPow, OnnxSqrt
 from onnx2torch.node_converters.reciprocal import OnnxReciprocal
+from onnx2torch.node_converters.where import OnnxWhere
 from torch import nn
 
 from pipeline.torch_stage.templates import Expression, literal
@@ -62,6 +67,21 @@ def _min_max(module: OnnxMinMax, consts: Consts) -> Lowered | None:
     return Expression(f"torch.{function}({{0}}, {{1}})"), None
 
 
+_COMPARISONS = {
+    torch.eq: "==",
+    torch.less: "<",
+    torch.less_equal: "<=",
+    torch.greater: ">",
+    torch.greater_equal: ">=",
+}
+
+
+def _compare(module: OnnxCompare, consts: Consts) -> Lowered | None:
+    """``x > 0`` (Keras' ReLU with a threshold, ELU with an alpha, as TensorFlow writes them)."""
+    symbol = _COMPARISONS.get(module.compare_function)
+    return (Expression(f"{{0}} {symbol} {{1}}", operator=True), None) if symbol else None
+
+
 LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxBinaryMathOperation: _binary,
     OnnxPow: _pow,
@@ -70,6 +90,10 @@ LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxFunction: _function,
     OnnxHardSigmoid: _hard_sigmoid,
     OnnxMinMax: _min_max,
+    OnnxCompare: _compare,
+    OnnxNot: lambda m, c: (Expression("~{0}"), None),
+    OnnxCast: lambda m, c: (Expression(f"{{0}}.to({m.torch_dtype})"), None),
+    OnnxWhere: lambda m, c: (Expression("torch.where({0}, {1}, {2})"), None),
     OnnxSqrt: lambda m, c: (Expression("torch.sqrt({0})"), None),
     OnnxReciprocal: lambda m, c: (Expression("1 / {0}", operator=True), None),
     OnnxMatMul: lambda m, c: (Expression("{0} @ {1}", operator=True), None),

@@ -58,6 +58,7 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
     nn.Embedding: (("num_embeddings", "embedding_dim", "padding_idx", "max_norm"), 2),
     nn.PReLU: (("num_parameters",), 1),
     nn.LayerNorm: (("normalized_shape", "eps", "elementwise_affine", "bias"), 1),
+    nn.GroupNorm: (("num_groups", "num_channels", "eps", "affine"), 2),
     nn.AdaptiveAvgPool1d: (("output_size",), 1),
     nn.AdaptiveAvgPool2d: (("output_size",), 1),
     nn.AdaptiveAvgPool3d: (("output_size",), 1),
