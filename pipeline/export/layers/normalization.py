@@ -24,42 +24,69 @@ class LayerNormHandler:
     CLASSES = (keras.layers.LayerNormalization,)
 
     @staticmethod
+    def forms(rank: int, axis) -> str | None:
+        """'last': over the last axis; 'all': over every axis but the batch, which is the
+        same set of values whatever the layout (an image's C, H, W together); else None."""
+        axes = sorted(a % rank for a in axis)
+        if axes == [rank - 1]:
+            return "last"
+        return "all" if axes == list(range(1, rank)) and rank in (3, 4) else None
+
+    @staticmethod
     def check(layer) -> None:
         try:
             rank = len(layer.input.shape)
         except (AttributeError, ValueError):  # a shared layer: one input per call
             return
-        if [a % rank for a in layer.axis] != [rank - 1]:
+        form = LayerNormHandler.forms(rank, layer.axis)
+        if form is None or (form == "all" and None in layer.input.shape[1:]):
             raise UnsupportedError(
                 f"layer '{layer.name}' (LayerNormalization): over axes {list(layer.axis)} of "
                 f"{rank}-D data is not supported yet (its gamma and beta would become "
-                "constants, not nn.LayerNorm parameters); supported: the last axis."
+                "constants, not nn.LayerNorm parameters); supported: the last axis, or every "
+                "axis but the batch of [batch, steps, channels] or [batch, H, W, C] data of "
+                "fixed sizes."
             )
 
     @staticmethod
     def trace(layer, inputs, *args, **kwargs):
-        """Over the last axis only (else tf2onnx converts Keras' arithmetic)."""
+        """Over the last axis, or all but the batch (else tf2onnx converts Keras' arithmetic)."""
         rank = len(inputs.shape)
-        axes = [a % rank for a in layer.axis]
-        if axes != [rank - 1] or getattr(layer, "rms_scaling", False):
+        form = LayerNormHandler.forms(rank, layer.axis)
+        if form is None or getattr(layer, "rms_scaling", False):
             return None
-        return [inputs], tuple(inputs.shape), {"size": int(inputs.shape[-1])}
+        shape = tuple(int(d) for d in inputs.shape[1:]) if form == "all" else None
+        if form == "all" and None in inputs.shape[1:]:
+            return None  # open sizes: no fixed gamma shape (check refused other forms)
+        return [inputs], tuple(inputs.shape), {"size": int(inputs.shape[-1]), "shape": shape}
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
-        """``LayerNormalization(x, gamma, beta, axis=-1)``; a missing gamma/beta is 1/0."""
-        size = info["size"]  # neither gamma nor beta exists with scale=False, center=False
-        gamma = layer.gamma.numpy() if layer.scale else np.ones(size, np.float32)
-        beta = layer.beta.numpy() if layer.center else np.zeros(size, np.float32)
-        inputs = [
-            node.input[0],
+        """``LayerNormalization(x, gamma, beta, axis=-1)``; a missing gamma/beta is 1/0. Over
+        every axis but the batch: channels first (Transposes stage 2 cancels next to a conv),
+        ``axis=1``, gamma and beta permuted to (C, H, W) with it."""
+        shape = info["shape"] or (info["size"],)
+        gamma = layer.gamma.numpy() if layer.scale else np.ones(shape, np.float32)
+        beta = layer.beta.numpy() if layer.center else np.zeros(shape, np.float32)
+        first = (len(shape) - 1, *range(len(shape) - 1))  # (H, W, C) -> (C, H, W)
+        gamma, beta = (np.transpose(a, first) for a in (gamma, beta))
+        params = [
             onnx_edit.initializer(proto.graph, f"{layer.name}.weight", gamma),
             onnx_edit.initializer(proto.graph, f"{layer.name}.bias", beta),
         ]
-        onnx_edit.become(node, "LayerNormalization", "", inputs)
-        node.attribute.extend(
-            [helper.make_attribute("axis", -1), helper.make_attribute("epsilon", layer.epsilon)]
-        )
+        if info["shape"] is None:
+            onnx_edit.become(node, "LayerNormalization", "", [node.input[0], *params])
+            node.attribute.extend(
+                [helper.make_attribute("axis", -1), helper.make_attribute("epsilon", layer.epsilon)]
+            )
+            return None
+        rank = len(shape) + 1
+        steps = [
+            ("Transpose", [], {"perm": [0, rank - 1, *range(1, rank - 1)]}),
+            ("LayerNormalization", params, {"axis": 1, "epsilon": layer.epsilon}),
+        ]
+        onnx_edit.become(node, "Transpose", "", [onnx_edit.precede(proto.graph, node, steps)])
+        node.attribute.append(helper.make_attribute("perm", [0, *range(2, rank), 1]))
         return None
 
 
