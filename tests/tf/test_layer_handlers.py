@@ -1,6 +1,6 @@
 """Stage 1's own forms for layers tf2onnx writes badly or not at all (grouped Conv2D, ELU with
 an alpha, RepeatVector, BatchNormalization on sequences, GroupNormalization, LayerNormalization
-over every axis but the batch): the ONNX they
+over every axis but the batch, Resizing): the ONNX they
 give, its numbers against Keras, and each refusal, naming the layer."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pipeline import ort
 from pipeline.errors import UnsupportedError
 from pipeline.export import tf2onnx_export
 from pipeline.export.layers.convolution import _same_pads
+from pipeline.export.layers.resizing import scale
 
 L = keras.layers
 TOL = 1e-5  # float32, scaled by the output's largest magnitude
@@ -66,11 +67,19 @@ def _ops_and_error(model, shape):
             L.LayerNormalization(axis=[1, 2], name="ln"),
             {"LayerNormalization": 1, "Transpose": 2},
         ),
+        ((6, 6, 2), L.Resizing(9, 5, name="resize"), {"Resize": 1, "Transpose": 2}),
     ],
 )
 def test_the_own_form_computes_what_keras_does(shape, layer, ops):
     found, error = _ops_and_error(_model(shape, layer), shape)
     assert dict(found) == ops and error <= TOL
+
+
+def test_resize_scales_reach_the_size_in_float32_and_float64():
+    value = scale(6, 5)  # 5/6 in float32 is 0.8333333: 6 times it is 4.9999999 in float64
+    assert float(value) * 6 >= 5 and int(np.float32(value * np.float32(6))) == 5
+    assert value == np.nextafter(np.float32(5 / 6), np.float32(np.inf))
+    assert scale(6, 12) == np.float32(2.0)
 
 
 def test_same_pads_are_tensorflow_s():

@@ -17,6 +17,7 @@ from pipeline.export.layers import (  # noqa: F401
     prelu,
     recurrent,
     reshaping,
+    resizing,
 )
 from pipeline.export.layers.registry import handler_for, handlers
 

@@ -55,15 +55,23 @@ def _resize(module: OnnxResize, consts: Consts) -> Lowered | None:
     """Upsampling by constant integer factors (Keras UpSampling2D): nearest (for integer
     factors every ONNX coordinate mode tf2onnx writes picks the same pixels as
     ``nn.Upsample``'s) or bilinear with TensorFlow 2's half-pixel centers, which is
-    ``nn.Upsample(mode="bilinear")`` (``align_corners=False``)."""
+    ``nn.Upsample(mode="bilinear")`` (``align_corners=False``). Bilinear by other factors
+    (Keras Resizing, stage 1's scales): ``recompute_scale_factor=True``, so that torch maps
+    coordinates by the exact size ratio, as TensorFlow does."""
     linear = module.onnx_mode == "linear" and module.align_corners is False
     if not (module.onnx_mode == "nearest" or linear) or len(consts) < 3 or consts[2] is None:
         return None
     scales = [float(v) for v in consts[2].reshape(-1)]
-    if len(scales) != 4 or scales[:2] != [1.0, 1.0] or any(not v.is_integer() for v in scales):
+    if len(scales) != 4 or scales[:2] != [1.0, 1.0]:
         return None
-    factor = (int(scales[2]), int(scales[3]))
-    return nn.Upsample(scale_factor=factor, mode="bilinear" if linear else "nearest"), 1
+    if all(v.is_integer() for v in scales):
+        factor = (int(scales[2]), int(scales[3]))
+        return nn.Upsample(scale_factor=factor, mode="bilinear" if linear else "nearest"), 1
+    if not linear:
+        return None
+    upsample = nn.Upsample(scale_factor=tuple(scales[2:]), mode="bilinear")
+    upsample.recompute_scale_factor = True
+    return upsample, 1
 
 
 _ADAPTIVE_AVERAGE = {

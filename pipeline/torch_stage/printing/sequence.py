@@ -32,7 +32,8 @@ def _attention(module: nn.MultiheadAttention) -> str:
 
 def _upsample(module: nn.Upsample) -> str:
     factors = tuple(int(f) if float(f).is_integer() else f for f in module.scale_factor)
-    return f"nn.Upsample(scale_factor={literal(factors)}, mode={module.mode!r})"
+    recompute = ", recompute_scale_factor=True" if module.recompute_scale_factor else ""
+    return f"nn.Upsample(scale_factor={literal(factors)}, mode={module.mode!r}{recompute})"
 
 
 CONSTRUCTORS: dict[type[nn.Module], Callable[[nn.Module], str]] = {
