@@ -53,6 +53,7 @@ CASES = {
     "GroupNormalization": (CONV2D, L.GroupNormalization, {"groups": 2}),
     "LayerNormalizationOverAxes": (CONV2D, L.LayerNormalization, {"axis": [1, 2, 3]}),
     "LayerNormalizationOverTwoAxes": (CONV2D, L.LayerNormalization, {"axis": [1, 2]}),
+    "LayerNormalizationOverHeight": (CONV2D, L.LayerNormalization, {"axis": [1]}),
     "UnitNormalization": (DENSE, L.UnitNormalization, {}),
     # resizing
     "UpSampling2DBilinear": (CONV2D, L.UpSampling2D, {"size": 2, "interpolation": "bilinear"}),

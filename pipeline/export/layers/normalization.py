@@ -24,13 +24,19 @@ class LayerNormHandler:
     CLASSES = (keras.layers.LayerNormalization,)
 
     @staticmethod
-    def forms(rank: int, axis) -> str | None:
-        """'last': over the last axis; 'all': over every axis but the batch, which is the
-        same set of values whatever the layout (an image's C, H, W together); else None."""
+    def form(rank: int, axis) -> int | None:
+        """The ONNX ``axis`` stage 1 normalizes channels-last data over: -1 for Keras' last
+        axis (the data as it is); on channels-first data, 1 for every axis but the batch,
+        ``k + 1`` for the spatial axes ``k .. rank - 2`` (a trailing block once the
+        channels come first). None: no such form (the spatial axes but not the last ones)."""
         axes = sorted(a % rank for a in axis)
         if axes == [rank - 1]:
-            return "last"
-        return "all" if axes == list(range(1, rank)) and rank in (3, 4) else None
+            return -1
+        if rank not in (3, 4, 5) or axes[0] < 1:
+            return None
+        if axes == list(range(1, rank)):
+            return 1
+        return axes[0] + 1 if axes == list(range(axes[0], rank - 1)) else None
 
     @staticmethod
     def check(layer) -> None:
@@ -38,52 +44,47 @@ class LayerNormHandler:
             rank = len(layer.input.shape)
         except (AttributeError, ValueError):  # a shared layer: one input per call
             return
-        form = LayerNormHandler.forms(rank, layer.axis)
-        if form is None or (form == "all" and None in layer.input.shape[1:]):
+        if LayerNormHandler.form(rank, layer.axis) is None:
             raise UnsupportedError(
                 f"layer '{layer.name}' (LayerNormalization): over axes {list(layer.axis)} of "
-                f"{rank}-D data is not supported yet (its gamma and beta would become "
-                "constants, not nn.LayerNorm parameters); supported: the last axis, or every "
-                "axis but the batch of [batch, steps, channels] or [batch, H, W, C] data of "
-                "fixed sizes."
+                f"{rank}-D data is not supported yet (no trailing block of axes in either "
+                "layout for nn.LayerNorm); supported: the last axis, every axis but the "
+                "batch, or the last spatial axes (an image's H and W, or its W)."
             )
 
     @staticmethod
     def trace(layer, inputs, *args, **kwargs):
-        """Over the last axis, or all but the batch (else tf2onnx converts Keras' arithmetic)."""
+        """The forms above (else tf2onnx converts Keras' arithmetic)."""
         rank = len(inputs.shape)
-        form = LayerNormHandler.forms(rank, layer.axis)
-        if form is None or getattr(layer, "rms_scaling", False):
+        axis = LayerNormHandler.form(rank, layer.axis)
+        if axis is None or getattr(layer, "rms_scaling", False):
             return None
-        shape = tuple(int(d) for d in inputs.shape[1:]) if form == "all" else None
-        if form == "all" and None in inputs.shape[1:]:
-            return None  # open sizes: no fixed gamma shape (check refused other forms)
-        return [inputs], tuple(inputs.shape), {"size": int(inputs.shape[-1]), "shape": shape}
+        shape = tuple(int(inputs.shape[a % rank]) for a in sorted(a % rank for a in layer.axis))
+        return [inputs], tuple(inputs.shape), {"axis": axis, "shape": shape, "rank": rank}
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
-        """``LayerNormalization(x, gamma, beta, axis=-1)``; a missing gamma/beta is 1/0. Over
-        every axis but the batch: channels first (Transposes stage 2 cancels next to a conv),
-        ``axis=1``, gamma and beta permuted to (C, H, W) with it."""
-        shape = info["shape"] or (info["size"],)
+        """``LayerNormalization(x, gamma, beta, axis)``, a missing gamma/beta 1/0. Off the
+        last axis: on channels-first data (Transposes stage 2 cancels next to a conv), over
+        every axis but the batch with gamma and beta permuted (H, W, C) -> (C, H, W)."""
+        shape, axis, rank = info["shape"], info["axis"], info["rank"]
         gamma = layer.gamma.numpy() if layer.scale else np.ones(shape, np.float32)
         beta = layer.beta.numpy() if layer.center else np.zeros(shape, np.float32)
-        first = (len(shape) - 1, *range(len(shape) - 1))  # (H, W, C) -> (C, H, W)
-        gamma, beta = (np.transpose(a, first) for a in (gamma, beta))
+        if axis == 1:
+            first = (len(shape) - 1, *range(len(shape) - 1))
+            gamma, beta = (np.transpose(a, first) for a in (gamma, beta))
         params = [
             onnx_edit.initializer(proto.graph, f"{layer.name}.weight", gamma),
             onnx_edit.initializer(proto.graph, f"{layer.name}.bias", beta),
         ]
-        if info["shape"] is None:
+        normalize = {"axis": axis, "epsilon": layer.epsilon}
+        if axis == -1:
             onnx_edit.become(node, "LayerNormalization", "", [node.input[0], *params])
-            node.attribute.extend(
-                [helper.make_attribute("axis", -1), helper.make_attribute("epsilon", layer.epsilon)]
-            )
+            node.attribute.extend(helper.make_attribute(k, v) for k, v in normalize.items())
             return None
-        rank = len(shape) + 1
         steps = [
             ("Transpose", [], {"perm": [0, rank - 1, *range(1, rank - 1)]}),
-            ("LayerNormalization", params, {"axis": 1, "epsilon": layer.epsilon}),
+            ("LayerNormalization", params, normalize),
         ]
         onnx_edit.become(node, "Transpose", "", [onnx_edit.precede(proto.graph, node, steps)])
         node.attribute.append(helper.make_attribute("perm", [0, *range(2, rank), 1]))

@@ -92,7 +92,11 @@ def constructor(module: nn.Module) -> str | None:
     args = []
     for index, name in enumerate(names):
         if index < positional:
-            args.append(literal(getattr(module, name)))
+            value = getattr(module, name)
+            if name == "normalized_shape" and len(value) > 1:  # a shape: never collapsed
+                args.append(repr(tuple(value)))
+            else:
+                args.append(literal(value))
             continue
         default = params[name].default if name in params else inspect.Parameter.empty
         if (text := _argument(module, name, default)) is not None:
