@@ -24,7 +24,7 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from pipeline.forms.function import attribute_ref, make
+from pipeline.forms.function import attribute_constant, make
 
 OP_TYPES = ("KerasMultiHeadAttention", "KerasMultiHeadAttentionCausal")
 INPUTS = ("query", "value", "key", "Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
@@ -60,14 +60,8 @@ def _causal(scores: str, out: str) -> list[onnx.NodeProto]:
 
 
 def function(op_type: str, opset: int) -> onnx.FunctionProto:
-    head_shape = helper.make_node("Constant", [], ["head_shape"])
-    head_shape.attribute.append(
-        attribute_ref("head_shape", onnx.AttributeProto.INTS, attribute="value_ints")
-    )
-    scale = helper.make_node("Constant", [], ["scale_value"])
-    scale.attribute.append(
-        attribute_ref("scale", onnx.AttributeProto.FLOAT, attribute="value_float")
-    )
+    head_shape = attribute_constant("head_shape", "head_shape", onnx.AttributeProto.INTS)
+    scale = attribute_constant("scale_value", "scale", onnx.AttributeProto.FLOAT)
     nodes = [head_shape, scale, helper.make_node("Constant", [], ["merge"], value_ints=[0, 0, -1])]
     nodes += _projection("query", "Wq", "bq", [0, 2, 1, 3], "q_unscaled")
     nodes.append(helper.make_node("Mul", ["q_unscaled", "scale_value"], ["q"]))

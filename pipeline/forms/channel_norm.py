@@ -21,7 +21,7 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from pipeline.forms.function import attribute_ref, make
+from pipeline.forms.function import attribute_constant, make
 
 OP_TYPE = "KerasChannelLayerNorm"
 AXIS = 1
@@ -29,12 +29,8 @@ PARAM_ROLES = {OP_TYPE: (None, "weight", "bias")}
 
 
 def function(opset: int) -> onnx.FunctionProto:
-    epsilon = helper.make_node("Constant", [], ["epsilon_value"])
-    epsilon.attribute.append(
-        attribute_ref("epsilon", onnx.AttributeProto.FLOAT, attribute="value_float")
-    )
     nodes = [
-        epsilon,
+        attribute_constant("epsilon_value", "epsilon", onnx.AttributeProto.FLOAT),
         helper.make_node("ReduceMean", ["X"], ["mean"], axes=[AXIS], keepdims=1),
         helper.make_node("Sub", ["X", "mean"], ["centred"]),
         helper.make_node("Mul", ["centred", "centred"], ["squared"]),

@@ -19,6 +19,20 @@ def attribute_ref(name: str, kind: int, attribute: str | None = None) -> onnx.At
     return onnx.AttributeProto(name=attribute or name, ref_attr_name=name, type=kind)
 
 
+_CONSTANT_FIELDS = {
+    onnx.AttributeProto.FLOAT: "value_float",
+    onnx.AttributeProto.INTS: "value_ints",
+}
+
+
+def attribute_constant(output: str, name: str, kind: int) -> onnx.NodeProto:
+    """A body ``Constant`` node ``output`` holding the call's attribute ``name`` (a float or
+    ints), for body ops that take it as an input."""
+    node = helper.make_node("Constant", [], [output])
+    node.attribute.append(attribute_ref(name, kind, attribute=_CONSTANT_FIELDS[kind]))
+    return node
+
+
 def int_constant(name: str, values) -> onnx.NodeProto:
     """A body ``Constant`` node holding ``values`` as int64."""
     tensor = numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)

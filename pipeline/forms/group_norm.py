@@ -19,24 +19,16 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from pipeline.forms.function import attribute_ref, int_constant, make
+from pipeline.forms.function import attribute_constant, int_constant, make
 
 OP_TYPE = "KerasGroupNorm"
 PARAM_ROLES = {OP_TYPE: (None, "weight", "bias")}
 
 
 def function(opset: int) -> onnx.FunctionProto:
-    epsilon = helper.make_node("Constant", [], ["epsilon_value"])
-    epsilon.attribute.append(
-        attribute_ref("epsilon", onnx.AttributeProto.FLOAT, attribute="value_float")
-    )
-    groups = helper.make_node("Constant", [], ["groups_value"])
-    groups.attribute.append(
-        attribute_ref("groups", onnx.AttributeProto.INTS, attribute="value_ints")
-    )
     nodes = [
-        epsilon,
-        groups,
+        attribute_constant("epsilon_value", "epsilon", onnx.AttributeProto.FLOAT),
+        attribute_constant("groups_value", "groups", onnx.AttributeProto.INTS),
         int_constant("keep", [0]),
         int_constant("rest", [-1]),
         helper.make_node("Concat", ["keep", "groups_value", "rest"], ["grouped_shape"], axis=0),

@@ -29,6 +29,7 @@ class CanonicalOrder(GraphPass):
         layers = json.loads(model.metadata_props.get(metadata.LAYERS, "[]"))
         layer_index = {name: index for index, (name, _) in enumerate(layers)}
         nodes = list(graph)
+        written = {n: i for i, n in enumerate(nodes)}  # the last tie-break: the order given
         place = {v: i - len(graph.inputs) for i, v in enumerate(graph.inputs)}
         needs = {
             n: {v.producer() for v in n.inputs if v is not None and v.producer()} for n in nodes
@@ -58,7 +59,7 @@ class CanonicalOrder(GraphPass):
             for user in users[node]:
                 waiting[user] -= 1
                 if not waiting[user]:
-                    tie = nodes.index(user)
+                    tie = written[user]
                     heapq.heappush(ready, (key(user, tie), tie, user))
         if ordered == nodes:
             return False

@@ -8,7 +8,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 import onnx
-from onnx import helper
 
 from pipeline.errors import UnsupportedError
 from pipeline.export.layers import onnx_edit
@@ -78,11 +77,6 @@ class GroupedConv2DHandler:
             "pads": [p[0] for p in pairs] + [p[1] for p in pairs],
         }
         activation = _activation(layer)
-        steps = [
-            ("Transpose", [], {"perm": [0, 3, 1, 2]}),
-            ("Conv", inputs, conv),
-            *ACTIVATIONS[activation],
-        ]
-        onnx_edit.become(node, "Transpose", "", [onnx_edit.precede(proto.graph, node, steps)])
-        node.attribute.append(helper.make_attribute("perm", [0, 2, 3, 1]))
+        steps = [("Conv", inputs, conv), *ACTIVATIONS[activation]]
+        onnx_edit.channels_first(proto.graph, node, 4, steps)
         return None

@@ -7,19 +7,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 import onnx
-from onnx import helper
 
 from pipeline.errors import UnsupportedError
 from pipeline.export.layers import onnx_edit
-from pipeline.export.layers.registry import register
+from pipeline.export.layers.registry import input_rank, register
 from pipeline.forms import DOMAIN
 from pipeline.forms import group_norm as group_norm_form
 
 RANKS = (3, 4)  # a sequence [N, T, C] (after a Conv1D) and an image [N, H, W, C]
-
-
-def _channels_first(rank: int) -> list[int]:
-    return [0, rank - 1, *range(1, rank - 1)]
 
 
 @register
@@ -28,9 +23,8 @@ class GroupNormHandler:
 
     @staticmethod
     def check(layer) -> None:
-        try:
-            rank = len(layer.input.shape)
-        except (AttributeError, ValueError):  # a shared layer: one input per call
+        rank = input_rank(layer)
+        if rank is None:
             return
         if rank not in RANKS or layer.axis % rank != rank - 1:
             raise UnsupportedError(
@@ -53,11 +47,6 @@ class GroupNormHandler:
         scale = onnx_edit.initializer(proto.graph, f"{layer.name}.weight", gamma.reshape(broadcast))
         bias = onnx_edit.initializer(proto.graph, f"{layer.name}.bias", beta.reshape(broadcast))
         call = {"domain": DOMAIN, "epsilon": float(layer.epsilon), "groups": [layer.groups]}
-        steps = [
-            ("Transpose", [], {"perm": _channels_first(rank)}),
-            (group_norm_form.OP_TYPE, [scale, bias], call),
-        ]
-        onnx_edit.become(node, "Transpose", "", [onnx_edit.precede(proto.graph, node, steps)])
-        back = [0, *range(2, rank), 1]
-        node.attribute.append(helper.make_attribute("perm", back))
+        steps = [(group_norm_form.OP_TYPE, [scale, bias], call)]
+        onnx_edit.channels_first(proto.graph, node, rank, steps)
         return group_norm_form.function(onnx_edit.opset(proto))

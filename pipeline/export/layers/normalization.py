@@ -16,7 +16,7 @@ from onnx import helper
 
 from pipeline.errors import UnsupportedError
 from pipeline.export.layers import onnx_edit
-from pipeline.export.layers.registry import register
+from pipeline.export.layers.registry import input_rank, register
 
 
 @register
@@ -40,11 +40,8 @@ class LayerNormHandler:
 
     @staticmethod
     def check(layer) -> None:
-        try:
-            rank = len(layer.input.shape)
-        except (AttributeError, ValueError):  # a shared layer: one input per call
-            return
-        if LayerNormHandler.form(rank, layer.axis) is None:
+        rank = input_rank(layer)
+        if rank is not None and LayerNormHandler.form(rank, layer.axis) is None:
             raise UnsupportedError(
                 f"layer '{layer.name}' (LayerNormalization): over axes {list(layer.axis)} of "
                 f"{rank}-D data is not supported yet (no trailing block of axes in either "
@@ -82,12 +79,8 @@ class LayerNormHandler:
             onnx_edit.become(node, "LayerNormalization", "", [node.input[0], *params])
             node.attribute.extend(helper.make_attribute(k, v) for k, v in normalize.items())
             return None
-        steps = [
-            ("Transpose", [], {"perm": [0, rank - 1, *range(1, rank - 1)]}),
-            ("LayerNormalization", params, normalize),
-        ]
-        onnx_edit.become(node, "Transpose", "", [onnx_edit.precede(proto.graph, node, steps)])
-        node.attribute.append(helper.make_attribute("perm", [0, *range(2, rank), 1]))
+        steps = [("LayerNormalization", params, normalize)]
+        onnx_edit.channels_first(proto.graph, node, rank, steps)
         return None
 
 
@@ -100,9 +93,8 @@ class BatchNormHandler:
 
     @staticmethod
     def check(layer) -> None:
-        try:
-            rank = len(layer.input.shape)
-        except (AttributeError, ValueError):  # a shared layer: one input per call
+        rank = input_rank(layer)
+        if rank is None:
             return
         if rank not in BatchNormHandler.RANKS or layer.axis % rank != rank - 1:
             raise UnsupportedError(
@@ -141,11 +133,6 @@ class BatchNormHandler:
             onnx_edit.become(node, "BatchNormalization", "", [node.input[0], *names])
             node.attribute.append(helper.make_attribute("epsilon", layer.epsilon))
             return None
-        # a sequence: channels first for BatchNormalization, then back
-        steps = [
-            ("Transpose", [], {"perm": [0, 2, 1]}),
-            ("BatchNormalization", names, {"epsilon": layer.epsilon}),
-        ]
-        onnx_edit.become(node, "Transpose", "", [onnx_edit.precede(proto.graph, node, steps)])
-        node.attribute.append(helper.make_attribute("perm", [0, 2, 1]))
+        steps = [("BatchNormalization", names, {"epsilon": layer.epsilon})]
+        onnx_edit.channels_first(proto.graph, node, 3, steps)  # a sequence
         return None

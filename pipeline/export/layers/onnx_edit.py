@@ -38,9 +38,10 @@ def become(node: onnx.NodeProto, op_type: str, domain: str, inputs: list[str]) -
     node.op_type, node.domain = op_type, domain
 
 
-def precede(
-    graph: onnx.GraphProto, node: onnx.NodeProto, steps: list[tuple[str, list[str], dict]]
-) -> str:
+Steps = list[tuple[str, list[str], dict]]  # (op type, its inputs after the first, attributes)
+
+
+def precede(graph: onnx.GraphProto, node: onnx.NodeProto, steps: Steps) -> str:
     """Insert ops before ``node`` that take its first input through ``steps`` one after the
     other, each (op type, its other inputs, attributes); the last value's name, for ``node``
     to read. The new nodes are named after ``node`` (so they keep its Keras layer)."""
@@ -52,6 +53,21 @@ def precede(
         graph.node.insert(index + number, new)
         value = name
     return value
+
+
+def channels_first(
+    graph: onnx.GraphProto,
+    node: onnx.NodeProto,
+    rank: int,
+    steps: list[tuple[str, list[str], dict]],
+) -> None:
+    """``node``'s channels-last input, channels first (``Transpose``), through ``steps``, and
+    back: ``node`` becomes the Transpose to channels last (keeping its output). Stage 2
+    cancels such Transposes next to a conv, as it does tf2onnx's own."""
+    to_first = [0, rank - 1, *range(1, rank - 1)]
+    value = precede(graph, node, [("Transpose", [], {"perm": to_first}), *steps])
+    become(node, "Transpose", "", [value])
+    node.attribute.append(onnx.helper.make_attribute("perm", [0, *range(2, rank), 1]))
 
 
 def opset(proto: onnx.ModelProto) -> int:

@@ -32,6 +32,15 @@ def register(handler: type) -> type:
     return handler
 
 
+def input_rank(layer) -> int | None:
+    """The rank of ``layer``'s input, for a handler's ``check``; None for a shared layer
+    (one input per call: its ``trace`` sees each)."""
+    try:
+        return len(layer.input.shape)
+    except (AttributeError, ValueError):
+        return None
+
+
 def handler_for(layer) -> type | None:
     """The handler of this exact Keras class (a subclass may compute something else)."""
     return _HANDLERS.get(type(layer))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 import onnx
-from onnx import helper
 
 from pipeline.export.layers import onnx_edit
 from pipeline.export.layers.registry import register
@@ -48,10 +47,5 @@ class ResizingHandler:
         name = onnx_edit.constant(proto.graph, f"{node.name}_scales", scales)
         roi = onnx_edit.constant(proto.graph, f"{node.name}_roi", np.zeros(0, np.float32))
         resize = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
-        steps = [
-            ("Transpose", [], {"perm": [0, 3, 1, 2]}),
-            ("Resize", [roi, name], resize),
-        ]
-        onnx_edit.become(node, "Transpose", "", [onnx_edit.precede(proto.graph, node, steps)])
-        node.attribute.append(helper.make_attribute("perm", [0, 2, 3, 1]))
+        onnx_edit.channels_first(proto.graph, node, 4, [("Resize", [roi, name], resize)])
         return None
