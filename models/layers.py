@@ -54,6 +54,7 @@ CASES = {
     "LayerNormalizationOverAxes": (CONV2D, L.LayerNormalization, {"axis": [1, 2, 3]}),
     "LayerNormalizationOverTwoAxes": (CONV2D, L.LayerNormalization, {"axis": [1, 2]}),
     "LayerNormalizationOverHeight": (CONV2D, L.LayerNormalization, {"axis": [1]}),
+    "LayerNormalizationOverHeightChannels": (CONV2D, L.LayerNormalization, {"axis": [1, 3]}),
     "UnitNormalization": (DENSE, L.UnitNormalization, {}),
     # resizing
     "UpSampling2DBilinear": (CONV2D, L.UpSampling2D, {"size": 2, "interpolation": "bilinear"}),

@@ -13,6 +13,7 @@ import pytest
 from pipeline import ort
 from pipeline.errors import UnsupportedError
 from pipeline.export import tf2onnx_export
+from pipeline.export.layers import normalization
 from pipeline.export.layers.convolution import _same_pads
 from pipeline.export.layers.resizing import scale
 
@@ -92,6 +93,25 @@ def test_resize_scales_reach_the_size_in_float32_and_float64():
     assert scale(6, 12) == np.float32(2.0)
 
 
+def test_layer_norm_across_the_batch_is_refused_naming_the_layer():
+    """Only a fixed batch size lets Keras build it (its gamma spans the batch)."""
+    inputs = keras.Input((4, 3), batch_size=2, name="x")
+    model = keras.Model(inputs, L.LayerNormalization(axis=[0, 1], name="ln")(inputs))
+    with pytest.raises(UnsupportedError, match=r"layer 'ln' .*across the batch \(axis 0\)"):
+        tf2onnx_export.to_onnx(model)
+
+
+def test_layer_norm_forms():
+    form = normalization.LayerNormHandler.form
+    assert form(3, [-1]) == ("last", -1)
+    assert form(4, [1, 2, 3]) == ("channels_first", 1)
+    assert form(4, [1, 2]) == ("channels_first", 2)
+    assert form(4, [2]) == ("channels_first", 3)
+    assert form(4, [1]) == ("moved", 3)  # H alone: x.movedim(...) around nn.LayerNorm
+    assert form(4, [1, 3]) == ("moved", 2)
+    assert form(5, [1, 3]) == ("moved", 3)
+
+
 def test_same_pads_are_tensorflow_s():
     assert _same_pads(9, 4, 2, 1) == (1, 2)  # out 5: total (5-1)*2+4-9 = 3
     assert _same_pads(8, 3, 1, 2) == (2, 2)
@@ -104,7 +124,6 @@ def test_same_pads_are_tensorflow_s():
         ((9, 9, 4), L.Conv2D(6, 3, groups=2, activation="tanh", name="g"), "activation 'tanh'"),
         ((None, None, 4), L.Conv2D(6, 3, groups=2, name="g"), "over an open image size"),
         ((7, 3), L.BatchNormalization(axis=1, name="bn"), "over axis 1 of 3-D data"),
-        ((4, 4, 3), L.LayerNormalization(axis=[1], name="ln"), "over axes [1]"),
     ],
 )
 def test_a_form_without_a_torch_equivalent_is_refused_naming_the_layer(shape, layer, message):

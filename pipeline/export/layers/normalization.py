@@ -1,8 +1,8 @@
 """Normalizations stage 1 writes as one ONNX op with Keras' weights, where tf2onnx would write
 Keras' arithmetic with the weights folded into constants:
 
-- LayerNormalization over the last axis: one ``LayerNormalization`` (other axes are left to
-  tf2onnx);
+- LayerNormalization over any axes but the batch: one ``LayerNormalization``, on the data as it
+  is, channels first, or with the axes moved last (see ``LayerNormHandler.form``);
 - BatchNormalization of vectors (after a Dense): one ``BatchNormalization`` with gamma, beta
   and the moving statistics (``nn.BatchNorm1d`` in stage 3). Feature maps are traced as
   TensorFlow's fused op instead (``keras_forms``), which tf2onnx converts to the same op."""
@@ -24,50 +24,58 @@ class LayerNormHandler:
     CLASSES = (keras.layers.LayerNormalization,)
 
     @staticmethod
-    def form(rank: int, axis) -> int | None:
-        """The ONNX ``axis`` stage 1 normalizes channels-last data over: -1 for Keras' last
-        axis (the data as it is); on channels-first data, 1 for every axis but the batch,
-        ``k + 1`` for the spatial axes ``k .. rank - 2`` (a trailing block once the
-        channels come first). None: no such form (the spatial axes but not the last ones)."""
+    def form(rank: int, axis) -> tuple[str, int]:
+        """How stage 1 writes the normalization over Keras' ``axis`` of channels-last data,
+        and the ONNX ``axis`` it normalizes over from:
+
+        - ``("last", -1)``: Keras' last axis, on the data as it is;
+        - ``("channels_first", 1)``: every axis but the batch, on channels-first data;
+        - ``("channels_first", k + 1)``: the spatial axes ``k .. rank - 2`` (a trailing
+          block once the channels come first);
+        - ``("moved", rank - n)``: any other ``n`` axes, moved last by a Transpose and back
+          (``x.permute(...)`` around ``nn.LayerNorm`` in stage 3)."""
         axes = sorted(a % rank for a in axis)
         if axes == [rank - 1]:
-            return -1
-        if rank not in (3, 4, 5) or axes[0] < 1:
-            return None
-        if axes == list(range(1, rank)):
-            return 1
-        return axes[0] + 1 if axes == list(range(axes[0], rank - 1)) else None
+            return "last", -1
+        if rank in (3, 4, 5) and axes[0] >= 1:
+            if axes == list(range(1, rank)):
+                return "channels_first", 1
+            if axes == list(range(axes[0], rank - 1)):
+                return "channels_first", axes[0] + 1
+        return "moved", rank - len(axes)
 
     @staticmethod
     def check(layer) -> None:
         rank = input_rank(layer)
-        if rank is not None and LayerNormHandler.form(rank, layer.axis) is None:
+        if rank is not None and 0 in (a % rank for a in layer.axis):
             raise UnsupportedError(
                 f"layer '{layer.name}' (LayerNormalization): over axes {list(layer.axis)} of "
-                f"{rank}-D data is not supported yet (no trailing block of axes in either "
-                "layout for nn.LayerNorm); supported: the last axis, every axis but the "
-                "batch, or the last spatial axes (an image's H and W, or its W)."
+                f"{rank}-D data normalizes across the batch (axis 0), which a PyTorch module "
+                "cannot do per sample; normalize over the other axes."
             )
 
     @staticmethod
     def trace(layer, inputs, *args, **kwargs):
-        """The forms above (else tf2onnx converts Keras' arithmetic)."""
+        """Every form above (RMS scaling: tf2onnx converts Keras' arithmetic)."""
         rank = len(inputs.shape)
-        axis = LayerNormHandler.form(rank, layer.axis)
-        if axis is None or getattr(layer, "rms_scaling", False):
+        if getattr(layer, "rms_scaling", False):
             return None
-        shape = tuple(int(inputs.shape[a % rank]) for a in sorted(a % rank for a in layer.axis))
-        return [inputs], tuple(inputs.shape), {"axis": axis, "shape": shape, "rank": rank}
+        axes = sorted(a % rank for a in layer.axis)
+        kind, axis = LayerNormHandler.form(rank, axes)
+        shape = tuple(int(inputs.shape[a]) for a in axes)
+        info = {"kind": kind, "axis": axis, "shape": shape, "axes": axes, "rank": rank}
+        return [inputs], tuple(inputs.shape), info
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
-        """``LayerNormalization(x, gamma, beta, axis)``, a missing gamma/beta 1/0. Off the
-        last axis: on channels-first data (Transposes stage 2 cancels next to a conv), over
-        every axis but the batch with gamma and beta permuted (H, W, C) -> (C, H, W)."""
+        """``LayerNormalization(x, gamma, beta, axis)``, a missing gamma/beta 1/0. Over every
+        axis but the batch on channels-first data, gamma and beta are permuted (H, W, C) ->
+        (C, H, W). Keras broadcasts gamma by a reshape to the sorted axes, as here."""
         shape, axis, rank = info["shape"], info["axis"], info["rank"]
         gamma = layer.gamma.numpy() if layer.scale else np.ones(shape, np.float32)
         beta = layer.beta.numpy() if layer.center else np.zeros(shape, np.float32)
-        if axis == 1:
+        gamma, beta = (np.reshape(a, shape) for a in (gamma, beta))
+        if info["kind"] == "channels_first" and axis == 1:
             first = (len(shape) - 1, *range(len(shape) - 1))
             gamma, beta = (np.transpose(a, first) for a in (gamma, beta))
         params = [
@@ -75,12 +83,16 @@ class LayerNormHandler:
             onnx_edit.initializer(proto.graph, f"{layer.name}.bias", beta),
         ]
         normalize = {"axis": axis, "epsilon": layer.epsilon}
-        if axis == -1:
+        steps = [("LayerNormalization", params, normalize)]
+        if info["kind"] == "channels_first":
+            onnx_edit.channels_first(proto.graph, node, rank, steps)
+        elif info["kind"] == "moved":
+            axes = info["axes"]
+            kept = [a for a in range(rank) if a not in axes]
+            onnx_edit.permuted(proto.graph, node, [*kept, *axes], steps)
+        else:
             onnx_edit.become(node, "LayerNormalization", "", [node.input[0], *params])
             node.attribute.extend(helper.make_attribute(k, v) for k, v in normalize.items())
-            return None
-        steps = [("LayerNormalization", params, normalize)]
-        onnx_edit.channels_first(proto.graph, node, rank, steps)
         return None
 
 
