@@ -59,6 +59,19 @@ CASES = {
     # resizing
     "UpSampling2DBilinear": (CONV2D, L.UpSampling2D, {"size": 2, "interpolation": "bilinear"}),
     "Resizing": (CONV2D, L.Resizing, {"height": 9, "width": 5}),
+    "ResizingNearest": (CONV2D, L.Resizing, {"height": 9, "width": 5, "interpolation": "nearest"}),
+    "ResizingCrop": (CONV2D, L.Resizing, {"height": 4, "width": 9, "crop_to_aspect_ratio": True}),
+    "ResizingPadNearest": (
+        CONV2D,
+        L.Resizing,
+        {
+            "height": 4,
+            "width": 9,
+            "pad_to_aspect_ratio": True,
+            "fill_value": 0.5,
+            "interpolation": "nearest",
+        },
+    ),
     # pooling and convolution
     "GlobalAveragePooling1DKeepdims": (CONV1D, L.GlobalAveragePooling1D, {"keepdims": True}),
     "Conv2DGroups": (CONV2D, L.Conv2D, {"filters": 6, "kernel_size": 3, "groups": 2}),

@@ -4,7 +4,8 @@
 - ``recurrent``: stage 1 writes each LSTM/GRU/SimpleRNN/Bidirectional layer as one call;
 - ``attention``: stage 1 writes MultiHeadAttention as one call;
 - ``channel_norm``: stage 2 writes a LayerNormalization over the channel axis as one call;
-- ``group_norm``: stage 1 writes GroupNormalization as one call.
+- ``group_norm``: stage 1 writes GroupNormalization as one call;
+- ``resize_nearest``: stage 1 writes Resizing(interpolation="nearest") as one call.
 
 ``PARAM_ROLES`` says, per op type, which inputs are which torch parameter (``weight``,
 ``bias``, ...): stage 2 names initializers after it, without knowing each form. Standard ops
@@ -13,7 +14,7 @@ are listed here too, so that it is the one table. Imports neither TensorFlow nor
 
 from __future__ import annotations
 
-from pipeline.forms import attention, channel_norm, group_norm, recurrent
+from pipeline.forms import attention, channel_norm, group_norm, recurrent, resize_nearest
 from pipeline.forms.function import DOMAIN, VERSION
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "channel_norm",
     "group_norm",
     "recurrent",
+    "resize_nearest",
 ]
 
 # op type -> the torch parameter name of each input position (None: not a parameter)
@@ -39,4 +41,5 @@ PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
     **recurrent.PARAM_ROLES,
     **channel_norm.PARAM_ROLES,
     **group_norm.PARAM_ROLES,
+    **resize_nearest.PARAM_ROLES,
 }

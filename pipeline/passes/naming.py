@@ -1,7 +1,7 @@
 """name_after_keras: nodes, values and initializers named after the Keras layers.
 
-Each Keras layer's main node (the one holding weights, else its first node) takes the layer
-name as is (``block1_conv1``, ``fc1``); its other nodes take ``<layer>_<op>``
+Each Keras layer's main node (the one holding weights, else its resize, else its first
+node) takes the layer name as is (``block1_conv1``, ``fc1``); its other nodes take ``<layer>_<op>``
 (``block1_conv1_relu``). Weights take torch's parameter names: ``fc1.weight``, ``fc1.bias``,
 ``bn.running_mean``. Every name is a Python identifier (before any dot), so onnx2torch's
 modules and the emitted attributes are the Keras names. Graph inputs and outputs keep
@@ -15,9 +15,13 @@ from collections import defaultdict
 import onnx_ir as ir
 
 from pipeline import metadata
-from pipeline.forms import PARAM_ROLES
+from pipeline.forms import PARAM_ROLES, resize_nearest
 from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import identifier, unique_name
+
+# a weightless layer's own op, when ops it needs first come before it (Resizing's crop or
+# pad: ``self.resize`` is the nn.Upsample, ``self.resize_pad`` the padding)
+WEIGHTLESS_MAIN_OPS = frozenset({"Resize", resize_nearest.OP_TYPE})
 
 
 class NameAfterKeras(GraphPass):
@@ -35,7 +39,9 @@ class NameAfterKeras(GraphPass):
         names: dict[ir.Node, str] = {}
         for layer, nodes in by_layer.items():  # main nodes first: they get the bare names
             if layer:
-                main = next((n for n in nodes if self._has_params(n)), nodes[0])
+                main = next((n for n in nodes if self._has_params(n)), None) or next(
+                    (n for n in nodes if n.op_type in WEIGHTLESS_MAIN_OPS), nodes[0]
+                )
                 names[main] = unique_name(identifier(layer), used)
         for layer, nodes in by_layer.items():
             for node in nodes:

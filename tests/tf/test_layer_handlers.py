@@ -10,12 +10,14 @@ from collections import Counter
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from pipeline import ort
 from pipeline.errors import UnsupportedError
 from pipeline.export import tf2onnx_export
 from pipeline.export.layers import normalization
 from pipeline.export.layers.convolution import _same_pads
 from pipeline.export.layers.resizing import scale
+from pipeline.forms.resize_nearest import source_indices
 
 L = keras.layers
 TOL = 1e-5  # float32, scaled by the output's largest magnitude
@@ -112,6 +114,15 @@ def test_layer_norm_forms():
     assert form(5, [1, 3]) == ("moved", 3)
 
 
+def test_nearest_resize_picks_tensorflow_s_pixels():
+    """Every (in, out) size pair up to 40: the rows stage 1 gathers are TensorFlow's."""
+    for size in range(1, 41):
+        ramp = tf.reshape(tf.range(size, dtype=tf.float32), (1, size, 1, 1))
+        for target in range(1, 41):
+            picked = tf.image.resize(ramp, (target, 1), method="nearest").numpy().reshape(-1)
+            np.testing.assert_array_equal(source_indices(size, target), picked)
+
+
 def test_same_pads_are_tensorflow_s():
     assert _same_pads(9, 4, 2, 1) == (1, 2)  # out 5: total (5-1)*2+4-9 = 3
     assert _same_pads(8, 3, 1, 2) == (2, 2)
@@ -124,9 +135,12 @@ def test_same_pads_are_tensorflow_s():
         ((9, 9, 4), L.Conv2D(6, 3, groups=2, activation="tanh", name="g"), "activation 'tanh'"),
         ((None, None, 4), L.Conv2D(6, 3, groups=2, name="g"), "over an open image size"),
         ((7, 3), L.BatchNormalization(axis=1, name="bn"), "over axis 1 of 3-D data"),
+        ((6, 6, 3), L.Resizing(9, 9, interpolation="bicubic", name="rs"), "'bicubic' has no"),
+        ((6, 6, 3), L.Resizing(9, 9, interpolation="area", name="rs"), "'area' has no"),
+        ((6, 6, 3), L.Resizing(4, 9, antialias=True, name="rs"), "antialias=True when down"),
     ],
 )
 def test_a_form_without_a_torch_equivalent_is_refused_naming_the_layer(shape, layer, message):
-    with pytest.raises(UnsupportedError, match=r"layer '(g|bn|ln)'") as refused:
+    with pytest.raises(UnsupportedError, match=r"layer '(g|bn|rs)'") as refused:
         tf2onnx_export.to_onnx(_model(shape, layer))
     assert message in str(refused.value)

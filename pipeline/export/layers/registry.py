@@ -32,13 +32,19 @@ def register(handler: type) -> type:
     return handler
 
 
-def input_rank(layer) -> int | None:
-    """The rank of ``layer``'s input, for a handler's ``check``; None for a shared layer
+def input_shape(layer) -> tuple | None:
+    """The shape of ``layer``'s input, for a handler's ``check``; None for a shared layer
     (one input per call: its ``trace`` sees each)."""
     try:
-        return len(layer.input.shape)
+        return tuple(layer.input.shape)
     except (AttributeError, ValueError):
         return None
+
+
+def input_rank(layer) -> int | None:
+    """The rank of ``layer``'s input (see ``input_shape``)."""
+    shape = input_shape(layer)
+    return None if shape is None else len(shape)
 
 
 def handler_for(layer) -> type | None:

@@ -7,7 +7,8 @@ module per op family; importing this package registers them all. Each returns a 
 - ``recurrent``, ``attention``: stage 1's functions for recurrent layers and
   MultiHeadAttention (``pipeline.forms``);
 - ``channel_norm``: stage 2's channel LayerNorm function;
-- ``group_norm``: stage 1's GroupNormalization function.
+- ``group_norm``: stage 1's GroupNormalization function;
+- ``resize_nearest``: stage 1's nearest Resizing function.
 
 onnx2torch's own converters give its wrapper classes for many ops; ``pipeline.torch_stage.
 lowering`` turns those into plain torch. A new ONNX op goes here only when onnx2torch has no
@@ -29,6 +30,7 @@ from pipeline.torch_stage.converters import (  # noqa: F401  (import registers t
     group_norm,
     pooling,
     recurrent,
+    resize_nearest,
 )
 
 

@@ -31,6 +31,8 @@ def _attention(module: nn.MultiheadAttention) -> str:
 
 
 def _upsample(module: nn.Upsample) -> str:
+    if module.size is not None:
+        return f"nn.Upsample(size={literal(tuple(module.size))}, mode={module.mode!r})"
     factors = tuple(int(f) if float(f).is_integer() else f for f in module.scale_factor)
     recompute = ", recompute_scale_factor=True" if module.recompute_scale_factor else ""
     return f"nn.Upsample(scale_factor={literal(factors)}, mode={module.mode!r}{recompute})"
