@@ -53,16 +53,17 @@ def load(path: Path, options: LoadOptions) -> LoadedModel:
     from models import keras2
 
     objects = custom_objects(options.custom_objects)
+    safe = not options.unsafe_deserialization
     if path.is_dir():
         keras2.check_savedmodel(path)
-        return _keras2(path, keras2.load(path, objects))
+        return _keras2(path, _hinted(keras2.load, path, objects, safe))
     if path.suffix.lower() not in KERAS_SUFFIXES:
         raise BadInputError(
             f"'{path}' is not a Keras model file: expected one of {', '.join(KERAS_SUFFIXES)}, "
             "or a SavedModel directory written by Keras 2."
         )
     if path.suffix.lower() != ".keras" and keras2.is_keras2_h5(path):
-        return _keras2(path, keras2.load(path, objects))
+        return _keras2(path, _hinted(keras2.load, path, objects, safe))
     return LoadedModel(_keras3(path, objects, options), f"file:{path}", False)
 
 
@@ -76,6 +77,24 @@ def _keras3(path: Path, objects: dict, options: LoadOptions):
         raise BadInputError(_load_error(path, exc, keras.__version__)) from exc
 
 
+def _hinted(load, path: Path, objects: dict, safe: bool):
+    """``load(path, objects, safe)`` (Keras 2), its refusal of a Lambda's code naming the
+    flag that allows it."""
+    try:
+        return load(path, objects, safe)
+    except BadInputError as exc:
+        if "safe_mode" not in str(exc):
+            raise
+        raise BadInputError(f"{str(exc).rstrip('.')}. {LAMBDA_HINT}") from exc
+
+
+LAMBDA_HINT = (
+    "The file holds a Lambda layer's Python code, which Keras runs only when told to: pass "
+    f"{UNSAFE_FLAG} if you trust the file (it is off by default because loading a file from "
+    "someone else would run their code)."
+)
+
+
 def _load_error(path: Path, exc: Exception, version: str) -> str:
     text = (str(exc).splitlines()[0] if str(exc) else "").rstrip(".")
     what = (
@@ -83,11 +102,7 @@ def _load_error(path: Path, exc: Exception, version: str) -> str:
         f"{type(exc).__name__}: {text}"
     )
     if "safe_mode" in str(exc) or "unsafe" in str(exc):
-        return (
-            f"{what}. The file holds a Lambda layer's Python code, which Keras runs only when "
-            f"told to: pass {UNSAFE_FLAG} if you trust the file (it is off by default because "
-            "loading a file from someone else would run their code)."
-        )
+        return f"{what}. {LAMBDA_HINT}"
     if "Could not locate" in str(exc) or "Unknown layer" in str(exc):
         return (
             f"{what}. The model uses a class of its author's code: pass {CUSTOM_FLAG} "

@@ -66,14 +66,20 @@ def check_savedmodel(path: Path) -> None:
         )
 
 
-def load(path: Path, custom_objects: dict | None = None) -> Keras2Model:
-    """Load a Keras 2 ``.h5`` or SavedModel with ``tf_keras`` and rebuild it in Keras 3."""
+def load(path: Path, custom_objects: dict | None = None, safe_mode: bool = True) -> Keras2Model:
+    """Load a Keras 2 ``.h5`` or SavedModel with ``tf_keras`` and rebuild it in Keras 3.
+    ``safe_mode``: a Lambda's stored Python code is refused by both Kerases (tf_keras' own
+    ``.h5`` and SavedModel loaders would run it unasked: its safe-mode scope is set here)."""
     import keras
     import tf_keras
+    from tf_keras.src.saving.serialization_lib import SafeModeScope
 
     kind = "SavedModel" if path.is_dir() else ".h5"
     try:
-        written_by = tf_keras.models.load_model(path, custom_objects=custom_objects, compile=False)
+        with SafeModeScope(safe_mode):
+            written_by = tf_keras.models.load_model(
+                path, custom_objects=custom_objects, compile=False
+            )
     except Exception as exc:  # tf_keras raises many types for a bad file
         raise BadInputError(
             f"'{path}' could not be loaded by tf_keras {tf_keras.__version__} (Keras 2): "
@@ -86,7 +92,9 @@ def load(path: Path, custom_objects: dict | None = None) -> Keras2Model:
             h5 = Path(tmp) / "model.h5"
             written_by.save(h5)
         try:
-            model = keras.saving.load_model(h5, custom_objects=custom_objects, compile=False)
+            model = keras.saving.load_model(
+                h5, custom_objects=custom_objects, compile=False, safe_mode=safe_mode
+            )
         except Exception as exc:
             raise BadInputError(
                 f"'{path}' (Keras {version} {kind}) loads in tf_keras, but Keras "

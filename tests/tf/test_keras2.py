@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
+from models.loaded import LoadOptions
 from pipeline import export
 from pipeline.compare import FLOAT32_TOL
 from pipeline.errors import BadInputError
@@ -107,3 +108,19 @@ def test_a_keras3_h5_is_read_by_keras3_alone(tmp_path):
     keras.Model(inputs, keras.layers.Dense(2, name="d")(inputs)).save(tmp_path / "k3.h5")
     loaded = models.resolve(str(tmp_path / "k3.h5"))
     assert loaded.reference_model is None and loaded.reference is loaded.model
+
+
+@pytest.mark.parametrize("kind", [".h5", "SavedModel"])
+def test_a_keras2_lambda_runs_only_with_the_unsafe_flag(kind, tmp_path):
+    """tf_keras' own .h5/SavedModel loaders would run a Lambda's stored code unasked."""
+    tf_keras.utils.set_random_seed(0)
+    inputs = tf_keras.Input((6,), name="x")
+    x = L.Lambda(lambda t: t * 2.0 + 1.0, name="lam")(L.Dense(4, name="d")(inputs))
+    model = tf_keras.Model(inputs, L.Dense(3, name="out")(x))
+    path = tmp_path / ("lam.h5" if kind == ".h5" else "lam_sm")
+    model.save(path)
+    with pytest.raises(BadInputError, match="Lambda layer's Python code.*--unsafe-deserial"):
+        models.resolve(str(path))
+    loaded = models.resolve(str(path), LoadOptions(unsafe_deserialization=True))
+    sample = np.random.default_rng(2).normal(size=(3, 6)).astype(np.float32)
+    np.testing.assert_allclose(loaded.model(sample), model(sample), rtol=1e-6, atol=1e-6)
