@@ -100,6 +100,10 @@ REGISTRY: dict[str, Entry] = {
     "nested_sequential": Entry(
         "a Sequential of Sequential blocks, a zero bias inside one", _small("nested_sequential")
     ),
+    "siamese": Entry(
+        "shared layers: a nested encoder and a Dense, each called on two inputs",
+        _small("siamese"),
+    ),
     "transfer": Entry(
         "MobileNetV2 (no top) as a layer after augmentation and Rescaling; a new head",
         _small("transfer"),

@@ -239,6 +239,29 @@ def nested_sequential() -> keras.Model:
     return model
 
 
+def siamese() -> keras.Model:
+    """Shared layers: one nested encoder (Conv, BN, Flatten, Dense) called on two images, a
+    top-level Dense called on both embeddings; each is one torch module called twice."""
+    keras.utils.set_random_seed(SEED)
+    encoder = keras.Sequential(
+        [
+            keras.Input((12, 12, 3)),
+            L.Conv2D(4, 3, name="conv"),
+            L.BatchNormalization(name="bn"),
+            L.ReLU(name="relu"),
+            L.Flatten(name="flatten"),
+            L.Dense(8, name="embed"),
+        ],
+        name="encoder",
+    )
+    project = L.Dense(4, activation="tanh", name="project")
+    left, right = keras.Input((12, 12, 3), name="left"), keras.Input((12, 12, 3), name="right")
+    a, b = project(encoder(left)), project(encoder(right))
+    distance = L.Subtract(name="difference")([a, b])
+    outputs = L.Dense(1, activation="sigmoid", name="same")(distance)
+    return randomize(keras.Model([left, right], outputs, name="siamese"))
+
+
 def transfer() -> keras.Model:
     """Transfer learning: MobileNetV2 (include_top=False, alpha 0.35) called as a layer, after
     augmentation layers (identity at inference) and Rescaling; a new pooled Dense head."""

@@ -12,7 +12,8 @@ a Concat only the block of rows the flattened values meet is re-ordered (rows ``
 ``offset + H*W*C``, ``offset`` the widths of the Concat's inputs before it).
 
 Left alone (reason recorded): the NHWC tensor has another consumer; a Flatten consumer that
-is not a Dense with an initializer kernel; a kernel shared with another node; unknown C, H, W.
+is not a Dense with an initializer kernel; a kernel shared with a node not folded the same way
+(a shared Dense called on images of one [C, H, W] is folded at each call); unknown C, H, W.
 """
 
 from __future__ import annotations
@@ -118,6 +119,25 @@ class FlattenDense(GraphPass):
         row_axis = 1 if dense.op_type == "Gemm" and dense.attributes.get_int("transB", 0) else 0
         if array.ndim != 2 or array.shape[row_axis] != rows:
             return f"weight of shape {list(array.shape)} does not have H*W*C = {rows} rows"
-        if len(kernel.uses()) > 1:
-            return "its weight is shared with another node"
+        if len(kernel.uses()) > 1 and not FlattenDense._twins(kernel, dense, flat):
+            return "its weight is shared with a node this pass does not fold the same way"
         return None
+
+    @staticmethod
+    def _twins(kernel: ir.Value, dense: ir.Node, flat: ir.Value) -> bool:
+        """Every node using ``kernel`` (a shared Keras Dense, called on several images) is a
+        Dense on the flattened NHWC values of an image of the same [C, H, W], as ``dense``
+        is: each is folded in turn, to equal kernels (stage 3 shares the module again)."""
+
+        def image(user: ir.Node) -> tuple | None:
+            flatten = user.inputs[0].producer() if user.inputs[0] is not None else None
+            if flatten is None or flatten.op_type != "Flatten" or user.op_type != dense.op_type:
+                return None
+            transpose = flatten.inputs[0].producer()
+            if transpose is None or perm(transpose) != metadata.NCHW_TO_NHWC:
+                return None
+            dims = static_dims(transpose.inputs[0])
+            return None if dims is None else tuple(dims[1:])
+
+        mine = image(dense) if flat.producer() is not None else None
+        return mine is not None and all(image(u) == mine for u, _ in kernel.uses())

@@ -26,7 +26,7 @@ import torch
 from torch import fx
 
 from pipeline.errors import UnsupportedError
-from pipeline.torch_stage import lowering, printing
+from pipeline.torch_stage import lowering, printing, shared
 from pipeline.torch_stage.lowering.graph import attr
 from pipeline.torch_stage.naming import Naming, name_values
 from pipeline.torch_stage.printing import Written
@@ -58,6 +58,7 @@ def emit(
     ``output_keys``: forward returns a dict with these keys (the Keras model does)."""
     onnx_names = _onnx_names(gm)  # before lowering: the wrappers carry the ONNX mapping
     lowering.lower(gm)
+    shared.share(gm, {name: node.layer for name, node in info.items()})
     written = _writings(gm, info)
     keras_weights = {node for node, name in onnx_names.items() if name in weights}
     naming = name_values(gm, written, keras_weights)
@@ -126,7 +127,7 @@ def render(
                 forward.append(_return(node, naming.values, output_keys))
                 continue
             init_line, lines = _statement(node, info, written, naming.values)
-            init += [init_line] if init_line else []
+            init += [init_line] if init_line and init_line not in init else []  # shared: once
             forward += lines
     return Emitted(init, forward, _state(gm, written, naming))
 

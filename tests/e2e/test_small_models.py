@@ -31,6 +31,8 @@ NESTED_MODULES = {
     "nested_sequential": ("block1_conv", "block1_bn", "block2_conv", "block2_pool", "head"),
     "transfer": ("mobilenetv2_0_35_64_Conv1", "mobilenetv2_0_35_64_block_1_expand", "head"),
 }  # model.py compared whole (LeNet4's: test_convert.py)
+# A shared Keras layer is one module, called once per call of the layer
+SHARED_MODULES = {"siamese": {"encoder_conv": 2, "encoder_bn": 2, "encoder_embed": 2, "project": 2}}
 
 
 def _convert(model: str, out: Path) -> subprocess.CompletedProcess:
@@ -72,6 +74,9 @@ def test_small_model_converts(name, tmp_path):
         assert_model_py_matches(name, text)
     for module in NESTED_MODULES.get(name, ()):
         assert f"        self.{module} = nn." in text, module
+    for module, calls in SHARED_MODULES.get(name, {}).items():
+        assert text.count(f"        self.{module} = nn.") == 1, module
+        assert text.count(f"self.{module}(") == calls, module
 
 
 def test_a_keras_applications_model_converts(tmp_path):

@@ -52,7 +52,7 @@ def test_gemm_with_transposed_kernel():
         ("nhwc_used_elsewhere", "its NHWC output also feeds"),
         ("flatten_feeds_relu", "not a Dense kernel product"),
         ("kernel_is_graph_input", "expected a rank-2 initializer weight"),
-        ("kernel_shared", "shared with another node"),
+        ("kernel_shared", "shared with a node this pass does not fold the same way"),
     ],
 )
 def test_rejections_leave_the_model_unchanged(case, reason):
@@ -74,6 +74,27 @@ def test_rejections_leave_the_model_unchanged(case, reason):
     assert not result.modified
     assert ops(after) == ops(proto)
     assert len(result.skipped) == 1 and reason in result.skipped[0], result.skipped
+
+
+def test_a_shared_dense_on_two_images_is_folded_at_each_call():
+    """A siamese encoder's Dense: one kernel, two Transpose -> Flatten -> MatMul calls."""
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("Flatten", ["t"], ["f"], axis=1),
+            node("MatMul", ["f", "k"], ["y"]),
+            node("Transpose", ["x2"], ["t2"], perm=[0, 2, 3, 1]),
+            node("Flatten", ["t2"], ["f2"], axis=1),
+            node("MatMul", ["f2", "k"], ["z"]),
+        ],
+        [value("x", ["N", C, H, W_]), value("x2", ["N", C, H, W_])],
+        [value("y", ["N", OUT]), value("z", ["N", OUT])],
+        [init("k", KERNEL)],
+    )
+    result, after = apply(FlattenDense(), proto)
+    assert result.modified and not result.skipped
+    assert ops(after) == {"Flatten": 2, "MatMul": 2}
+    assert_parity(proto, after)
 
 
 def test_unknown_spatial_shape_is_left_alone():
