@@ -32,8 +32,9 @@ class LayerNormHandler:
         - ``("channels_first", 1)``: every axis but the batch, on channels-first data;
         - ``("channels_first", k + 1)``: the spatial axes ``k .. rank - 2`` (a trailing
           block once the channels come first);
-        - ``("moved", rank - n)``: any other ``n`` axes, moved last by a Transpose and back
-          (``x.permute(...)`` around ``nn.LayerNorm`` in stage 3)."""
+        - ``("moved", rank - n)``: any other ``n`` axes, on channels-first data moved last
+          (in Keras' order, gamma's) by a Transpose and back (``x.transpose(2, 3)`` around
+          ``nn.LayerNorm`` in stage 3)."""
         axes = sorted(a % rank for a in axis)
         if axes == [rank - 1]:
             return "last", -1
@@ -86,10 +87,14 @@ class LayerNormHandler:
         steps = [("LayerNormalization", params, normalize)]
         if info["kind"] == "channels_first":
             onnx_edit.channels_first(proto.graph, node, rank, steps)
-        elif info["kind"] == "moved":
-            axes = info["axes"]
-            kept = [a for a in range(rank) if a not in axes]
-            onnx_edit.permuted(proto.graph, node, [*kept, *axes], steps)
+        elif info["kind"] == "moved":  # on channels-first data, the axes moved last and back
+            axes, rank = info["axes"], info["rank"]
+            first = [0 if a == 0 else 1 if a == rank - 1 else a + 1 for a in range(rank)]
+            moved = [first[a] for a in axes]
+            perm = [a for a in range(rank) if a not in moved] + moved
+            back = [int(i) for i in np.argsort(perm)]
+            steps = [("Transpose", [], {"perm": perm}), *steps, ("Transpose", [], {"perm": back})]
+            onnx_edit.channels_first(proto.graph, node, rank, steps)
         else:
             onnx_edit.become(node, "LayerNormalization", "", [node.input[0], *params])
             node.attribute.extend(helper.make_attribute(k, v) for k, v in normalize.items())

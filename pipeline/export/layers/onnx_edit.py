@@ -55,18 +55,14 @@ def precede(graph: onnx.GraphProto, node: onnx.NodeProto, steps: Steps) -> str:
     return value
 
 
-def permuted(graph: onnx.GraphProto, node: onnx.NodeProto, perm: list[int], steps: Steps) -> None:
-    """``node``'s input permuted by ``perm`` (``Transpose``), through ``steps``, and back:
-    ``node`` becomes the inverse Transpose (keeping its output)."""
-    value = precede(graph, node, [("Transpose", [], {"perm": list(perm)}), *steps])
-    become(node, "Transpose", "", [value])
-    node.attribute.append(onnx.helper.make_attribute("perm", np.argsort(perm).tolist()))
-
-
 def channels_first(graph: onnx.GraphProto, node: onnx.NodeProto, rank: int, steps: Steps) -> None:
-    """``node``'s channels-last input, channels first, through ``steps``, and back (see
-    ``permuted``). Stage 2 cancels such Transposes next to a conv, as it does tf2onnx's own."""
-    permuted(graph, node, [0, rank - 1, *range(1, rank - 1)], steps)
+    """``node``'s channels-last input, channels first (``Transpose``), through ``steps``, and
+    back: ``node`` becomes the Transpose to channels last (keeping its output). Stage 2
+    cancels such Transposes next to a conv, as it does tf2onnx's own."""
+    to_first = [0, rank - 1, *range(1, rank - 1)]
+    value = precede(graph, node, [("Transpose", [], {"perm": to_first}), *steps])
+    become(node, "Transpose", "", [value])
+    node.attribute.append(onnx.helper.make_attribute("perm", [0, *range(2, rank), 1]))
 
 
 def opset(proto: onnx.ModelProto) -> int:
