@@ -86,6 +86,8 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     PointwiseConv(),
     # Whatever the removals left back to back merges or disappears.
     CancelTransposes(),
+    # An output sink_transposes made channels-first again (PReLU as the last layer) too.
+    _named(NchwOutput(), "nchw_output_again"),
     # Dense = MatMul + Add -> Gemm(transB=1): nn.Linear with parameters, not buffers.
     MatMulAddToGemm(),
     # TensorFlow's uneven "same" crop of a transposed conv: symmetric pads + a Slice.

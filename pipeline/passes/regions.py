@@ -39,6 +39,7 @@ class Region:
         self.exits: list[ir.Node] = []
         self.ends: list[ir.Node] = []  # Reduce(keepdims=0) nodes the region leaves through
         self.nodes: list[ir.Node] = []
+        self.outputs: list[ir.Value] = []  # graph outputs in the region (channels-last data)
         self._pending: list[ir.Value] = []
 
     # growth ------------------------------------------------------------------------------
@@ -47,7 +48,11 @@ class Region:
         while self._pending:
             value = self._pending.pop()
             if value.is_graph_output():
-                raise Abort
+                # the model's output: channels-last again by a Transpose, which nchw_output
+                # then turns into a declared channels-first output (only for that layout)
+                if self.p != (0, *range(2, len(self.p)), 1) or value in self.outputs:
+                    raise Abort
+                self.outputs.append(value)
             for consumer in value.consumers():
                 self._take(consumer)
 

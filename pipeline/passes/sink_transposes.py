@@ -26,8 +26,11 @@ Output form: the region's ops run on the base values (NCHW), so the region's Tra
   ``Transpose(p)`` and ``Transpose(q)``: the passes that follow make it channels-first
   (``channel_layer_norm``: ``KerasChannelLayerNorm``; ``pointwise_conv``: a 1x1 ``Conv``).
 
-Left alone: a region that reaches anything else (a graph output, a non-constant operand from
-outside, an op not listed); its Transposes stay, and passes.json lists each with a reason.
+A region that reaches a graph output in the channels-last layout (PReLU as the model's last
+layer) gives it a ``Transpose(p)``, which ``nchw_output`` then removes, declaring the output
+channels-first. Left alone: a region that reaches anything else (a graph output in another
+layout, a non-constant operand from outside, an op not listed); its Transposes stay, and
+passes.json lists each with a reason.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import numpy as np
 import onnx_ir as ir
 
 from pipeline.passes._base import GraphPass, Skips
-from pipeline.passes._ir import add_initializer, const, perm
+from pipeline.passes._ir import add_initializer, const, perm, unique_name
 from pipeline.passes.regions import BINARY, ON_CHANNELS, REDUCE, Abort, Region, reduce_axes
 
 
@@ -78,6 +81,8 @@ class SinkTransposes(GraphPass):
                 self._move_constants(graph, node, q)
         for node in region.ends:
             self._set_axes(graph, node, p)
+        for value in region.outputs:  # before the exits: one may read an output value
+            self._output_channels_last(graph, value, p)
         for node in region.exits:
             source, out = node.inputs[0], node.outputs[0]
             keep_name = out.is_graph_output() and not source.is_graph_input()
@@ -89,6 +94,24 @@ class SinkTransposes(GraphPass):
         for entry in region.entries:
             if not entry.outputs[0].uses():
                 graph.remove(entry, safe=True)
+
+    @staticmethod
+    def _output_channels_last(graph: ir.Graph, value: ir.Value, p: tuple[int, ...]) -> None:
+        """The graph output ``value`` (now channels-first) is the model's channels-last output
+        again through ``Transpose(p)``, under its name (the second nchw_output removes it)."""
+        name, producer = value.name, value.producer()
+        node = ir.node("Transpose", [value], {"perm": list(p)}, name=f"{producer.name}_output")
+        node.doc_string = producer.doc_string
+        graph.insert_after(producer, node)
+        out = node.outputs[0]
+        out.type = value.type
+        if value.shape is not None:
+            out.shape = ir.Shape([value.shape[axis] for axis in p])
+        index = list(graph.outputs).index(value)
+        taken = {v.name for n in graph for v in n.outputs} | set(graph.initializers)
+        value.name = unique_name(f"{name}_channels_first", taken)
+        graph.outputs[index] = out
+        out.name = name
 
     @staticmethod
     def _moved(graph: ir.Graph, name: str, value: ir.Value, q: tuple[int, ...]) -> ir.Value:

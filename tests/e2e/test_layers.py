@@ -2,10 +2,7 @@
 ONNX ops stage 1 writes for the layer, the ops stage 2 leaves in the whole graph, the torch
 modules ``model.py`` is made of, and the parameter count (equal to Keras'), with every stage
 within tolerance. Each case has its row in ``tests/golden/layers.json`` (README, "Adding a
-Keras layer").
-
-A known weak spot stays visible there: PReLU's output is the model's, so its channels-last
-region reaches a graph output and keeps its Transpose (README, Limits)."""
+Keras layer")."""
 
 from __future__ import annotations
 

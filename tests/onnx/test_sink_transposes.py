@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.passes.channel_norm import ChannelLayerNorm
+from pipeline.passes.nchw_output import NchwOutput
 from pipeline.passes.pointwise_conv import PointwiseConv
 from pipeline.passes.sink_transposes import SinkTransposes
 from tests.graphs import apply, assert_parity, init, model, node, ops, value
@@ -222,19 +223,36 @@ def test_matmul_by_a_non_constant_kernel_is_left_alone():
     assert not result.modified and ops(after) == {"Transpose": 2, "MatMul": 1}
 
 
-def test_region_reaching_a_graph_output_is_left_alone():
-    """The NHWC value is itself an output: its layout is the interface's."""
-    proto = model(
-        [
-            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
-            node("Relu", ["t"], ["r"]),
-            node("Transpose", ["r"], ["y"], perm=[0, 3, 1, 2]),
-        ],
-        [value("x", ["N", 3, 4, 5])],
-        [value("y", ["N", 3, 4, 5]), value("r", ["N", 4, 5, 3])],
+def _reaching_an_output(p=(0, 2, 3, 1)):
+    """x -> Transpose(p) -> PRelu -> y, the model's output (PReLU as its last layer)."""
+    dims = ["N", 3, 4, 5]
+    return model(
+        [node("Transpose", ["x"], ["t"], perm=list(p)), node("PRelu", ["t", "alpha"], ["y"])],
+        [value("x", dims)],
+        [value("y", [dims[a] for a in p])],
+        [init("alpha", ALPHA if p == (0, 2, 3, 1) else ALPHA.reshape(1, 1, 1, 3)[:, :, :, :1])],
     )
+
+
+def test_region_reaching_a_graph_output_gives_it_a_transpose_nchw_output_removes():
+    """PReLU as the model's last layer: the NHWC output is a Transpose of the region's
+    channels-first value, which nchw_output turns into a declared channels-first output."""
+    proto = _reaching_an_output()
     result, after = apply(SinkTransposes(), proto)
-    assert not result.modified and ops(after) == {"Transpose": 2, "Relu": 1}
+    assert result.modified and ops(after) == {"PRelu": 1, "Transpose": 1}
+    assert [o.name for o in after.graph.output] == ["y"]
+    assert_parity(proto, after)
+    result, final = apply(NchwOutput(), after)
+    assert result.modified and ops(final) == {"PRelu": 1}
+    perms = {p.key: p.value for p in final.metadata_props}
+    assert perms["pipeline.output_perm.y"] == "0,2,3,1"
+
+
+def test_region_reaching_a_graph_output_in_another_layout_is_left_alone():
+    """Not the NCHW -> NHWC layout: the output's layout is no declared channels-first one."""
+    proto = _reaching_an_output((0, 1, 3, 2))
+    result, after = apply(SinkTransposes(), proto)
+    assert not result.modified and ops(after) == {"Transpose": 1, "PRelu": 1}
 
 
 def test_region_reaching_an_op_without_a_channels_first_form_is_left_alone():
