@@ -170,10 +170,10 @@ BROUGHT_SECTION = (
     '\n## Models users bring\n\nThe kinds of model a new user brings (README, "MODEL="): '
     "a LeNet4 written by Keras 2 (`tf_keras`) as `.h5` and as a SavedModel directory, "
     "its reference being `tf_keras`' outputs (`make keras2-files`); a Sequential of "
-    "Sequential blocks; a siamese net (a nested encoder and a Dense shared by two inputs); MobileNetV2 without its top, called as a layer after augmentation "
-    "layers; an image and a vector in with a dict of three outputs; an image flattened and "
-    'joined with a vector; a decoder head; every uneven TensorFlow "same" padding in one '
-    "model.\n\n"
+    "Sequential blocks; a siamese net (a nested encoder and a Dense shared by two inputs); "
+    "MobileNetV2 without its top, called as a layer after augmentation layers; an image and "
+    "a vector in with a dict of three outputs; an image flattened and joined with a vector; "
+    'a decoder head; every uneven TensorFlow "same" padding in one model.\n\n'
 )
 
 
