@@ -46,14 +46,33 @@ def _cases() -> list[str]:
 CASES = _cases()
 
 
+def _stages(case: str, out: Path) -> list[list[str]]:
+    """export, passes and torch: each verifies its artifact against Keras (the check stage
+    would run the same comparisons again; tests/e2e/test_convert.py runs it)."""
+    return [
+        ["export", f"layer:{case}", str(out)],
+        ["passes", str(out / artifacts.STAGE1), str(out / artifacts.STAGE2)],
+        ["torch", str(out / artifacts.STAGE2), str(out)],
+    ]
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
     root = tmp_path_factory.mktemp("layers")
 
     def convert(case: str):
-        out = root / case
-        command = [sys.executable, "-m", "pipeline", "convert", f"layer:{case}", str(out)]
-        return case, (out, subprocess.run(command, cwd=ROOT, capture_output=True, text=True))
+        out, stdout, stderr = root / case, [], []
+        for stage in _stages(case, out):
+            command = [sys.executable, "-m", "pipeline", *stage]
+            proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+            stdout.append(proc.stdout)
+            stderr.append(proc.stderr)
+            if proc.returncode:
+                break
+        whole = subprocess.CompletedProcess(
+            proc.args, proc.returncode, "".join(stdout), "".join(stderr)
+        )
+        return case, (out, whole)
 
     with ThreadPoolExecutor(WORKERS) as pool:
         return dict(pool.map(convert, CASES))
@@ -61,7 +80,7 @@ def converted(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedPro
 
 def _facts(out: Path) -> dict:
     stage1, stage2 = (onnx.load(out / name) for name in (artifacts.STAGE1, artifacts.STAGE2))
-    torch_facts = json.loads((out / artifacts.REPORT).read_text())["torch"]
+    torch_facts = json.loads((out / artifacts.TORCH_REPORT).read_text())
     assert torch_facts["param_count"] == torch_facts["keras_param_count"]
     own = {n.op_type for n in stage1.graph.node if n.doc_string.startswith("keras_layer: layer ")}
     text = (out / artifacts.MODEL_PY).read_text()
@@ -106,7 +125,7 @@ def test_one_layer_converts_or_is_refused_as_recorded(case, converted):
         facts = _refusal(proc)
     else:
         assert proc.returncode == 0, proc.stderr[-3000:]
-        assert json.loads((out / artifacts.REPORT).read_text())["passed"]
+        assert json.loads((out / artifacts.TORCH_REPORT).read_text())["passed"]
         facts = _facts(out)
     if os.environ.get("UPDATE_GOLDEN"):
         EXPECTED[case] = facts
