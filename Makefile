@@ -10,7 +10,7 @@ MODEL ?= lenet4
 # SavedModel) by its name (same rule as the CLI)
 OUT ?= build/$(basename $(notdir $(patsubst %/,%,$(MODEL))))
 
-.PHONY: convert export passes torch check bench zoo keras2-files test test-slow lint lock clean
+.PHONY: convert export passes torch check bench zoo fuzz keras2-files test test-slow lint lock clean
 # Stages run one after the other, even under make -j.
 .NOTPARALLEL:
 
@@ -70,6 +70,14 @@ bench: $(VENV)/.installed
 # Convert the whole zoo (slow: tens of minutes) and write docs/zoo.md; ZOO="a b" for some.
 zoo: $(VENV)/.installed
 	$(PY) -m pipeline zoo $(ZOO)
+
+# Random Keras models through every stage (models/fuzz.py): N of them from seed SEED,
+# build/fuzz/fuzz.json and a shrunk reproducer spec per bug (about 15 s a model, JOBS at once).
+N ?= 50
+SEED ?= 0
+JOBS ?= 2
+fuzz: $(VENV)/.installed
+	$(PY) -m pipeline fuzz --count $(N) --seed $(SEED) --jobs $(JOBS)
 
 # Legacy Keras 2 files (tf_keras) of a trained LeNet4, .h5 and SavedModel, to convert:
 #   make keras2-files && make convert MODEL=build/keras2/lenet4_keras2.h5

@@ -3,7 +3,8 @@
 ``resolve(model)`` accepts, in this order:
 
 1. a name in ``REGISTRY`` (``lenet4``): built (and trained) here, deterministically; or
-   ``layer:<Keras class>``, a one-layer model of ``models.layers`` (``layer:Conv2D``);
+   ``layer:<Keras class>``, a one-layer model of ``models.layers`` (``layer:Conv2D``); or
+   ``fuzz:<seed>`` / ``fuzz:<spec.json>``, a random model of the fuzzer (``models.fuzz``);
 2. a path to a Keras file: ``.keras``, ``.h5`` (Keras 3 or Keras 2), or a SavedModel directory
    written by Keras 2 (``tf_keras``); read, never written;
 3. the name of a ``keras.applications`` model (``MobileNetV2``, case-insensitive), built with
@@ -156,6 +157,21 @@ def build_application(name: str) -> keras.Model:
     return randomize(model)
 
 
+def _fuzz(which: str) -> LoadedModel:
+    """``fuzz:<seed>`` or ``fuzz:<spec.json>``: a random model of the fuzzer (models.fuzz)."""
+    import json
+
+    from models import fuzz, fuzz_build
+
+    if which.isdigit():
+        spec = fuzz.spec(int(which))
+    elif Path(which).is_file():
+        spec = json.loads(Path(which).read_text())
+    else:
+        raise BadInputError(f"fuzz:{which}: expected fuzz:<seed> or fuzz:<spec.json>.")
+    return LoadedModel(fuzz_build.build(spec), f"fuzz:{which}", True)
+
+
 def resolve(model: str, options: LoadOptions | None = None) -> LoadedModel:
     if model.startswith("layer:"):
         from models import layers
@@ -167,6 +183,8 @@ def resolve(model: str, options: LoadOptions | None = None) -> LoadedModel:
                 f"{', '.join(f'layer:{c}' for c in layers.CASES)}."
             )
         return LoadedModel(layers.build(case), f"one-layer model:{case}", True)
+    if model.startswith("fuzz:"):
+        return _fuzz(model.removeprefix("fuzz:"))
     if model in REGISTRY:
         entry = REGISTRY[model]
         labeled = entry.labeled() if entry.labeled else None

@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="inference speed of a converted model, all frameworks")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--model", help="MODEL it was converted from (default: OUT_DIR's name)")
+    p = sub.add_parser("fuzz", help="random Keras models through every stage -> fuzz.json")
+    p.add_argument("--count", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0, help="the first model's seed")
+    p.add_argument("--jobs", type=int, default=2, help="conversions at once")
     p = sub.add_parser("zoo", help="convert many models and write docs/zoo.md")
     p.add_argument("models", nargs="*", help="default: pipeline.zoo.ZOO")
     p = sub.add_parser("convert", help="all four stages, each in its own process")
@@ -138,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "convert":
             out_dir = args.out_dir or default_out(args.model)
             return convert(args.model, out_dir, _export_flags(args))
+        if args.command == "fuzz":
+            from pipeline import fuzz
+
+            return fuzz.main(args.count, args.seed, args.jobs)
         if args.command == "zoo":
             from pipeline import zoo
 

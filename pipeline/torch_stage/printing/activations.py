@@ -24,6 +24,7 @@ EXPRESSIONS: dict[type[nn.Module], Callable[[nn.Module], str]] = {
     ),
     nn.SELU: lambda m: "torch.selu({0})",
     nn.Softplus: lambda m: "nn.functional.softplus({0})",
+    nn.Softsign: lambda m: "nn.functional.softsign({0})",
     nn.Hardswish: lambda m: "nn.functional.hardswish({0})",
     nn.Hardsigmoid: lambda m: "nn.functional.hardsigmoid({0})",
 }
