@@ -23,7 +23,7 @@ from pipeline.fuzz import classify
         ),
         (
             4,
-            "[torch] error: the emitted PyTorch module fails its checks: 10 parameters, Keras has 12",
+            "[torch] error: the emitted PyTorch module fails its checks: 10 parameters, Keras 12",
             ("mismatch", "torch"),
         ),
         (4, "[passes] error: pass 'gemm' changed the model's outputs: ...", ("mismatch", "passes")),
