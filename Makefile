@@ -53,8 +53,10 @@ convert: export passes torch check
 export: $(VENV)/.installed
 	$(PY) -m pipeline export $(MODEL) $(OUT)$(if $(EXPORT_FLAGS), $(EXPORT_FLAGS))
 
+# PASSES_FLAGS="--check-every-pass": check the graph against Keras after every pass (slower;
+# by default once after the last, and pass by pass only to name the pass behind a failure).
 passes: $(VENV)/.installed
-	$(PY) -m pipeline passes $(OUT)/stage1.onnx $(OUT)/stage2.onnx
+	$(PY) -m pipeline passes $(OUT)/stage1.onnx $(OUT)/stage2.onnx$(if $(PASSES_FLAGS), $(PASSES_FLAGS))
 
 torch: $(VENV)/.installed
 	$(PY) -m pipeline torch $(OUT)/stage2.onnx $(OUT)

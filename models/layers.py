@@ -102,6 +102,7 @@ CASES = {
     # activations
     "SoftmaxAxis": (CONV1D, L.Softmax, {"axis": 1}),
     "LogSoftmax": (DENSE, L.Activation, {"activation": "log_softmax"}),
+    "Softsign": (DENSE, L.Activation, {"activation": "softsign"}),  # found by the fuzzer
     "LeakyReLU": (DENSE, L.LeakyReLU, {"negative_slope": 0.2}),
     "ELU": (DENSE, L.ELU, {"alpha": 0.5}),
     "ReLUOptions": (DENSE, L.ReLU, {"max_value": 1.0, "threshold": 0.1, "negative_slope": 0.2}),

@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("src", type=Path)
     p.add_argument("dst", type=Path)
     p.add_argument("--reference", type=Path, help="default: reference.npz next to SRC")
+    _every_pass(p)
     p = sub.add_parser("torch", help="stage2.onnx -> model.py + weights.pt")
     p.add_argument("src", type=Path)
     p.add_argument("out_dir", type=Path)
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("out_dir", type=Path, nargs="?")
     _loading_options(p)
+    _every_pass(p)
     return parser
 
 
@@ -82,6 +84,15 @@ def _loading_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _every_pass(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--check-every-pass",
+        action="store_true",
+        help="check the graph against Keras after every pass (slower; by default once after "
+        "the last, and pass by pass only to name the pass that broke a failing check)",
+    )
+
+
 def _export_flags(args: argparse.Namespace) -> list[str]:
     flags = ["--custom-objects", str(args.custom_objects)] if args.custom_objects else []
     return flags + (["--unsafe-deserialization"] if args.unsafe_deserialization else [])
@@ -96,8 +107,9 @@ def stage_argv(command: str, args: argparse.Namespace) -> list:
         return [args.model, args.out_dir or default_out(args.model), options]
     if command in ("passes", "torch"):
         reference = args.reference or args.src.parent / artifacts.REFERENCE
-        dst = args.dst if command == "passes" else args.out_dir
-        return [args.src, dst, reference]
+        if command == "passes":
+            return [args.src, args.dst, reference, args.check_every_pass]
+        return [args.src, args.out_dir, reference]
     return [args.out_dir]
 
 
@@ -115,10 +127,12 @@ def run_stage(command: str, args: argparse.Namespace) -> int:
     return 0 if report.passed else 4
 
 
-def convert(model: str, out_dir: Path, export_flags: list[str] = ()) -> int:
+def convert(
+    model: str, out_dir: Path, export_flags: list[str] = (), passes_flags: list[str] = ()
+) -> int:
     steps = [
         ["export", model, str(out_dir), *export_flags],
-        ["passes", str(out_dir / artifacts.STAGE1), str(out_dir / artifacts.STAGE2)],
+        ["passes", str(out_dir / artifacts.STAGE1), str(out_dir / artifacts.STAGE2), *passes_flags],
         ["torch", str(out_dir / artifacts.STAGE2), str(out_dir)],
         ["check", str(out_dir)],
     ]
@@ -141,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "convert":
             out_dir = args.out_dir or default_out(args.model)
-            return convert(args.model, out_dir, _export_flags(args))
+            every = ["--check-every-pass"] if args.check_every_pass else []
+            return convert(args.model, out_dir, _export_flags(args), every)
         if args.command == "fuzz":
             from pipeline import fuzz
 

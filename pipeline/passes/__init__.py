@@ -25,7 +25,7 @@ from pipeline.passes.channel_norm import ChannelLayerNorm
 from pipeline.passes.conv1d import Conv1d
 from pipeline.passes.conv_transpose import SplitAsymmetricConvTranspose
 from pipeline.passes.dense_reshape import DenseReshape
-from pipeline.passes.driver import check, run_passes, to_proto
+from pipeline.passes.driver import run_checked, to_proto
 from pipeline.passes.flatten_dense import FlattenDense
 from pipeline.passes.fold_shapes import FoldShapes
 from pipeline.passes.gemm import MatMulAddToGemm
@@ -116,17 +116,20 @@ def load_onnx(path: Path) -> ir.Model:
     return ir.from_proto(proto)
 
 
-def run(src: Path, dst: Path, reference: Path | None = None) -> StageReport:
+def run(
+    src: Path, dst: Path, reference: Path | None = None, every_pass: bool = False
+) -> StageReport:
     start = time.perf_counter()
     src, dst = Path(src), Path(dst)
     artifacts.clear([dst, dst.parent / artifacts.PASSES_REPORT])
     model = load_onnx(src)
     reference_data = ref.load(reference) if reference is not None else None
     before = op_histogram(model.graph)
-    records = run_passes(model, DEFAULT_PASSES, reference_data)
+    records, comparisons = run_checked(
+        model, DEFAULT_PASSES, reference_data, artifacts.STAGE2, every_pass
+    )
     postcheck.ensure_stage3_ready(model.graph)
     model.metadata_props["pipeline.passes"] = json.dumps([r.name for r in records])
-    comparisons = tuple(check(model, reference_data, artifacts.STAGE2))
     after = op_histogram(model.graph)
     with artifacts.atomic_path(dst) as tmp:
         onnx.save(to_proto(model), tmp)
@@ -134,12 +137,13 @@ def run(src: Path, dst: Path, reference: Path | None = None) -> StageReport:
         "passes",
         {"stage2": str(dst)},
         time.perf_counter() - start,
-        comparisons,
+        tuple(comparisons),
         details={
             "ops_before": dict(sorted(before.items())),
             "ops_after": dict(sorted(after.items())),
             "transposes_left": _transposes_left(model, records),
             "passes": [r.to_json() for r in records],
+            "checked_every_pass": every_pass,
         },
     )
     artifacts.write_json(dst.parent / artifacts.PASSES_REPORT, report.to_json())

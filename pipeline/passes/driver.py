@@ -1,5 +1,8 @@
-"""Run the passes in order; after each, log its op-count diff and check the graph against
-the Keras reference in onnxruntime, naming the pass that broke the numbers."""
+"""Run the passes in order, logging each one's op-count diff, and check the result against the
+Keras reference in onnxruntime once; only if that fails, run them again from the start,
+checking after each, so the error names the pass that broke the numbers (``run_checked``).
+``--check-every-pass`` checks after each pass from the start (each pass's worst error in
+passes.json), as the bisection does."""
 
 from __future__ import annotations
 
@@ -61,7 +64,30 @@ def check(model: ir.Model, reference: Reference | None, label: str) -> list[Comp
     return results
 
 
-def run_passes(model: ir.Model, passes, reference: Reference | None) -> list[PassRecord]:
+def run_checked(
+    model: ir.Model, passes, reference: Reference | None, label: str, every_pass: bool = False
+) -> tuple[list[PassRecord], list[Comparison]]:
+    """``passes`` over ``model`` (in place), then one check of the result, named ``label``:
+    (the records, its comparisons). A failed check re-runs the passes on a
+    copy of the input, checking after each, and raises naming the first that fails."""
+    if every_pass or reference is None:
+        records = run_passes(model, passes, reference)
+        return records, check(model, reference, label)
+    original = to_proto(model)
+    records = run_passes(model, passes, None, check_structure=False)
+    try:
+        return records, check(model, reference, label)
+    except PipelineError:
+        log.warning("%s fails its check: re-running the passes, checking after each", label)
+        run_passes(ir.from_proto(original), passes, reference)
+        raise  # every pass checked fine one by one (a pass that is not deterministic)
+
+
+def run_passes(
+    model: ir.Model, passes, reference: Reference | None, check_structure: bool = True
+) -> list[PassRecord]:
+    """Each pass in turn; after each, ``check`` against ``reference`` (None: the ONNX checker
+    alone, or nothing without ``check_structure``)."""
     records = []
     for pass_ in passes:
         name = getattr(pass_, "NAME", type(pass_).__name__)
@@ -71,7 +97,7 @@ def run_passes(model: ir.Model, passes, reference: Reference | None) -> list[Pas
         if result.modified and diff == "no change":
             diff = "modified, same op counts"
         log.info("%-20s %s", name, diff)
-        results = check(model, reference, f"pass '{name}'")
+        results = check(model, reference, f"pass '{name}'") if check_structure else []
         worst = max((c.max_rel for c in results), default=None)
         skipped = result.skipped if isinstance(result, PassOutcome) else ()
         records.append(PassRecord(name, result.modified, diff, skipped, worst))

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.errors import MismatchError
 from pipeline.passes._base import GraphPass
-from pipeline.passes.driver import run_passes
+from pipeline.passes.driver import run_checked, run_passes
 from tests.graphs import model, node, reference_of, value
 
 
@@ -43,4 +43,30 @@ def test_records_hold_op_diff_and_error():
     proto = _relu()
     records = run_passes(ir.from_proto(proto), [Nothing()], reference_of(proto))
     assert records[0].name == "nothing" and records[0].op_diff == "no change"
+    assert records[0].worst_error == 0.0
+
+
+def test_checked_once_a_planted_bad_pass_is_named_by_re_running_pass_by_pass():
+    """By default the passes run unchecked and the result is checked once; a failing check
+    re-runs them from the input, checking after each, to name the pass as before."""
+    proto = _relu()
+    planted = [Nothing(), ReluToSigmoid(), Nothing()]
+    with pytest.raises(MismatchError, match="pass 'relu_to_sigmoid' changed the model's outputs"):
+        run_checked(ir.from_proto(proto), planted, reference_of(proto), "stage2.onnx")
+
+
+def test_checked_once_records_no_per_pass_error_and_the_final_comparisons():
+    proto = _relu()
+    records, comparisons = run_checked(
+        ir.from_proto(proto), [Nothing(), Nothing()], reference_of(proto), "stage2.onnx"
+    )
+    assert [r.worst_error for r in records] == [None, None]
+    assert comparisons and all(c.passed and c.artifact == "stage2.onnx" for c in comparisons)
+
+
+def test_every_pass_checked_records_each_pass_error():
+    proto = _relu()
+    records, _ = run_checked(
+        ir.from_proto(proto), [Nothing()], reference_of(proto), "stage2.onnx", every_pass=True
+    )
     assert records[0].worst_error == 0.0
