@@ -35,7 +35,10 @@ class NameAfterKeras(GraphPass):
             layer = metadata.layer_of(node.doc_string or "")
             by_layer[layer[0] if layer else ""].append(node)
         interface = {v.name for v in (*graph.inputs, *graph.outputs)}
-        used: set[str] = set()  # node names; value names are a namespace of their own
+        # node names (value names are a namespace of their own), never an input's: onnx2torch
+        # would take a node named like a graph input for that input (a Transpose attributed
+        # to the InputLayer 'v' fed 'v's Dense in the emitted forward)
+        used: set[str] = {v.name for v in graph.inputs}
         names: dict[ir.Node, str] = {}
         for layer, nodes in by_layer.items():  # main nodes first: they get the bare names
             if layer:

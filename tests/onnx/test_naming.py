@@ -62,3 +62,19 @@ def test_naming_twice_changes_nothing():
     result, twice = apply(NameAfterKeras(), once, infer_shapes=False)
     assert not result.modified
     assert once.SerializeToString() == twice.SerializeToString()
+
+
+def test_no_node_takes_a_graph_input_s_name():
+    """onnx2torch would read a node named like a graph input as that input (a Transpose that
+    tf2onnx attributed to the InputLayer 'v' fed v's Dense in forward: fuzzer seed 105)."""
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], "v", "InputLayer", perm=[0, 2, 1]),
+            node("Add", ["t", "v"], ["y"], "add", "Add"),
+        ],
+        [value("x", ["N", 3, 4]), value("v", ["N", 4, 3])],
+        [value("y", ["N", 4, 3])],
+    )
+    _, after = apply(NameAfterKeras(), proto)
+    names = [n.name for n in after.graph.node]
+    assert "v" not in names and names[0].startswith("v_")

@@ -43,10 +43,12 @@ def _pad_dynamic(module: OnnxPadDynamic, consts: Consts) -> Lowered | None:
     onnx_pads = [int(p) for p in consts[1].reshape(-1)]
     rank = len(onnx_pads) // 2
     begins, ends = onnx_pads[:rank], onnx_pads[rank:]
-    if rank not in (3, 4) or any(begins[:2]) or any(ends[:2]):
+    if rank < 2 or begins[0] or ends[0]:  # the batch is never padded
         return None
     value = float(consts[2].reshape(())) if len(consts) > 2 and consts[2] is not None else 0.0
-    torch_pads = [p for axis in reversed(range(2, rank)) for p in (begins[axis], ends[axis])]
+    # the last two axes at most (_pad_module): NCHW's H and W, or a sequence's steps and
+    # channels when it is padded channels-last ([N, T, C]: a causal Conv1D after an Embedding)
+    torch_pads = [p for axis in reversed(range(1, rank)) for p in (begins[axis], ends[axis])]
     padding = _pad_module(torch_pads, "constant", value)
     return (padding, 1) if padding is not None else None
 
