@@ -42,7 +42,10 @@ class FlattenDense(GraphPass):
         flattens = [u for u in users if u.op_type == "Flatten"]
         if not flattens:
             return False
-        if len(flattens) != len(users) or nhwc.is_graph_output():
+        if nhwc.is_graph_output():  # found by the fuzzer (seed 117): no other user to name
+            skips.add(transpose, "its NHWC output is also a model output")
+            return False
+        if len(flattens) != len(users):
             other = next(u for u in users if u.op_type != "Flatten")
             skips.add(transpose, f"its NHWC output also feeds {where(other)}")
             return False

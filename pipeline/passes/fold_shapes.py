@@ -45,7 +45,12 @@ def _is_flatten(data: tuple[Dim, ...], target: tuple[Dim, ...]) -> bool:
     rest = data[1:]
     rest_size = prod(rest) if all(isinstance(d, int) for d in rest) else None
     first, second = target
-    keeps_batch = first == data[0] or first == 0
+    # an unknown first dim read from another value's Shape (tf2onnx's Flatten takes the Shape
+    # of the value before its layout Transpose, whose batch dim inference names apart) is the
+    # batch too: a Keras tensor's first dim is; the numeric check after the passes holds it
+    keeps_batch = (
+        first == data[0] or first == 0 or (isinstance(first, str) and isinstance(data[0], str))
+    )
     if keeps_batch:
         return second == -1 or second == rest_size
     return first == -1 and rest_size is not None and second == rest_size

@@ -50,6 +50,7 @@ def test_gemm_with_transposed_kernel():
     ("case", "reason"),
     [
         ("nhwc_used_elsewhere", "its NHWC output also feeds"),
+        ("nhwc_is_an_output", "its NHWC output is also a model output"),
         ("flatten_feeds_relu", "not a Dense kernel product"),
         ("kernel_is_graph_input", "expected a rank-2 initializer weight"),
         ("kernel_shared", "shared with a node this pass does not fold the same way"),
@@ -61,6 +62,7 @@ def test_rejections_leave_the_model_unchanged(case, reason):
         "nhwc_used_elsewhere": lambda: _graph(
             extra_nodes=[node("Relu", ["t"], ["z"])], extra_outputs=[extra_out[0]]
         ),
+        "nhwc_is_an_output": lambda: _graph(extra_outputs=[value("t", ["N", H, W_, C])]),
         "flatten_feeds_relu": lambda: _graph(
             extra_nodes=[node("Relu", ["f"], ["z"])], extra_outputs=[extra_out[1]]
         ),

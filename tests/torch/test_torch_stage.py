@@ -12,6 +12,7 @@ from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.errors import MismatchError, UnsupportedError
 from pipeline.torch_stage import printing, run
+from pipeline.torch_stage.lowering import spatial
 from pipeline.torch_stage.verify import load_module
 
 from tests.graphs import init, model, node, reference_of, value
@@ -277,3 +278,19 @@ def test_lowering_leaves_plain_torch_that_computes_the_same(graph, shape):
     assert counts["wrappers"] > 0
     assert not any(isinstance(m, OnnxToTorchModule) for m in gm.modules())
     torch.testing.assert_close(gm(x), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("pads", "expected"),
+    [
+        ([1, 2], "ZeroPad1d((1, 2))"),
+        ([1, 2, 0, 0, 0, 0, 0, 0], "ZeroPad1d((1, 2))"),  # NCHW: W only
+        ([0, 2, 1, 1, 0, 0, 0, 0], "ZeroPad2d((0, 2, 1, 1))"),  # NCHW: H and W
+        ([0, 0, 0, 2, 0, 1], "ZeroPad3d((0, 0, 0, 2, 0, 1))"),  # NHWC without the batch
+        ([0, 0, 1, 0, 0, 0, 1, 0], None),  # four dims: no module pads them
+    ],
+)
+def test_pads_become_the_smallest_padding_module(pads, expected):
+    """Found by the fuzzer (seeds 105, 113): pads of a channels-last sequence or image."""
+    module = spatial._pad_module(pads, "constant", 0.0)
+    assert (None if module is None else repr(module).replace("padding=", "")) == expected

@@ -16,22 +16,27 @@ from torch import nn
 
 from pipeline.torch_stage.lowering.elementwise import Consts, Lowered
 
-_ZERO_PADS = {1: nn.ZeroPad1d, 2: nn.ZeroPad2d}
-_CONSTANT_PADS = {1: nn.ConstantPad1d, 2: nn.ConstantPad2d}
+_ZERO_PADS = {1: nn.ZeroPad1d, 2: nn.ZeroPad2d, 3: nn.ZeroPad3d}
+_CONSTANT_PADS = {1: nn.ConstantPad1d, 2: nn.ConstantPad2d, 3: nn.ConstantPad3d}
 
 
 def _pad_module(pads: Sequence[int], mode: str, value: float) -> nn.Module | None:
-    """nn.ZeroPad{1,2}d / nn.ConstantPad{1,2}d for torch-order pads of the last one or two
-    dims (torch order: last dim first, (begin, end) each)."""
+    """nn.ZeroPad{1,2,3}d / nn.ConstantPad{1,2,3}d for torch-order pads (last dim first,
+    (begin, end) each): the fewest last dims that hold every pad, one to three (NCHW's H and
+    W; H, W and C of an image left channels-last)."""
     pads = [int(p) for p in pads]
-    if len(pads) not in (2, 4, 6, 8) or any(pads[4:]) or mode != "constant":
-        return None  # pads batch or channels
-    pads = tuple(pads[:2]) if len(pads) == 2 or not any(pads[2:4]) else tuple(pads[:4])
-    dims = len(pads) // 2
+    if len(pads) % 2 or len(pads) < 2 or mode != "constant":
+        return None
+    dims = max([d + 1 for d in range(len(pads) // 2) if any(pads[2 * d : 2 * d + 2])] or [1])
+    if dims > 3:
+        return None
+    pads = tuple(pads[: 2 * dims])
     return _ZERO_PADS[dims](pads) if value == 0 else _CONSTANT_PADS[dims](pads, value)
 
 
 def _pad_static(module: OnnxPadStatic, consts: Consts) -> Lowered | None:
+    """A Pad node's pads over every dim, or a Conv's over its spatial dims (torch order):
+    the module pads the same last dims, so it is exact either way."""
     padding = _pad_module(module.pads, module.mode, float(module.constant_value))
     return (padding, None) if padding is not None else None
 

@@ -66,8 +66,10 @@ CONSTRUCTORS: dict[type[nn.Module], tuple[tuple[str, ...], int]] = {
     nn.AdaptiveMaxPool2d: (("output_size",), 1),
     nn.ZeroPad1d: (("padding",), 1),
     nn.ZeroPad2d: (("padding",), 1),
+    nn.ZeroPad3d: (("padding",), 1),
     nn.ConstantPad1d: (("padding", "value"), 2),
     nn.ConstantPad2d: (("padding", "value"), 2),
+    nn.ConstantPad3d: (("padding", "value"), 2),
 }
 
 
