@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import zipfile
 from pathlib import Path
 
 from pipeline.errors import BadInputError
@@ -62,9 +63,32 @@ def load(path: Path, options: LoadOptions) -> LoadedModel:
             f"'{path}' is not a Keras model file: expected one of {', '.join(KERAS_SUFFIXES)}, "
             "or a SavedModel directory written by Keras 2."
         )
+    _check_format(path)
     if path.suffix.lower() != ".keras" and keras2.is_keras2_h5(path):
         return _keras2(path, _hinted(keras2.load, path, objects, safe))
     return LoadedModel(_keras3(path, objects, options), f"file:{path}", False)
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_format(path: Path) -> None:
+    """A ``.keras`` file is a zip archive and an ``.h5`` an HDF5 file: say so plainly when it
+    is not (empty, cut short, another format), before Keras says "File not found"."""
+    size = path.stat().st_size
+    if size == 0:
+        raise BadInputError(f"'{path}' is empty (0 bytes): not a Keras model file.")
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        raise BadInputError(
+            f"'{path}' is not a .keras file: a .keras file is a zip archive, and this one "
+            f"({size} bytes) is not a complete one (cut short in a copy, or another format)."
+        )
+    if path.suffix.lower() != ".keras":
+        with path.open("rb") as file:
+            if file.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+                raise BadInputError(
+                    f"'{path}' is not an HDF5 file ({size} bytes), so not a Keras .h5 model."
+                )
 
 
 def _keras3(path: Path, objects: dict, options: LoadOptions):

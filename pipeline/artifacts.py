@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import BadInputError
+from pipeline.errors import BadInputError, OutputError
 
 KERAS_MODEL = "keras_model.keras"  # the Keras model a named MODEL was built into
 STAGE1 = "stage1.onnx"
@@ -32,11 +32,22 @@ def atomic_path(dst: Path) -> Iterator[Path]:
     neither a half-written ``dst`` nor a stray file.
     """
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission, a read-only disk
+        raise OutputError(
+            f"cannot create the output directory '{dst.parent}': {exc.strerror or exc}. "
+            "Choose another OUT=."
+        ) from exc
     tmp = dst.with_name(f".{dst.stem}.tmp{os.getpid()}{dst.suffix}")
     try:
         yield tmp
         os.replace(tmp, dst)
+    except OSError as exc:  # a full disk, a quota
+        raise OutputError(
+            f"writing '{dst}' failed: {exc.strerror or exc}; nothing was left half-written. "
+            "Free some space or choose another OUT=."
+        ) from exc
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -61,4 +72,10 @@ def require_file(path: Path, what: str, hint: str) -> Path:
 def clear(paths: list[Path]) -> None:
     """Remove a stage's previous outputs so a failed run cannot leave stale ones behind."""
     for path in paths:
-        Path(path).unlink(missing_ok=True)
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError as exc:  # OUT under a file, or not ours to write
+            raise OutputError(
+                f"cannot write to '{Path(path).parent}': {exc.strerror or exc}. "
+                "Choose another OUT=."
+            ) from exc

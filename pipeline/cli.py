@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from pipeline import artifacts
-from pipeline.errors import PipelineError
+from pipeline.errors import OutputError, PipelineError
 
 # command -> module that implements it (each exposes run(...) -> StageReport)
 STAGES = {
@@ -177,3 +177,6 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"[{args.command}] error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a file system error no stage turned into its own message
+        print(f"[{args.command}] error: {exc}", file=sys.stderr)
+        return OutputError.exit_code

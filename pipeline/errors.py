@@ -25,3 +25,9 @@ class MismatchError(PipelineError):
     """An artifact whose outputs differ from the Keras reference beyond tolerance."""
 
     exit_code = 4
+
+
+class OutputError(PipelineError):
+    """An artifact that cannot be written: an OUT that is no directory, unwritable, full."""
+
+    exit_code = 5

@@ -8,6 +8,7 @@ somewhere deep in a later stage with a message that no longer names the layer.
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from pipeline.errors import UnsupportedError
 from pipeline.export import layers
@@ -34,6 +35,7 @@ def check_layers(model: keras.Model, model_layers: list) -> None:
         for layer in model_layers
         if type(layer).__name__ in UNSUPPORTED
     ]
+    bad += _precision(model_layers)
     bad += [
         f"layer '{layer.name}' (Embedding): mask_zero=True masks padded time steps, which "
         "PyTorch has no mask to carry; use mask_zero=False and a padding-free input"
@@ -46,3 +48,27 @@ def check_layers(model: keras.Model, model_layers: list) -> None:
             + "; ".join(bad)
             + "."
         )
+
+
+def _precision(model_layers: list) -> list[str]:
+    """Layers that compute in float16/bfloat16 (a mixed-precision policy: the converted model
+    computes in float32, so it would differ from Keras by their rounding), and weights that
+    are NaN or infinite (Keras' own outputs are then no reference)."""
+    bad = []
+    for layer in model_layers:
+        compute = getattr(getattr(layer, "dtype_policy", None), "compute_dtype", "float32")
+        if compute in ("float16", "bfloat16"):
+            bad.append(
+                f"layer '{layer.name}' ({type(layer).__name__}) computes in {compute} (a "
+                "mixed-precision policy); the converted model computes in float32. Rebuild the "
+                "model under keras.mixed_precision.set_global_policy('float32'), load its "
+                "weights and save it again"
+            )
+        for weight in layer.weights:
+            if not np.isfinite(np.asarray(weight.numpy(), np.float64)).all():
+                bad.append(
+                    f"layer '{layer.name}' ({type(layer).__name__}): weight '{weight.path}' holds "
+                    "NaN or infinite values, so Keras' outputs are no reference to convert to"
+                )
+                break
+    return bad
