@@ -22,7 +22,7 @@ from pipeline import artifacts, compare, ort
 from pipeline import reference as ref
 from pipeline.compare import Comparison
 from pipeline.errors import MismatchError, PipelineError
-from pipeline.report import StageReport
+from pipeline.report import StageReport, digest
 
 
 def _torch_verify(out_dir: Path) -> dict:
@@ -41,6 +41,30 @@ def _torch_verify(out_dir: Path) -> dict:
 def _onnx(path: Path) -> onnx.ModelProto:
     artifacts.require_file(path, "artifact", "Run `make convert` (or the stages) first.")
     return onnx.load(path)
+
+
+STAGE_REPORTS = (artifacts.EXPORT_REPORT, artifacts.PASSES_REPORT, artifacts.TORCH_REPORT)
+
+
+def stale(out_dir: Path) -> list[str]:
+    """Files next to the stage reports that differ from what a stage wrote or read (edited by
+    hand, or left by another run): the check would vouch for a chain that no stage made."""
+    problems = []
+    for name in STAGE_REPORTS:
+        path = out_dir / name
+        if not path.is_file():
+            continue
+        stage = json.loads(path.read_text())
+        recorded = [(f, d, "wrote") for f, d in stage.get("sha256", {}).items()]
+        recorded += [(f, d, "read") for f, d in stage.get("input_sha256", {}).items()]
+        for file_name, expected, verb in recorded:
+            current = out_dir / file_name
+            if current.is_file() and digest(current) != expected:
+                problems.append(
+                    f"{file_name} changed after the {stage['stage']} stage {verb} it (edited by "
+                    "hand, or from another run): re-run the stages from the one that writes it"
+                )
+    return problems
 
 
 def run(out_dir: Path) -> StageReport:
@@ -70,7 +94,7 @@ def run(out_dir: Path) -> StageReport:
             "file_sizes": {p.name: p.stat().st_size for p in files},
         },
     )
-    problems = compare.problems(comparisons, torch_result)
+    problems = stale(out_dir) + compare.problems(comparisons, torch_result)
     artifacts.write_json(
         report_path, {**report.to_json(), "passed": not problems, "problems": problems}
     )

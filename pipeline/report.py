@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline.compare import Comparison
@@ -15,6 +17,7 @@ class StageReport:
     seconds: float
     comparisons: tuple[Comparison, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()  # the files the stage read (their digests are recorded)
 
     @property
     def passed(self) -> bool:
@@ -31,5 +34,21 @@ class StageReport:
             "seconds": round(self.seconds, 3),
             "artifacts": self.artifacts,
             "comparisons": [c.to_json() for c in self.comparisons],
+            # by file name: what the check stage compares the files next to it with
+            "sha256": digests(self.artifacts.values()),
+            "input_sha256": digests(self.inputs),
             **self.details,
         }
+
+
+def digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with Path(path).open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def digests(paths) -> dict[str, str]:
+    """File name -> sha256 of each path that is a file."""
+    return {Path(p).name: digest(p) for p in paths if Path(p).is_file()}

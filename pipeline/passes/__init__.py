@@ -145,6 +145,7 @@ def run(
             "passes": [r.to_json() for r in records],
             "checked_every_pass": every_pass,
         },
+        inputs=(str(src),),
     )
     artifacts.write_json(dst.parent / artifacts.PASSES_REPORT, report.to_json())
     return report

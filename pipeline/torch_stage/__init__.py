@@ -121,6 +121,7 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
         time.perf_counter() - start,
         comparisons,
         details={k: v for k, v in result.items() if k != "comparisons"},
+        inputs=(str(src),),
     )
     artifacts.write_json(out_dir / artifacts.TORCH_REPORT, report.to_json())
     return report

@@ -160,7 +160,36 @@ def test_check_fails_loudly_on_a_mismatch(converted, tmp_path):
     assert "MISMATCH" in proc.stdout and "does not match Keras" in proc.stderr
     report = json.loads((copy / artifacts.REPORT).read_text())
     assert not report["passed"]
-    assert len(report["problems"]) == 3  # batch4 of stage1.onnx, stage2.onnx and model.py
+    # batch4 of stage1.onnx, stage2.onnx and model.py, and the reference export wrote
+    assert len(report["problems"]) == 4, report["problems"]
+    assert "reference.npz changed after the export stage wrote it" in report["problems"][0]
+
+
+def test_check_notices_an_artifact_edited_between_stages(converted, tmp_path):
+    """stage2.onnx changed by hand after the torch stage read it (same numbers: only its
+    producer name): check does not vouch for a model.py made from another graph."""
+    import shutil
+
+    out, _ = converted
+    copy = tmp_path / "edited"
+    shutil.copytree(out, copy)
+    proto = onnx.load(copy / artifacts.STAGE2)
+    proto.producer_name = "edited by hand"
+    onnx.save(proto, copy / artifacts.STAGE2)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "check", str(copy)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    problems = json.loads((copy / artifacts.REPORT).read_text())["problems"]
+    assert problems == [
+        "stage2.onnx changed after the passes stage wrote it (edited by hand, or from another "
+        "run): re-run the stages from the one that writes it",
+        "stage2.onnx changed after the torch stage read it (edited by hand, or from another "
+        "run): re-run the stages from the one that writes it",
+    ]
 
 
 def test_bench_measures_every_runner(converted):
