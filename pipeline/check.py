@@ -100,8 +100,24 @@ def run(out_dir: Path) -> StageReport:
     )
     print(table(report))
     if problems:
-        raise MismatchError("the conversion does not match Keras: " + "; ".join(problems))
+        raise MismatchError(
+            "the conversion does not match Keras: " + "; ".join(problems) + _first_layer(out_dir)
+        )
     return report
+
+
+def _first_layer(out_dir: Path) -> str:
+    """Where it starts: ``python -m pipeline diagnose`` (its table is printed too)."""
+    from pipeline import diagnose
+
+    try:
+        result = diagnose.run(out_dir)
+    except Exception as exc:  # the diagnosis is a help: its own failure must not hide the error
+        return f". (diagnose could not run: {type(exc).__name__}: {str(exc)[:300]})"
+    print(diagnose.table(result))
+    first = result["first_diverging_layer"]
+    where = f"Keras layer '{first}' is the first that differs" if first else "no single layer"
+    return f". {where} (python -m pipeline diagnose {out_dir}: {out_dir / diagnose.DIAGNOSE})"
 
 
 def table(report: StageReport) -> str:

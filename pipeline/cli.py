@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="inference speed of a converted model, all frameworks")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--model", help="MODEL it was converted from (default: OUT_DIR's name)")
+    p = sub.add_parser("diagnose", help="the first Keras layer whose output differs")
+    p.add_argument("out_dir", type=Path)
     p = sub.add_parser("fuzz", help="random Keras models through every stage -> fuzz.json")
     p.add_argument("--count", type=int, default=20)
     p.add_argument("--seed", type=int, default=0, help="the first model's seed")
@@ -157,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             out_dir = args.out_dir or default_out(args.model)
             every = ["--check-every-pass"] if args.check_every_pass else []
             return convert(args.model, out_dir, _export_flags(args), every)
+        if args.command == "diagnose":
+            from pipeline import diagnose
+
+            return diagnose.main(args.out_dir)
         if args.command == "fuzz":
             from pipeline import fuzz
 
