@@ -116,7 +116,7 @@ def test_a_file_that_is_not_a_keras_model(tmp_path):
 
     bad = tmp_path / "broken.keras"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(BadInputError, match="could not be loaded as a Keras model"):
+    with pytest.raises(BadInputError, match="is not a .keras file: a .keras file is a zip"):
         resolve(str(bad))
     other = tmp_path / "model.txt"
     other.write_text("hello")
