@@ -72,6 +72,8 @@ class SinkTransposes(GraphPass):
         for value in region.values:
             if value not in base and value.shape is not None:
                 value.shape = ir.Shape([value.shape[axis] for axis in q])
+        for value in region.outputs:  # first: a sandwich or an exit may read an output value
+            self._output_channels_last(graph, value, p)
         for node in list(region.nodes):
             if node.op_type in ON_CHANNELS:
                 self._sandwich(graph, node, p, q)
@@ -81,8 +83,6 @@ class SinkTransposes(GraphPass):
                 self._move_constants(graph, node, q)
         for node in region.ends:
             self._set_axes(graph, node, p)
-        for value in region.outputs:  # before the exits: one may read an output value
-            self._output_channels_last(graph, value, p)
         for node in region.exits:
             source, out = node.inputs[0], node.outputs[0]
             keep_name = out.is_graph_output() and not source.is_graph_input()

@@ -285,3 +285,27 @@ def test_operand_reduced_out_of_the_layout_is_left_alone():
     )
     result, after = apply(SinkTransposes(), proto)
     assert not result.modified and ops(after) == ops(proto)
+
+
+def test_a_layer_norm_on_channels_that_is_the_model_s_output():
+    """Found by the fuzzer (seed 272): LayerNormalization on the channels as the last layer.
+    Its output is a graph output: it becomes the output's Transpose's input, then the local
+    pair goes around the LayerNorm; nothing may replace a graph output in passing."""
+    channels = 3
+    proto = model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 1]),
+            node("LayerNormalization", ["t", "gamma", "beta"], ["y"], axis=-1, epsilon=1e-3),
+        ],
+        [value("x", ["N", channels, 5])],
+        [value("y", ["N", 5, channels])],
+        [
+            init("gamma", RNG.uniform(0.5, 1.5, channels).astype(np.float32)),
+            init("beta", RNG.normal(0, 0.1, channels).astype(np.float32)),
+        ],
+    )
+    result, after = apply(SinkTransposes(), proto)
+    assert result.modified
+    assert ops(after) == {"Transpose": 3, "LayerNormalization": 1}  # pair + output's
+    assert [o.name for o in after.graph.output] == ["y"]
+    assert_parity(proto, after)
