@@ -34,7 +34,9 @@ def default_out(model: str) -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    script = Path(sys.argv[0]).name if sys.argv else ""
+    prog = script if script == "keras2torch" else "python -m pipeline"  # the console script
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("export", help="Keras -> stage1.onnx + reference.npz")

@@ -52,3 +52,17 @@ def test_check_on_an_empty_directory(tmp_path):
     proc = _cli("check", str(tmp_path))
     assert proc.returncode == 2 and "Run the export stage first" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_keras2torch_console_script_has_the_same_subcommands():
+    """pyproject's [project.scripts]: installed next to this interpreter by `make`/pip."""
+    script = Path(sys.executable).parent / "keras2torch"
+    assert script.is_file(), "run `pip install -e .` (make does)"
+    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: keras2torch")
+    for command in ("export", "passes", "torch", "check", "convert", "diagnose", "fuzz", "zoo"):
+        assert command in proc.stdout
+    missing = subprocess.run(
+        [str(script), "check", "/nonexistent/out"], capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "[check] error:" in missing.stderr
