@@ -121,8 +121,18 @@ def _first_layer(out_dir: Path) -> str:
 
 
 def table(report: StageReport) -> str:
-    rows = [("artifact", "case", "output", "max abs", "scaled", "tol", "result")]
+    """One row per comparison: the scaled error against Keras float32 (rule "float32": at
+    most tol) and, with the float64 anchor, the artifact's and Keras float32's errors against
+    the float64 copy (rule "float64": the first at most ANCHOR_FACTOR times the second)."""
+    header = ("artifact", "case", "output", "max abs", "scaled", "tol", "vs float64", "keras64")
+    rows = [(*header, "result")]
     for c in report.comparisons:
+        anchor = (
+            (f"{c.exact_rel:.2e}", f"{c.keras_exact_rel:.2e}")
+            if c.exact_rel is not None
+            else ("-", "-")
+        )
+        verdict = f"ok ({c.rule})" if c.passed and c.rule == "float64" else "ok"
         rows.append(
             (
                 c.artifact,
@@ -131,7 +141,8 @@ def table(report: StageReport) -> str:
                 f"{c.max_abs:.2e}",
                 f"{c.max_rel:.2e}",
                 f"{c.tol:.0e}",
-                "ok" if c.passed else "MISMATCH",
+                *anchor,
+                verdict if c.passed else "MISMATCH",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

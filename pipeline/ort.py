@@ -46,6 +46,14 @@ def check_against(
         for name, actual in zip(reference.output_names, outputs, strict=True):
             actual = metadata.to_keras_layout(name, actual, out_perms)
             results.append(
-                compare(artifact, case_name, name, case.outputs[name], actual, reference.tolerance)
+                compare(
+                    artifact,
+                    case_name,
+                    name,
+                    case.outputs[name],
+                    actual,
+                    reference.tolerance,
+                    case.exact_output(name),
+                )
             )
     return results

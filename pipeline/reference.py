@@ -5,7 +5,9 @@ Layout (plain arrays, loadable without pickle):
 - ``__meta__``: a JSON string: input names, output names and cases, in order;
 - ``input/<case>/<name>``: a Keras-layout input (NHWC for images) of that case;
 - ``output/<case>/<name>``: what Keras computed for it;
-- ``labels/<case>``: ground-truth labels, for cases that are a labelled data set.
+- ``labels/<case>``: ground-truth labels, for cases that are a labelled data set;
+- ``exact/<case>/<name>``: what a float64 copy of the Keras model computed (the anchor of
+  the check's rule 2, ``compare.ANCHOR_FACTOR``), where the model could be copied.
 
 Cases are named after what they hold: ``batch1``, ``batch4``, ``digits_test``.
 """
@@ -30,6 +32,10 @@ class Case:
     inputs: dict[str, np.ndarray]
     outputs: dict[str, np.ndarray]
     labels: np.ndarray | None = None
+    exact: dict[str, np.ndarray] | None = None  # the float64 copy's outputs
+
+    def exact_output(self, name: str) -> np.ndarray | None:
+        return None if self.exact is None else self.exact.get(name)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ def save(path: Path, reference: Reference) -> None:
             arrays[f"output/{case_name}/{name}"] = array
         if case.labels is not None:
             arrays[f"labels/{case_name}"] = case.labels
+        for name, array in (case.exact or {}).items():
+            arrays[f"exact/{case_name}/{name}"] = array
     meta = {
         "inputs": list(reference.input_names),
         "outputs": list(reference.output_names),
@@ -71,6 +79,12 @@ def load(path: Path) -> Reference:
                     inputs={n: data[f"input/{case}/{n}"] for n in meta["inputs"]},
                     outputs={n: data[f"output/{case}/{n}"] for n in meta["outputs"]},
                     labels=data[f"labels/{case}"] if f"labels/{case}" in data else None,
+                    exact={
+                        n: data[f"exact/{case}/{n}"]
+                        for n in meta["outputs"]
+                        if f"exact/{case}/{n}" in data
+                    }
+                    or None,
                 )
                 for case in meta["cases"]
             }

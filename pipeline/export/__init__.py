@@ -92,7 +92,15 @@ def rebuild_comparisons(loaded, reference: ref.Reference) -> tuple[Comparison, .
     if loaded.reference_model is None:
         return ()
     return tuple(
-        compare(REBUILD, case_name, name, case.outputs[name], actual, reference.tolerance)
+        compare(
+            REBUILD,
+            case_name,
+            name,
+            case.outputs[name],
+            actual,
+            reference.tolerance,
+            case.exact_output(name),
+        )
         for case_name, case in reference.cases.items()
         for name, actual in _keras_outputs(
             loaded.model, case.inputs, reference.output_names
@@ -123,7 +131,7 @@ def run(model: str, out_dir: Path, options=None) -> StageReport:
     ``options``: a ``models.LoadOptions`` for a user's file (custom objects, Lambda code)."""
     from models import resolve
 
-    from pipeline.export import annotate, tf2onnx_export
+    from pipeline.export import anchor, annotate, tf2onnx_export
 
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -143,6 +151,7 @@ def run(model: str, out_dir: Path, options=None) -> StageReport:
     onnx_outputs = tuple(o.name for o in proto.graph.output)
     onnx_inputs = tuple(i.name for i in proto.graph.input)
     reference = reference_cases(loaded.reference, onnx_inputs, onnx_outputs, loaded.labeled)
+    reference, anchor_note = anchor.anchored(keras_model, reference)
     comparisons = rebuild_comparisons(loaded, reference)
     comparisons += tuple(ort.check_against(proto, reference, artifacts.STAGE1))
     failed = [c.describe() for c in comparisons if not c.passed]
@@ -160,6 +169,8 @@ def run(model: str, out_dir: Path, options=None) -> StageReport:
             "keras_model": keras_model.name,
             "param_count": keras_model.count_params(),
             "onnx_ops": len(proto.graph.node),
+            # rule 2 of the check (compare.ANCHOR_FACTOR): the float64 copy's outputs
+            "float64_anchor": anchor_note,
         },
     )
     artifacts.write_json(out_dir / artifacts.EXPORT_REPORT, report.to_json())

@@ -11,25 +11,12 @@ from __future__ import annotations
 
 import sys
 
-import keras
 import numpy as np
 import onnx
 
 from pipeline import ort
 from pipeline.compare import tolerance_for
-
-
-def float64_copy(model: keras.Model) -> keras.Model:
-    """The same layers and weights, computing in float64 (a layer that cannot be rebuilt from
-    its config raises)."""
-
-    def clone(layer):
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float64"})
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    weights = [w.astype(np.float64) if w.dtype == np.float32 else w for w in model.get_weights()]
-    copy.set_weights(weights)
-    return copy
+from pipeline.export.anchor import float64_copy
 
 
 def scaled(a: np.ndarray, exact: np.ndarray) -> float:

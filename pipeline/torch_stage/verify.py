@@ -83,7 +83,13 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
                 actual = metadata.to_keras_layout(name, actual.numpy(), out_perms)
                 comparisons.append(
                     compare(
-                        artifacts.MODEL_PY, case_name, name, expected, actual, reference.tolerance
+                        artifacts.MODEL_PY,
+                        case_name,
+                        name,
+                        expected,
+                        actual,
+                        reference.tolerance,
+                        case.exact_output(name),
                     )
                 )
                 if case.labels is not None:

@@ -51,6 +51,8 @@ def test_report_holds_every_stage_within_tolerance(converted):
         for case in ("batch1", "batch4", "digits_test"):
             assert (artifact, case) in seen
     assert max(c["max_abs"] for c in report["comparisons"]) <= FLOAT32_TOL
+    # the float64 anchor is stored and reported for every comparison (rule 1 passed them all)
+    assert all(c["exact_rel"] is not None and c["rule"] == "float32" for c in report["comparisons"])
     (accuracy,) = report["torch"]["accuracy"]
     assert accuracy["top1_agreement"] == 1.0 and accuracy["keras_accuracy"] > 0.9
     assert report["torch"]["param_count"] == report["torch"]["keras_param_count"] == 69362

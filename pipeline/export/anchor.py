@@ -1,0 +1,49 @@
+"""The float64 anchor of the check (``compare.ANCHOR_FACTOR``, rule 2): the same Keras model
+computing in float64, run on every reference case at export; its outputs are stored in
+``reference.npz`` (``exact/<case>/<name>``) next to Keras' float32 ones."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import keras
+import numpy as np
+
+from pipeline import reference as ref
+from pipeline.export import structure
+
+
+def float64_copy(model: keras.Model) -> keras.Model:
+    """The same layers and weights, computing in float64 (a layer that cannot be rebuilt from
+    its config raises)."""
+
+    def clone(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float64"})
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    weights = [w.astype(np.float64) if w.dtype == np.float32 else w for w in model.get_weights()]
+    copy.set_weights(weights)
+    return copy
+
+
+def anchored(model: keras.Model, reference: ref.Reference) -> tuple[ref.Reference, str]:
+    """``reference`` with each case's float64 outputs, and what it cost or why there are none
+    (a model that cannot be copied in float64: rule 2 is then not offered)."""
+    start = time.perf_counter()
+    try:
+        copy = float64_copy(model)
+        cases = {}
+        for name, case in reference.cases.items():
+            feeds = [
+                v.astype(np.float64) if v.dtype == np.float32 else v for v in case.inputs.values()
+            ]
+            exact = structure.call(copy, feeds)
+            outputs = dict(zip(reference.output_names, exact, strict=True))
+            cases[name] = dataclasses.replace(
+                case, exact={k: np.asarray(v, np.float64) for k, v in outputs.items()}
+            )
+    except Exception as exc:  # any layer may refuse float64 or a clone: the anchor is a help
+        return reference, f"no float64 copy: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    seconds = time.perf_counter() - start
+    return dataclasses.replace(reference, cases=cases), f"stored ({seconds:.2f} s)"
