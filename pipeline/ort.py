@@ -10,7 +10,7 @@ import onnx
 import onnxruntime as ort
 
 from pipeline import metadata
-from pipeline.compare import Comparison, compare
+from pipeline.compare import Comparison
 from pipeline.reference import Reference
 
 
@@ -45,15 +45,5 @@ def check_against(
         outputs = sess.run(None, metadata.adapt_inputs(case.inputs, perms))
         for name, actual in zip(reference.output_names, outputs, strict=True):
             actual = metadata.to_keras_layout(name, actual, out_perms)
-            results.append(
-                compare(
-                    artifact,
-                    case_name,
-                    name,
-                    case.outputs[name],
-                    actual,
-                    reference.tolerance,
-                    case.exact_output(name),
-                )
-            )
+            results.append(reference.compare(artifact, case_name, name, actual))
     return results

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.artifacts import atomic_path
-from pipeline.compare import FLOAT32_TOL
+from pipeline.compare import FLOAT32_TOL, Comparison, compare
 from pipeline.errors import BadInputError
 
 
@@ -44,6 +44,19 @@ class Reference:
     output_names: tuple[str, ...]
     cases: dict[str, Case] = field(default_factory=dict)
     tolerance: float = FLOAT32_TOL  # the scaled-error bar every artifact is held to
+
+    def compare(self, artifact: str, case_name: str, name: str, actual) -> Comparison:
+        """``actual`` (Keras layout) against this case's Keras output and float64 anchor."""
+        case = self.cases[case_name]
+        return compare(
+            artifact,
+            case_name,
+            name,
+            case.outputs[name],
+            actual,
+            self.tolerance,
+            case.exact_output(name),
+        )
 
 
 def save(path: Path, reference: Reference) -> None:

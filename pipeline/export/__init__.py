@@ -18,7 +18,7 @@ import onnx  # noqa: E402
 
 from pipeline import artifacts, ort  # noqa: E402
 from pipeline import reference as ref  # noqa: E402
-from pipeline.compare import Comparison, compare, tolerance_for  # noqa: E402
+from pipeline.compare import Comparison, tolerance_for  # noqa: E402
 from pipeline.errors import MismatchError  # noqa: E402
 from pipeline.report import StageReport  # noqa: E402
 
@@ -92,15 +92,7 @@ def rebuild_comparisons(loaded, reference: ref.Reference) -> tuple[Comparison, .
     if loaded.reference_model is None:
         return ()
     return tuple(
-        compare(
-            REBUILD,
-            case_name,
-            name,
-            case.outputs[name],
-            actual,
-            reference.tolerance,
-            case.exact_output(name),
-        )
+        reference.compare(REBUILD, case_name, name, actual)
         for case_name, case in reference.cases.items()
         for name, actual in _keras_outputs(
             loaded.model, case.inputs, reference.output_names

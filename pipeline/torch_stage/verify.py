@@ -20,7 +20,7 @@ import torch
 
 from pipeline import artifacts, metadata
 from pipeline import reference as ref
-from pipeline.compare import accuracy, compare
+from pipeline.compare import accuracy
 
 
 def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
@@ -81,17 +81,7 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
             for name, actual in zip(reference.output_names, result, strict=True):
                 expected = case.outputs[name]
                 actual = metadata.to_keras_layout(name, actual.numpy(), out_perms)
-                comparisons.append(
-                    compare(
-                        artifacts.MODEL_PY,
-                        case_name,
-                        name,
-                        expected,
-                        actual,
-                        reference.tolerance,
-                        case.exact_output(name),
-                    )
-                )
+                comparisons.append(reference.compare(artifacts.MODEL_PY, case_name, name, actual))
                 if case.labels is not None:
                     accuracies.append(
                         accuracy(artifacts.MODEL_PY, case_name, case.labels, expected, actual)
