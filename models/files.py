@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pipeline.errors import BadInputError
 
+from models import memory
 from models.loaded import LoadedModel, LoadOptions
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def load(path: Path, options: LoadOptions) -> LoadedModel:
     safe = not options.unsafe_deserialization
     if path.is_dir():
         keras2.check_savedmodel(path)
+        memory.check(path, options.memory_budget)
         return _keras2(path, _hinted(keras2.load, path, objects, safe))
     if path.suffix.lower() not in KERAS_SUFFIXES:
         raise BadInputError(
@@ -64,9 +66,28 @@ def load(path: Path, options: LoadOptions) -> LoadedModel:
             "or a SavedModel directory written by Keras 2."
         )
     _check_format(path)
+    memory.check(path, options.memory_budget)
     if path.suffix.lower() != ".keras" and keras2.is_keras2_h5(path):
         return _keras2(path, _hinted(keras2.load, path, objects, safe))
-    return LoadedModel(_keras3(path, objects, options), f"file:{path}", False)
+    model = _keras3(path, objects, options)
+    _require_inputs(path, model)
+    return LoadedModel(model, f"file:{path}", False)
+
+
+def _require_inputs(path: Path, model) -> None:
+    """A model saved before it was built (a Sequential with neither an Input nor an
+    input_shape, never called) has no inputs and no weights: there is nothing to convert."""
+    try:
+        inputs = model.inputs if model.built else None
+    except (AttributeError, ValueError):  # Keras: "has no defined inputs yet"
+        inputs = None
+    if not inputs:
+        raise BadInputError(
+            f"'{path}' holds a model with no inputs ({type(model).__name__} "
+            f"'{model.name}' was saved before it was built, so it has no weights either). "
+            "Give it an input (keras.Input(shape) first, or build(input_shape)) and save it "
+            "again."
+        )
 
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -42,3 +42,4 @@ class LoadOptions:
 
     custom_objects: Path | None = None  # a Python file defining the model's own layers
     unsafe_deserialization: bool = False  # Keras safe_mode=False: run a Lambda's Python code
+    memory_budget: int | None = None  # bytes a conversion may use (default: what is free)

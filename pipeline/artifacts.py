@@ -17,6 +17,8 @@ REFERENCE = "reference.npz"
 STAGE2 = "stage2.onnx"
 MODEL_PY = "model.py"
 WEIGHTS = "weights.pt"
+MODEL_PT2 = "model.pt2"  # torch.export.save of model.py's program (dynamic batch)
+MODEL_ONNX = "model.onnx"  # that program exported back to ONNX (torch.onnx, dynamo)
 REPORT = "report.json"
 # Per-stage reports (JSON), written by each stage next to its artifact.
 EXPORT_REPORT = "export.json"
@@ -67,6 +69,23 @@ def require_file(path: Path, what: str, hint: str) -> Path:
     if not path.is_file():
         raise BadInputError(f"{what} not found: '{path}'. {hint}")
     return path
+
+
+@contextmanager
+def stage_outputs(paths: list[Path]) -> Iterator[None]:
+    """A stage's outputs, all or none: the previous run's are removed first, and the ones
+    this run wrote are removed again if the stage then fails (a full disk at the report,
+    after the model was written), so no stage leaves a partial set behind."""
+    clear(paths)
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            try:
+                Path(path).unlink(missing_ok=True)
+            except OSError:  # the error being raised already says what went wrong
+                pass
+        raise
 
 
 def clear(paths: list[Path]) -> None:

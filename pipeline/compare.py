@@ -99,7 +99,8 @@ def compare(
 ) -> Comparison:
     """``actual`` against Keras' ``expected``: within ``tol`` scaled (rule "float32"), or, with
     the float64 copy's ``exact`` output, no further from it than ANCHOR_FACTOR times Keras'
-    own float32 output is (rule "float64")."""
+    own float32 output is (rule "float64"). An integer or boolean output must be equal,
+    element for element, and integer too (rule "exact")."""
     expected = np.asarray(expected)
     actual = np.asarray(actual)
     if expected.shape != actual.shape:
@@ -107,6 +108,11 @@ def compare(
             artifact, case, output, tuple(actual.shape), float("inf"), float("inf"), tol, False
         )
     max_abs, max_rel = _scaled(actual, expected)
+    if expected.dtype.kind in "biu":  # class ids, counts, masks: no rounding to allow for
+        passed = bool(max_abs == 0 and actual.dtype.kind in "biu")
+        return Comparison(
+            artifact, case, output, expected.shape, max_abs, max_rel, 0.0, passed, rule="exact"
+        )
     passed = bool(np.isfinite(max_rel) and max_rel <= tol)
     exact_rel = keras_exact_rel = None
     if exact is not None and np.asarray(exact).shape == expected.shape:
@@ -186,4 +192,6 @@ def problems(comparisons: Iterable[Comparison], torch_result: Mapping) -> list[s
         found.append("some parameters do not require grad")
     if torch_result["torch_export_error"]:
         found.append(f"torch.export fails: {torch_result['torch_export_error']}")
+    if torch_result.get("onnx_export_error"):
+        found.append(f"torch.onnx.export fails: {torch_result['onnx_export_error']}")
     return found

@@ -27,9 +27,10 @@ def input_layout(rank: int) -> str:
 def qualified_layers(model, scope: str = "") -> dict[str, object]:
     """Every layer by its qualified name, in model order: a layer of a nested model (a
     ``Sequential`` block, a transfer-learning base) is ``<outer>/<inner>``, its nested model
-    itself ``<outer>`` (before its layers)."""
+    itself ``<outer>`` (before its layers). A Keras operation called outside any layer
+    (``keras.ops.argmax`` on a functional model's tensor) counts as a layer of its own."""
     layers = {}
-    for layer in model.layers:
+    for layer in getattr(model, "operations", model.layers):
         layers[scope + layer.name] = layer
         if hasattr(layer, "layers"):
             layers.update(qualified_layers(layer, f"{scope}{layer.name}/"))
@@ -123,16 +124,39 @@ def _props(proto: onnx.ModelProto) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
 
 
-def _orphan_between(
-    node: onnx.NodeProto, owner: dict[int, str], order: list[str], producer, consumers
-) -> str | None:
-    """The one Keras layer that owns no node yet and sits, in model order, between this
-    node's producer layer and consumer layer (tf2onnx renamed its only op: Resize__14)."""
-    before = [owner[producer[n]] for n in node.input if producer.get(n) in owner]
-    after = [owner[c] for out in node.output for c in consumers.get(out, []) if c in owner]
-    if not before or not after:
+def _orphan_regions(graph: onnx.GraphProto, owner: dict[int, str], producer) -> list[list[int]]:
+    """The nodes no layer owns, in connected groups (the ops of one Keras operation)."""
+    parent = {i: i for i in range(len(graph.node)) if i not in owner}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in parent:
+        for name in graph.node[i].input:
+            if producer.get(name) in parent:
+                parent[root(i)] = root(producer[name])
+    regions: dict[int, list[int]] = {}
+    for i in parent:
+        regions.setdefault(root(i), []).append(i)
+    return list(regions.values())
+
+
+def _layer_between(region, graph, owner, order: list[str], producer, consumers) -> str | None:
+    """The one Keras layer that owns no node yet and sits, in model order, between the
+    layers feeding this group of unowned nodes and the layers it feeds (or the graph's
+    output): tf2onnx renamed its ops (Resize__14), or it is a Keras operation outside any
+    layer (``keras.ops.argmax``: Bitcast, ArgMax, ...)."""
+    inside = set(region)
+    outs = [out for i in region for out in graph.node[i].output]
+    ins = [name for i in region for name in graph.node[i].input]
+    before = [owner[producer[n]] for n in ins if producer.get(n) in owner]
+    after = [owner[c] for out in outs for c in consumers.get(out, []) if c not in inside]
+    if not before:
         return None
-    low, high = order.index(before[0]), order.index(after[0])
+    low = max(order.index(name) for name in before)
+    high = min((order.index(name) for name in after), default=len(order))
     owned = set(owner.values())
     between = [name for name in order[low + 1 : high] if name not in owned]
     return between[0] if len(between) == 1 else None
@@ -140,16 +164,18 @@ def _orphan_between(
 
 def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str], order: list[str]) -> None:
     """Nodes tf2onnx made up (Transpose__36, Shape__38) take a layer: the one layer with no
-    node between their neighbours' layers if there is exactly one, else a consumer's (the
-    layout transpose before Flatten belongs to 'flatten'), else the producer's."""
+    node between their neighbours' layers if there is exactly one (for a connected group of
+    such nodes at once), else a consumer's (the layout transpose before Flatten belongs to
+    'flatten'), else the producer's."""
     producer = {out: i for i, node in enumerate(graph.node) for out in node.output}
     consumers: dict[str, list[int]] = {}
     for i, node in enumerate(graph.node):
         for name in node.input:
             consumers.setdefault(name, []).append(i)
-    for i, node in enumerate(graph.node):
-        if i not in owner and (orphan := _orphan_between(node, owner, order, producer, consumers)):
-            owner[i] = orphan
+    for region in _orphan_regions(graph, owner, producer):
+        layer = _layer_between(region, graph, owner, order, producer, consumers)
+        if layer:
+            owner.update(dict.fromkeys(region, layer))
     changed = True
     while changed:
         changed = False

@@ -119,9 +119,13 @@ def load_onnx(path: Path) -> ir.Model:
 def run(
     src: Path, dst: Path, reference: Path | None = None, every_pass: bool = False
 ) -> StageReport:
-    start = time.perf_counter()
     src, dst = Path(src), Path(dst)
-    artifacts.clear([dst, dst.parent / artifacts.PASSES_REPORT])
+    with artifacts.stage_outputs([dst, dst.parent / artifacts.PASSES_REPORT]):
+        return _run(src, dst, reference, every_pass)
+
+
+def _run(src: Path, dst: Path, reference: Path | None, every_pass: bool) -> StageReport:
+    start = time.perf_counter()
     model = load_onnx(src)
     reference_data = ref.load(reference) if reference is not None else None
     before = op_histogram(model.graph)
