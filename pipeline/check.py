@@ -82,6 +82,9 @@ def run(out_dir: Path) -> StageReport:
     artifacts.require_file(out_dir / artifacts.MODEL_PY, "artifact", "Run the torch stage.")
     torch_result = _torch_verify(out_dir)
     comparisons += [Comparison.from_json(c) for c in torch_result.pop("comparisons")]
+    deployed = _onnx(out_dir / artifacts.MODEL_ONNX)  # model.py's program, back in ONNX
+    cases = tuple(torch_result["deploy_cases"])  # the sizes model.pt2 was exported for
+    comparisons += ort.check_against(deployed, reference, artifacts.MODEL_ONNX, cases)
     files = sorted(p for p in out_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     report = StageReport(
         "check",
@@ -132,7 +135,7 @@ def table(report: StageReport) -> str:
             if c.exact_rel is not None
             else ("-", "-")
         )
-        verdict = f"ok ({c.rule})" if c.passed and c.rule == "float64" else "ok"
+        verdict = f"ok ({c.rule})" if c.passed and c.rule in ("float64", "exact") else "ok"
         rows.append(
             (
                 c.artifact,
@@ -150,23 +153,28 @@ def table(report: StageReport) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
-    torch_result = report.details["torch"]
-    for a in torch_result["accuracy"]:
-        lines.append(
-            f"{a['case']} ({a['samples']} samples): Keras accuracy "
-            f"{a['keras_accuracy']:.2%}, torch {a['accuracy']:.2%}, top-1 agreement "
-            f"{a['top1_agreement']:.2%}"
-        )
+    return "\n".join([*lines, *_torch_lines(report.details["torch"])])
+
+
+def _torch_lines(torch_result: dict) -> list[str]:
+    """The digits accuracy, and the module's kinds, counts and exports."""
+    lines = [
+        f"{a['case']} ({a['samples']} samples): Keras accuracy "
+        f"{a['keras_accuracy']:.2%}, torch {a['accuracy']:.2%}, top-1 agreement "
+        f"{a['top1_agreement']:.2%}"
+        for a in torch_result["accuracy"]
+    ]
+    constants = torch_result.get("constant_count")
+    fixed = "".join(
+        f" ({name} axis {axis} fixed at {size} in model.pt2 and model.onnx)"
+        for name, sizes in torch_result.get("deploy_fixed_axes", {}).items()
+        for axis, size in sizes.items()
+    )
     lines.append(
         f"torch module: {', '.join(torch_result['module_types'])}; "
-        f"{torch_result['param_count']} parameters (Keras "
-        f"{torch_result['keras_param_count']})"
-        + (
-            f", {torch_result['constant_count']} constant values"
-            if torch_result.get("constant_count")
-            else ""
-        )
-        + "; torch.export: "
-        f"{'ok' if not torch_result['torch_export_error'] else 'FAILS'}"
+        f"{torch_result['param_count']} parameters (Keras {torch_result['keras_param_count']})"
+        + (f", {constants} constant values" if constants else "")
+        + f"; torch.export: {'ok' if not torch_result['torch_export_error'] else 'FAILS'}"
+        + fixed
     )
-    return "\n".join(lines)
+    return lines

@@ -1,6 +1,7 @@
 """Stage 3, torch: ``stage2.onnx`` -> ``model.py`` (readable PyTorch source) + ``weights.pt``
-(a state_dict ``torch.load(..., weights_only=True)`` reads). The only stage that imports
-torch and onnx2torch.
+(a state_dict ``torch.load(..., weights_only=True)`` reads), and for deployment
+``model.pt2`` and ``model.onnx`` (``deploy``). The only stage that imports torch and
+onnx2torch.
 
 ``python -m pipeline torch stage2.onnx OUT_DIR [--reference reference.npz]``
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import onnx
@@ -20,7 +22,10 @@ from pipeline import reference as ref
 from pipeline.compare import Comparison, problems
 from pipeline.errors import BadInputError, MismatchError, UnsupportedError
 from pipeline.report import StageReport
-from pipeline.torch_stage import converters, emit, source, verify
+from pipeline.torch_stage import converters, deploy, emit, source, verify
+
+# model.py and its weights, and the same module for deployment (``deploy``)
+OUTPUTS = (artifacts.MODEL_PY, artifacts.WEIGHTS, artifacts.MODEL_PT2, artifacts.MODEL_ONNX)
 
 
 def _node_info(proto: onnx.ModelProto) -> dict[str, emit.NodeInfo]:
@@ -52,6 +57,28 @@ def _ports(values, perms: dict[str, tuple[int, ...]], output: bool = False) -> l
             note = f"channels first; Keras took [{keras}]: feed x.permute{perms[value.name]}"
         ports.append(source.Port(value.name, dims, dtype, note))
     return ports
+
+
+def _write_verified(text: str, state: dict, out_dir: Path, src: Path, proto, reference_data):
+    """Write model.py, weights.pt, model.pt2 and model.onnx under temporary names, hold them
+    to the reference, and rename them into place only if they pass."""
+    with ExitStack() as stack:
+        tmp_py, tmp_w, tmp_pt2, tmp_onnx = (
+            stack.enter_context(artifacts.atomic_path(out_dir / name)) for name in OUTPUTS
+        )
+        tmp_py.write_text(text, encoding="utf-8")
+        torch.save(state, tmp_w)
+        result = verify.verify(tmp_py, tmp_w, src, reference_data, tmp_pt2, write_pt2=True)
+        comparisons = tuple(Comparison.from_json(c) for c in result["comparisons"])
+        if result["torch_export_error"] is None:
+            found, result["onnx_export_error"] = deploy.onnx_round_trip(
+                tmp_pt2, tmp_onnx, proto, reference_data, result["deploy_cases"]
+            )
+            comparisons += tuple(found)
+        failed = problems(comparisons, result)
+        if failed:
+            raise MismatchError("the emitted PyTorch module fails its checks: " + "; ".join(failed))
+    return comparisons, result
 
 
 def _drop_domains(gm: torch.fx.GraphModule) -> None:
@@ -86,10 +113,15 @@ def emit_source(
 
 
 def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
-    start = time.perf_counter()
     src, out_dir = Path(src), Path(out_dir)
+    outputs = [out_dir / name for name in OUTPUTS]
+    with artifacts.stage_outputs([*outputs, out_dir / artifacts.TORCH_REPORT]):
+        return _run(src, out_dir, reference)
+
+
+def _run(src: Path, out_dir: Path, reference: Path | None) -> StageReport:
+    start = time.perf_counter()
     model_py, weights = out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS
-    artifacts.clear([model_py, weights, out_dir / artifacts.TORCH_REPORT])
     artifacts.require_file(src, "ONNX model", "Run the passes stage first.")
     try:
         proto = onnx.load(src)
@@ -107,17 +139,15 @@ def run(src: Path, out_dir: Path, reference: Path | None = None) -> StageReport:
         ) from exc
     _drop_domains(gm)
     text, state = emit_source(proto, gm, src.name)
-    with artifacts.atomic_path(model_py) as tmp_py, artifacts.atomic_path(weights) as tmp_w:
-        tmp_py.write_text(text, encoding="utf-8")
-        torch.save(state, tmp_w)
-        result = verify.verify(tmp_py, tmp_w, src, reference_data)
-        comparisons = tuple(Comparison.from_json(c) for c in result["comparisons"])
-        failed = problems(comparisons, result)
-        if failed:
-            raise MismatchError("the emitted PyTorch module fails its checks: " + "; ".join(failed))
+    comparisons, result = _write_verified(text, state, out_dir, src, proto, reference_data)
     report = StageReport(
         "torch",
-        {"model_py": str(model_py), "weights": str(weights)},
+        {
+            "model_py": str(model_py),
+            "weights": str(weights),
+            "model_pt2": str(out_dir / artifacts.MODEL_PT2),
+            "model_onnx": str(out_dir / artifacts.MODEL_ONNX),
+        },
         time.perf_counter() - start,
         comparisons,
         details={k: v for k, v in result.items() if k != "comparisons"},

@@ -1,6 +1,6 @@
 """Load the emitted ``model.py`` + ``weights.pt`` the way a user would (torch only) and hold
 it to the Keras reference: outputs, top-1 agreement, trainability, parameter count and
-``torch.export`` with a dynamic batch dimension.
+``torch.export`` with a dynamic batch dimension, whose program is ``model.pt2``.
 
 ``python -m pipeline.torch_stage.verify OUT_DIR`` prints the result as JSON (the check
 stage runs it so that its own process never imports torch).
@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.compare import accuracy
+from pipeline.torch_stage import deploy
 
 
 def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
@@ -50,23 +50,18 @@ def constant_count(model: torch.nn.Module) -> int:
     return sum(b.numel() for name, b in model.named_buffers() if "." not in name)
 
 
-def export_check(model: torch.nn.Module, example: dict[str, torch.Tensor]) -> str | None:
-    """None if torch.export.export accepts the module with a dynamic batch, else why not."""
-    batch = torch.export.Dim("batch", min=1)
-    try:
-        with warnings.catch_warnings():
-            # nn.LSTM/GRU/RNN re-assign their _flat_weights while traced: noise, not a finding
-            warnings.filterwarnings("ignore", message=r"The tensor attributes .*_flat_weights")
-            torch.export.export(
-                model, (), kwargs=example, dynamic_shapes={name: {0: batch} for name in example}
-            )
-    except Exception as exc:  # torch.export raises many types; the message is the finding
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return None
-
-
-def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference) -> dict:
-    props = {p.key: p.value for p in onnx.load(stage2, load_external_data=False).metadata_props}
+def verify(
+    model_py: Path,
+    weights: Path,
+    stage2: Path,
+    reference: ref.Reference,
+    pt2: Path | None = None,
+    write_pt2: bool = False,
+) -> dict:
+    """The module's results on every case and its facts; with ``pt2``, ``model.pt2`` held to
+    the reference too (``write_pt2``: first saved there from this module's export)."""
+    proto = onnx.load(stage2, load_external_data=False)
+    props = {p.key: p.value for p in proto.metadata_props}
     perms = metadata.input_perms(props)
     out_perms = metadata.output_perms(props)
     model = load_module(model_py, weights)
@@ -92,6 +87,8 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
         for k, v in metadata.adapt_inputs(first.inputs, perms).items()
     }
     keras_count = int(props.get(metadata.PARAM_COUNT, -1))
+    deployed = _deployed(model, example, proto, reference, pt2, write_pt2)
+    comparisons += deployed.pop("comparisons")
     return {
         "comparisons": [c.to_json() for c in comparisons],
         "accuracy": [a.to_json() for a in accuracies],
@@ -99,8 +96,35 @@ def verify(model_py: Path, weights: Path, stage2: Path, reference: ref.Reference
         "constant_count": constant_count(model),
         "keras_param_count": keras_count,
         "trainable": all(p.requires_grad for p in model.parameters()),
-        "torch_export_error": export_check(model, example),
+        **deployed,
         "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
+    }
+
+
+def _deployed(model, example, proto, reference, pt2: Path | None, write: bool) -> dict:
+    """torch.export of the module (the open axes dynamic); with ``pt2``, ``model.pt2`` (first
+    saved there if ``write``) on the cases it can run: its comparisons, the export error,
+    the open axes torch.export fixed and the cases ``model.pt2``/``model.onnx`` run."""
+    props = {p.key: p.value for p in proto.metadata_props}
+    perms = metadata.input_perms(props)
+    axes = deploy.open_axes(proto)
+    program, error = deploy.export_program(model, example, axes)
+    fixed = deploy.fixed_axes(program, axes) if program is not None else {}
+    cases = deploy.runnable_cases(reference, perms, fixed)
+    comparisons = []
+    if write and program is not None:
+        deploy.write_pt2(program, pt2)
+    if pt2 is not None and program is not None:
+        artifacts.require_file(pt2, "artifact", "Run the torch stage.")
+        try:
+            comparisons = deploy.pt2_comparisons(pt2, reference, props, cases)
+        except RuntimeError as exc:  # a reference case the exported program refuses
+            error = str(exc).splitlines()[0]
+    return {
+        "comparisons": comparisons,
+        "torch_export_error": error,
+        "deploy_fixed_axes": {name: {str(a): n for a, n in f.items()} for name, f in fixed.items()},
+        "deploy_cases": cases,
     }
 
 
@@ -111,6 +135,7 @@ def main(argv: list[str]) -> int:
         out_dir / artifacts.WEIGHTS,
         out_dir / artifacts.STAGE2,
         ref.load(out_dir / artifacts.REFERENCE),
+        out_dir / artifacts.MODEL_PT2,
     )
     json.dump(result, sys.stdout)
     return 0

@@ -47,7 +47,7 @@ def test_report_holds_every_stage_within_tolerance(converted):
     report = json.loads((out / artifacts.REPORT).read_text())
     assert report["passed"] and report["problems"] == []
     seen = {(c["artifact"], c["case"]) for c in report["comparisons"]}
-    for artifact in ("stage1.onnx", "stage2.onnx", "model.py"):
+    for artifact in ("stage1.onnx", "stage2.onnx", "model.py", "model.pt2", "model.onnx"):
         for case in ("batch1", "batch4", "digits_test"):
             assert (artifact, case) in seen
     assert max(c["max_abs"] for c in report["comparisons"]) <= FLOAT32_TOL
@@ -105,6 +105,28 @@ print(err, heavy)
     err, heavy = proc.stdout.split(" ", 1)
     assert float(err) <= FLOAT32_TOL
     assert heavy.strip() == "[]"
+
+
+def test_the_deployable_files_load_as_users_load_them(converted):
+    """model.pt2 with torch alone, at a batch size export never saw; model.onnx in
+    onnxruntime with model.py's input name and layout, and a dynamic batch."""
+    out, _ = converted
+    code = f"""
+import json, numpy as np, torch, onnxruntime as ort
+data = np.load({str(out / artifacts.REFERENCE)!r})
+x = data["input/digits_test/input_1"][:7].transpose(0, 3, 1, 2).copy()
+expected = data["output/digits_test/predictions"][:7]
+net = torch.export.load({str(out / artifacts.MODEL_PT2)!r}).module()
+pt2 = float(np.abs(net(input_1=torch.from_numpy(x)).detach().numpy() - expected).max())
+session = ort.InferenceSession({str(out / artifacts.MODEL_ONNX)!r})
+(port,) = session.get_inputs()
+onnx = float(np.abs(session.run(None, {{"input_1": x}})[0] - expected).max())
+print(json.dumps([pt2, onnx, port.name, port.shape]))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    pt2, onnx_error, name, shape = json.loads(proc.stdout.splitlines()[-1])
+    assert pt2 <= FLOAT32_TOL and onnx_error <= FLOAT32_TOL
+    assert name == "input_1" and isinstance(shape[0], str) and shape[1:] == [1, 28, 28]
 
 
 def test_makefile_chains_the_stage_commands():

@@ -27,6 +27,10 @@ def test_a_clean_result_has_no_problem():
         ({"trainable": False}, "some parameters do not require grad"),
         ({"torch_export_error": "TypeError: x"}, "torch.export fails: TypeError: x"),
         (
+            {"onnx_export_error": "RuntimeError: no aten::foo"},
+            "torch.onnx.export fails: RuntimeError: no aten::foo",
+        ),
+        (
             {"accuracy": [{"case": "digits_test", "top1_agreement": 0.99, "passed": False}]},
             "digits_test: top-1 agreement with Keras 99.00%",
         ),

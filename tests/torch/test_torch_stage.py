@@ -261,12 +261,17 @@ def _swish_gelu_branch():
     )
 
 
+ULPS = 2  # fused vs composed activation kernels: rounding differs by CPU
+
+
 @pytest.mark.parametrize(
     ("graph", "shape"), [(_branchy, (2, 2, 5, 5)), (_swish_gelu_branch, (2, 3, 4))]
 )
 def test_lowering_leaves_plain_torch_that_computes_the_same(graph, shape):
     """Lowering replaces every onnx2torch wrapper; the lowered GraphModule (whose expression
-    modules run the very text model.py gets) computes bit for bit what onnx2torch's did."""
+    modules run the very text model.py gets) computes what onnx2torch's did, to the last
+    bits: a fused kernel (``F.silu`` for ``x * sigmoid(x)``) rounds like the composed form on
+    some CPUs and one ulp apart on others (seen on an AVX2 machine), hence ULPS."""
     from onnx2torch import convert
     from onnx2torch.utils.common import OnnxToTorchModule
     from pipeline.torch_stage import lowering
@@ -277,7 +282,7 @@ def test_lowering_leaves_plain_torch_that_computes_the_same(graph, shape):
     counts = lowering.lower(gm)
     assert counts["wrappers"] > 0
     assert not any(isinstance(m, OnnxToTorchModule) for m in gm.modules())
-    torch.testing.assert_close(gm(x), expected, rtol=0, atol=0)
+    torch.testing.assert_close(gm(x), expected, rtol=ULPS * torch.finfo(torch.float32).eps, atol=0)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,150 @@
+"""Stage 3's files for deployment, next to ``model.py``, each held to the Keras reference:
+
+- ``model.pt2``: ``torch.export.save`` of the emitted module's ExportedProgram, with a
+  dynamic batch dimension (load it with ``torch.export.load(path).module()``);
+- ``model.onnx``: that program exported back to ONNX by ``torch.onnx.export(dynamo=True)``,
+  with a dynamic batch and stage 2's input and output names and metadata (so that it takes
+  the inputs ``model.py`` takes, in the same layout). Keras -> ONNX -> torch -> ONNX.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+from torch.fx.experimental.symbolic_shapes import is_concrete_int
+
+from pipeline import artifacts, metadata
+from pipeline import reference as ref
+from pipeline.compare import Comparison
+
+log = logging.getLogger(__name__)
+# onnxscript's optimizer logs each skipped fold at INFO: not the user's concern
+logging.getLogger("onnxscript").setLevel(logging.WARNING)
+
+
+def open_axes(stage2: onnx.ModelProto) -> dict[str, list[int]]:
+    """Per graph input, the axes stage 2 leaves open (the batch; a sequence's length, an
+    image's size where Keras left them None)."""
+    return {
+        value.name: [
+            axis
+            for axis, dim in enumerate(value.type.tensor_type.shape.dim)
+            if not dim.HasField("dim_value")
+        ]
+        for value in stage2.graph.input
+    }
+
+
+def export_program(
+    model: torch.nn.Module, example: dict[str, torch.Tensor], axes: dict[str, list[int]]
+):
+    """(the ExportedProgram, None), or (None, why torch.export refused). The batch and every
+    other open axis of ``axes`` stay dynamic (``Dim.AUTO``: torch.export keeps the range the
+    module allows, an Embedding's table length bounding a sequence)."""
+    dynamic = {name: dict.fromkeys(axes.get(name, [0]), torch.export.Dim.AUTO) for name in example}
+    try:
+        with warnings.catch_warnings():
+            # nn.LSTM/GRU/RNN re-assign their _flat_weights while traced: noise, not a finding
+            warnings.filterwarnings("ignore", message=r"The tensor attributes .*_flat_weights")
+            program = torch.export.export(model, (), kwargs=example, dynamic_shapes=dynamic)
+    except Exception as exc:  # torch.export raises many types; the message is the finding
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return program, None
+
+
+def fixed_axes(program, axes: dict[str, list[int]]) -> dict[str, dict[int, int]]:
+    """The open axes torch.export fixed at the example's size: per input, axis -> size
+    (``nn.LSTM``/``GRU``/``RNN`` fix a sequence's length). ``model.pt2`` and ``model.onnx``
+    then run at that size only; ``model.py`` runs at any."""
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    fixed: dict[str, dict[int, int]] = {}
+    for spec in program.graph_signature.input_specs:
+        if spec.kind != torch.export.graph_signature.InputKind.USER_INPUT:
+            continue
+        shape = placeholders[spec.arg.name].meta["val"].shape
+        for axis in axes.get(spec.arg.name, []):
+            if is_concrete_int(shape[axis]):  # a plain size, or a symbol pinned to one
+                fixed.setdefault(spec.arg.name, {})[axis] = int(shape[axis])
+    return fixed
+
+
+def runnable_cases(reference: ref.Reference, perms: dict, fixed: dict) -> list[str]:
+    """The reference cases whose (torch-layout) inputs have the sizes ``fixed`` keeps."""
+    runnable = []
+    for case_name, case in reference.cases.items():
+        feeds = metadata.adapt_inputs(case.inputs, perms)
+        if all(
+            feeds[name].shape[axis] == size
+            for name, sizes in fixed.items()
+            for axis, size in sizes.items()
+        ):
+            runnable.append(case_name)
+    return runnable
+
+
+def write_pt2(program, path: Path) -> None:
+    torch.export.save(program, path)
+
+
+def write_onnx(program, path: Path, stage2: onnx.ModelProto) -> str | None:
+    """Export ``program`` to ONNX at ``path``; None, or why torch.onnx could not."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.onnx's deprecation and dynamo notices
+            exported = torch.onnx.export(program, dynamo=True, optimize=True, verbose=False)
+    except Exception as exc:  # torch.onnx raises many types; the message is the finding
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    graph = exported.model.graph
+    for value, original in zip(graph.inputs, stage2.graph.input, strict=True):
+        value.name = original.name
+    for value, original in zip(graph.outputs, stage2.graph.output, strict=True):
+        value.name = original.name
+    exported.model.metadata_props.update(
+        {p.key: p.value for p in stage2.metadata_props}
+        | {"pipeline.artifact": "model.onnx: model.py exported by torch.onnx (dynamo)"}
+    )
+    exported.save(path)
+    return None
+
+
+def pt2_comparisons(
+    path: Path, reference: ref.Reference, props: dict, cases: list[str]
+) -> list[Comparison]:
+    """``model.pt2`` loaded as a user would, on every reference case; a case it refuses to
+    run (a size its guards exclude) is a failed comparison with the reason."""
+    module = torch.export.load(path).module()
+    perms, out_perms = metadata.input_perms(props), metadata.output_perms(props)
+    found = []
+    with torch.no_grad():
+        for case_name, case in reference.cases.items():
+            if case_name not in cases:
+                continue
+            feeds = metadata.adapt_inputs(case.inputs, perms)
+            try:
+                result = module(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+            except Exception as exc:  # a guard of the exported program: the finding
+                raise RuntimeError(f"model.pt2 cannot run case {case_name}: {exc}") from exc
+            if isinstance(result, dict):
+                result = tuple(result[name] for name in reference.output_names)
+            result = result if isinstance(result, (tuple, list)) else (result,)
+            for name, actual in zip(reference.output_names, result, strict=True):
+                actual = metadata.to_keras_layout(name, actual.numpy(), out_perms)
+                found.append(reference.compare(artifacts.MODEL_PT2, case_name, name, actual))
+    return found
+
+
+def onnx_round_trip(
+    pt2: Path, path: Path, stage2: onnx.ModelProto, reference: ref.Reference, cases: list[str]
+) -> tuple[list[Comparison], str | None]:
+    """Write ``model.onnx`` from the saved ``model.pt2`` and run it in onnxruntime on
+    ``cases``: (its comparisons, None), or ([], why it could not be exported)."""
+    from pipeline import ort
+
+    error = write_onnx(torch.export.load(pt2), path, stage2)
+    if error is not None:
+        return [], error
+    return ort.check_against(onnx.load(path), reference, artifacts.MODEL_ONNX, tuple(cases)), None
