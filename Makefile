@@ -69,9 +69,10 @@ bench: $(VENV)/.installed
 	test -f $(OUT)/model.py || $(MAKE) convert MODEL=$(MODEL) OUT=$(OUT)
 	$(PY) -m pipeline bench $(OUT) --model $(MODEL)
 
-# Convert the whole zoo (slow: tens of minutes) and write docs/zoo.md; ZOO="a b" for some.
+# Convert the whole zoo (slow: tens of minutes) and write docs/zoo.md; ZOO="a b" for some,
+# JOBS=N conversions at once (default 1: the seconds in the table are then uncontended).
 zoo: $(VENV)/.installed
-	$(PY) -m pipeline zoo $(ZOO)
+	$(PY) -m pipeline zoo $(ZOO) --jobs $(if $(filter command line,$(origin JOBS)),$(JOBS),1)
 
 # Random Keras models through every stage (models/fuzz.py): N of them from seed SEED,
 # build/fuzz/fuzz.json and a shrunk reproducer spec per bug (about 15 s a model, JOBS at once).

@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="conversions at once")
     p = sub.add_parser("zoo", help="convert many models and write docs/zoo.md")
     p.add_argument("models", nargs="*", help="default: pipeline.zoo.ZOO")
+    p.add_argument("--jobs", type=int, default=1, help="conversions at once")
     p = sub.add_parser("convert", help="all four stages, each in its own process")
     p.add_argument("model")
     p.add_argument("out_dir", type=Path, nargs="?")
@@ -86,6 +87,12 @@ def _loading_options(parser: argparse.ArgumentParser) -> None:
         help="let Keras run the Python code a Lambda layer stored in the file (safe_mode=False); "
         "only for files you trust",
     )
+    parser.add_argument(
+        "--memory-budget",
+        metavar="SIZE",
+        help="memory the conversion may use, such as 8G (default: what is available now); "
+        "a model file that needs more is refused before it is read",
+    )
 
 
 def _every_pass(parser: argparse.ArgumentParser) -> None:
@@ -99,15 +106,17 @@ def _every_pass(parser: argparse.ArgumentParser) -> None:
 
 def _export_flags(args: argparse.Namespace) -> list[str]:
     flags = ["--custom-objects", str(args.custom_objects)] if args.custom_objects else []
-    return flags + (["--unsafe-deserialization"] if args.unsafe_deserialization else [])
+    flags += ["--unsafe-deserialization"] if args.unsafe_deserialization else []
+    return flags + (["--memory-budget", args.memory_budget] if args.memory_budget else [])
 
 
 def stage_argv(command: str, args: argparse.Namespace) -> list:
     """The positional arguments of ``run`` for a stage command."""
     if command == "export":
-        from models import LoadOptions
+        from models import LoadOptions, memory
 
-        options = LoadOptions(args.custom_objects, args.unsafe_deserialization)
+        budget = memory.parse_size(args.memory_budget) if args.memory_budget else None
+        options = LoadOptions(args.custom_objects, args.unsafe_deserialization, budget)
         return [args.model, args.out_dir or default_out(args.model), options]
     if command in ("passes", "torch"):
         reference = args.reference or args.src.parent / artifacts.REFERENCE
@@ -172,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "zoo":
             from pipeline import zoo
 
-            return zoo.main(args.models)
+            return zoo.main(args.models, args.jobs)
         if args.command == "bench":
             from pipeline import bench
 
