@@ -18,10 +18,10 @@ from pathlib import Path
 import onnx
 import pytest
 
-from pipeline import artifacts
+from pipeline import artifacts, batch
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKERS = 2  # conversions at once (each is four stage processes one after the other)
+WORKERS = 2  # batches at once (each is three stage processes one after the other)
 
 
 # case -> stage 1's ops for the layer, stage 2's ops, model.py's torch modules (each a sorted,
@@ -46,36 +46,28 @@ def _cases() -> list[str]:
 CASES = _cases()
 
 
-def _stages(case: str, out: Path) -> list[list[str]]:
-    """export, passes and torch: each verifies its artifact against Keras (the check stage
-    would run the same comparisons again; tests/e2e/test_convert.py runs it)."""
-    return [
-        ["export", f"layer:{case}", str(out)],
-        ["passes", str(out / artifacts.STAGE1), str(out / artifacts.STAGE2)],
-        ["torch", str(out / artifacts.STAGE2), str(out)],
-    ]
+STAGES = ("export", "passes", "torch")  # each verifies its artifact against Keras (the
+# check stage would run the same comparisons again; tests/e2e/test_convert.py runs it)
 
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    """Every case through the stages, WORKERS batches at once (``pipeline.batch``: one
+    process per stage for a batch's cases, the imports paid once)."""
     root = tmp_path_factory.mktemp("layers")
-
-    def convert(case: str):
-        out, stdout, stderr = root / case, [], []
-        for stage in _stages(case, out):
-            command = [sys.executable, "-m", "pipeline", *stage]
-            proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-            stdout.append(proc.stdout)
-            stderr.append(proc.stderr)
-            if proc.returncode:
-                break
-        whole = subprocess.CompletedProcess(
-            proc.args, proc.returncode, "".join(stdout), "".join(stderr)
-        )
-        return case, (out, whole)
-
+    models = [f"layer:{case}" for case in CASES]
+    chunks = [models[i::WORKERS] for i in range(WORKERS)]
     with ThreadPoolExecutor(WORKERS) as pool:
-        return dict(pool.map(convert, CASES))
+        results = {}
+        for found in pool.map(lambda chunk: batch.convert(chunk, root, STAGES), chunks):
+            results.update(found)
+    return {
+        case: (
+            root / batch.dir_name(model),
+            subprocess.CompletedProcess([], results[model]["exit"], "", results[model]["error"]),
+        )
+        for case, model in zip(CASES, models, strict=True)
+    }
 
 
 def _facts(out: Path) -> dict:
@@ -132,3 +124,20 @@ def test_one_layer_converts_or_is_refused_as_recorded(case, converted):
         rows = [f"  {json.dumps(c)}: {json.dumps(EXPECTED[c])}" for c in CASES if c in EXPECTED]
         GOLDEN.write_text("{\n" + ",\n".join(rows) + "\n}\n")
     assert facts == EXPECTED[case]
+
+
+def test_a_batch_converts_as_a_fresh_process_does(converted, tmp_path):
+    """A case late in its batch (after other models were built in the same export process)
+    gives the very files a process of its own gives (``pipeline.batch`` forgets each model's
+    Keras state)."""
+    case = CASES[-1]
+    for stage in (
+        ["export", f"layer:{case}", str(tmp_path)],
+        ["passes", str(tmp_path / artifacts.STAGE1), str(tmp_path / artifacts.STAGE2)],
+        ["torch", str(tmp_path / artifacts.STAGE2), str(tmp_path)],
+    ):
+        command = [sys.executable, "-m", "pipeline", *stage]
+        subprocess.run(command, cwd=ROOT, capture_output=True, check=True)
+    out, _ = converted[case]
+    for name in (artifacts.STAGE2, artifacts.MODEL_PY):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name

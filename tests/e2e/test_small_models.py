@@ -9,12 +9,13 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import onnx
 import pytest
 
-from pipeline import artifacts
+from pipeline import artifacts, batch
 from pipeline.compare import FLOAT32_TOL
 from pipeline.zoo import SMALL, convert_one
 from tests.e2e.golden import assert_model_py_matches
@@ -44,10 +45,23 @@ def _convert(model: str, out: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
+    """Every small model through the four stages, in two batches at once
+    (``pipeline.batch``: one process per stage for a batch, the imports paid once)."""
+    root = tmp_path_factory.mktemp("small")
+    chunks = [list(CONVERTING[i::2]) for i in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        results = {}
+        for found in pool.map(lambda chunk: batch.convert(chunk, root), chunks):
+            results.update(found)
+    return {name: (root / batch.dir_name(name), results[name]) for name in CONVERTING}
+
+
 @pytest.mark.parametrize("name", CONVERTING)
-def test_small_model_converts(name, tmp_path):
-    proc = _convert(name, tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_small_model_converts(name, converted):
+    tmp_path, result = converted[name]
+    assert result["exit"] == 0, result["error"][-3000:]
     report = json.loads((tmp_path / artifacts.REPORT).read_text())
     assert report["passed"]
     torch_facts = report["torch"]
