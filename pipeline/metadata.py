@@ -25,6 +25,8 @@ MODEL_NAME = "keras.model_name"
 LAYERS = "keras.layers"  # JSON list of [layer name, class name], in model order
 PARAM_COUNT = "keras.param_count"  # the weight count the PyTorch port must have
 USE_BIAS = "keras.use_bias"  # JSON list of the layers built with use_bias=True
+# JSON {layer: momentum} of the BatchNormalization layers: torch's momentum is 1 - Keras'
+BATCHNORM_MOMENTUM = "keras.batchnorm_momentum"
 # JSON list: the Keras model returns a dict, with these keys (the ONNX outputs' names, in order)
 OUTPUT_KEYS = "keras.output_keys"
 INPUT_LAYOUT_PREFIX = "keras.input_layout."  # per input: NHWC, NWC, ... or "" if not spatial

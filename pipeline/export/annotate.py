@@ -110,6 +110,13 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
         metadata.USE_BIAS: json.dumps(
             [name for name, layer in qualified.items() if getattr(layer, "use_bias", False)]
         ),
+        metadata.BATCHNORM_MOMENTUM: json.dumps(
+            {
+                name: float(layer.momentum)
+                for name, layer in qualified.items()
+                if isinstance(layer, keras.layers.BatchNormalization)
+            }
+        ),
         "keras.version": keras.__version__,
         "tensorflow.version": tf.__version__,
         "tf2onnx.version": tf2onnx.__version__,

@@ -92,6 +92,16 @@ def _drop_domains(gm: torch.fx.GraphModule) -> None:
     gm.recompile()
 
 
+def _keras_momentum(gm: torch.fx.GraphModule, info, momentum: dict[str, float]) -> None:
+    """Each BatchNorm module gets its Keras layer's momentum, the other way round: Keras
+    keeps ``m`` of the running statistic per batch, torch replaces ``momentum`` of it."""
+    for name, module in gm.named_modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and name in info:
+            layer = info[name].layer.rsplit(" (", 1)[0]
+            if layer in momentum:
+                module.momentum = round(1.0 - momentum[layer], 12)
+
+
 def emit_source(
     proto: onnx.ModelProto, gm: torch.fx.GraphModule, origin: str
 ) -> tuple[str, dict[str, torch.Tensor]]:
@@ -99,7 +109,9 @@ def emit_source(
     weights = {t.name for t in proto.graph.initializer if t.doc_string == metadata.KERAS_WEIGHT}
     props = {p.key: p.value for p in proto.metadata_props}
     keys = json.loads(props[metadata.OUTPUT_KEYS]) if metadata.OUTPUT_KEYS in props else None
-    emitted = emit.emit(gm, _node_info(proto), weights, keys)
+    info = _node_info(proto)
+    _keras_momentum(gm, info, json.loads(props.get(metadata.BATCHNORM_MOMENTUM, "{}")))
+    emitted = emit.emit(gm, info, weights, keys)
     text = source.render(
         keras_name=props.get(metadata.MODEL_NAME, proto.graph.name or "model"),
         source=origin,

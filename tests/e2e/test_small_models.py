@@ -32,6 +32,8 @@ NESTED_MODULES = {
     "nested_sequential": ("block1_conv", "block1_bn", "block2_conv", "block2_pool", "head"),
     "transfer": ("mobilenetv2_0_35_64_Conv1", "mobilenetv2_0_35_64_block_1_expand", "head"),
 }  # model.py compared whole (LeNet4's: test_convert.py)
+# Constructor lines model.py must hold (Keras BatchNormalization momentum 0.99 -> torch 0.01)
+INIT_LINES = {"bn_block": ("self.stem_bn = nn.BatchNorm2d(8, eps=0.001, momentum=0.01)",)}
 # A shared Keras layer is one module, called once per call of the layer
 SHARED_MODULES = {"siamese": {"encoder_conv": 2, "encoder_bn": 2, "encoder_embed": 2, "project": 2}}
 
@@ -86,6 +88,8 @@ def test_small_model_converts(name, converted):
     assert "onnx2torch" not in text
     if name in MODEL_PY_GOLDEN:
         assert_model_py_matches(name, text)
+    for line in INIT_LINES.get(name, ()):
+        assert line in text, line
     for module in NESTED_MODULES.get(name, ()):
         assert f"        self.{module} = nn." in text, module
     for module, calls in SHARED_MODULES.get(name, {}).items():
