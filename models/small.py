@@ -264,11 +264,13 @@ def siamese() -> keras.Model:
 
 def transfer() -> keras.Model:
     """Transfer learning: MobileNetV2 (include_top=False, alpha 0.35) called as a layer, after
-    augmentation layers (identity at inference) and Rescaling; a new pooled Dense head."""
+    augmentation layers (identity at inference) and Rescaling, and frozen (trainable=False,
+    as when training only the new head); a new pooled Dense head."""
     keras.utils.set_random_seed(SEED)
     base = keras.applications.MobileNetV2(
         input_shape=(64, 64, 3), alpha=0.35, include_top=False, weights=None
     )
+    base.trainable = False
     inputs = keras.Input((64, 64, 3), name="image")
     x = L.RandomFlip(name="flip")(inputs)
     x = L.RandomRotation(0.1, name="rotate")(x)

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import onnx
 
-from pipeline import artifacts, compare, ort
+from pipeline import artifacts, ort
 from pipeline import reference as ref
 from pipeline.compare import Comparison
 from pipeline.errors import MismatchError, PipelineError
+from pipeline.problems import found_in
 from pipeline.report import StageReport, digest
 
 
@@ -97,7 +98,7 @@ def run(out_dir: Path) -> StageReport:
             "file_sizes": {p.name: p.stat().st_size for p in files},
         },
     )
-    problems = stale(out_dir) + compare.problems(comparisons, torch_result)
+    problems = stale(out_dir) + found_in(comparisons, torch_result)
     artifacts.write_json(
         report_path, {**report.to_json(), "passed": not problems, "problems": problems}
     )

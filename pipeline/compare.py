@@ -8,7 +8,7 @@ in the hundreds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -171,27 +171,3 @@ def accuracy(
         top1_agreement=agreement,
         passed=agreement >= TOP1_AGREEMENT_REQUIRED,
     )
-
-
-def problems(comparisons: Iterable[Comparison], torch_result: Mapping) -> list[str]:
-    """Everything that makes a conversion fail, one line each: an output over its tolerance,
-    a top-1 disagreement on a labelled case, a parameter count other than Keras', a parameter
-    that does not require grad, ``torch.export`` failing. ``torch_result`` is what
-    ``pipeline.torch_stage.verify`` found. The torch stage (before it writes) and the check
-    stage hold a conversion to this one list."""
-    found = [c.describe() for c in comparisons if not c.passed]
-    found += [
-        f"{a['case']}: top-1 agreement with Keras {a['top1_agreement']:.2%}"
-        for a in torch_result["accuracy"]
-        if not a["passed"]
-    ]
-    keras, torch_count = torch_result["keras_param_count"], torch_result["param_count"]
-    if keras >= 0 and torch_count != keras:
-        found.append(f"{torch_count} parameters, Keras has {keras}")
-    if not torch_result["trainable"]:
-        found.append("some parameters do not require grad")
-    if torch_result["torch_export_error"]:
-        found.append(f"torch.export fails: {torch_result['torch_export_error']}")
-    if torch_result.get("onnx_export_error"):
-        found.append(f"torch.onnx.export fails: {torch_result['onnx_export_error']}")
-    return found

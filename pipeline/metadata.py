@@ -27,6 +27,10 @@ PARAM_COUNT = "keras.param_count"  # the weight count the PyTorch port must have
 USE_BIAS = "keras.use_bias"  # JSON list of the layers built with use_bias=True
 # JSON {layer: momentum} of the BatchNormalization layers: torch's momentum is 1 - Keras'
 BATCHNORM_MOMENTUM = "keras.batchnorm_momentum"
+# JSON list of the layers with weights that Keras freezes (trainable=False), and how many
+# parameters their torch modules hold (they get requires_grad=False)
+FROZEN_LAYERS = "keras.frozen_layers"
+FROZEN_PARAM_COUNT = "keras.frozen_param_count"
 # JSON list: the Keras model returns a dict, with these keys (the ONNX outputs' names, in order)
 OUTPUT_KEYS = "keras.output_keys"
 INPUT_LAYOUT_PREFIX = "keras.input_layout."  # per input: NHWC, NWC, ... or "" if not spatial

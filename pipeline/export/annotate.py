@@ -1,6 +1,6 @@
 """Provenance of stage 1's ONNX: each node's Keras layer in its ``doc_string`` (Netron shows it
 as the node's description), the model's Keras facts in ``metadata_props``
-(``pipeline.metadata`` names the keys), and the weight count the PyTorch port must have."""
+(``pipeline.metadata`` names the keys; the weight counts come from ``counts``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import tensorflow as tf
 import tf2onnx
 
 from pipeline import metadata
-from pipeline.export.tf2onnx_export import all_layers, input_name
+from pipeline.export import counts
+from pipeline.export.tf2onnx_export import input_name
 
 _SCOPE_SUFFIX = re.compile(r"_\d+$")
 
@@ -54,35 +55,6 @@ def _layer_for(node_name: str, layers: Mapping[str, str]) -> str | None:
     return found
 
 
-def inference_weight_count(model: keras.Model) -> int:
-    """The weight count the PyTorch port must have: Keras' trainable + non-trainable
-    weights, less Normalization's (its mean and variance are constants, not trainable, in
-    PyTorch; its ``count`` is a tally only ``adapt()`` reads), plus the gamma/beta that a
-    BatchNormalization or LayerNormalization with ``scale=False``/``center=False`` leaves out
-    (``nn.BatchNorm2d``/``nn.LayerNorm`` always have them, at 1 and 0), plus the second bias
-    ``nn.LSTM``/``nn.RNN`` have where Keras LSTM/SimpleRNN have one (GRU has both)."""
-    count = model.count_params()
-    for layer in all_layers(model):
-        if isinstance(layer, keras.layers.Normalization):  # mean/variance: torch constants
-            count -= sum(int(w.numpy().size) for w in layer.weights)
-        norms = (keras.layers.BatchNormalization, keras.layers.LayerNormalization)
-        if isinstance(layer, (*norms, keras.layers.GroupNormalization)):
-            missing = (not layer.scale) + (not layer.center)
-            if missing and isinstance(layer, keras.layers.BatchNormalization):
-                count += missing * int(layer.moving_mean.shape[0])
-            elif missing:  # stage 1 writes LayerNormalization over the last axis only
-                count += missing * int(layer.input.shape[-1])
-        cells = (
-            [layer.forward_layer, layer.backward_layer]
-            if hasattr(layer, "forward_layer")
-            else [layer]
-        )
-        for cell in cells:
-            if type(cell) in (keras.layers.LSTM, keras.layers.SimpleRNN) and cell.use_bias:
-                count += int(cell.cell.bias.shape[0])  # torch's bias_hh (zero) next to bias_ih
-    return count
-
-
 def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     """Write each node's Keras layer into its doc_string and the model facts into metadata."""
     qualified = qualified_layers(model)
@@ -106,10 +78,11 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     facts = {
         metadata.MODEL_NAME: model.name,
         metadata.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
-        metadata.PARAM_COUNT: str(inference_weight_count(model)),
+        metadata.PARAM_COUNT: str(counts.inference_weight_count(model)),
         metadata.USE_BIAS: json.dumps(
             [name for name, layer in qualified.items() if getattr(layer, "use_bias", False)]
         ),
+        **counts.frozen(qualified),
         metadata.BATCHNORM_MOMENTUM: json.dumps(
             {
                 name: float(layer.momentum)

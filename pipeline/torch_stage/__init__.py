@@ -19,8 +19,9 @@ from onnx2torch import convert
 
 from pipeline import artifacts, metadata
 from pipeline import reference as ref
-from pipeline.compare import Comparison, problems
+from pipeline.compare import Comparison
 from pipeline.errors import BadInputError, MismatchError, UnsupportedError
+from pipeline.problems import found_in
 from pipeline.report import StageReport
 from pipeline.torch_stage import converters, deploy, emit, source, verify
 
@@ -75,7 +76,7 @@ def _write_verified(text: str, state: dict, out_dir: Path, src: Path, proto, ref
                 tmp_pt2, tmp_onnx, proto, reference_data, result["deploy_cases"]
             )
             comparisons += tuple(found)
-        failed = problems(comparisons, result)
+        failed = found_in(comparisons, result)
         if failed:
             raise MismatchError("the emitted PyTorch module fails its checks: " + "; ".join(failed))
     return comparisons, result
@@ -111,7 +112,8 @@ def emit_source(
     keys = json.loads(props[metadata.OUTPUT_KEYS]) if metadata.OUTPUT_KEYS in props else None
     info = _node_info(proto)
     _keras_momentum(gm, info, json.loads(props.get(metadata.BATCHNORM_MOMENTUM, "{}")))
-    emitted = emit.emit(gm, info, weights, keys)
+    frozen = frozenset(json.loads(props.get(metadata.FROZEN_LAYERS, "[]")))
+    emitted = emit.emit(gm, info, weights, keys, frozen)
     text = source.render(
         keras_name=props.get(metadata.MODEL_NAME, proto.graph.name or "model"),
         source=origin,
@@ -120,6 +122,8 @@ def emit_source(
         init=emitted.init,
         dict_outputs=keys is not None,
         forward=emitted.forward,
+        frozen=emitted.frozen,
+        frozen_batchnorm=emitted.frozen_batchnorm,
     )
     return text, emitted.state
 

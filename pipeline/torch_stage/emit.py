@@ -26,6 +26,7 @@ import torch
 from torch import fx
 
 from pipeline.errors import UnsupportedError
+from pipeline.torch_stage import frozen as frozen_modules
 from pipeline.torch_stage import lowering, printing, shared
 from pipeline.torch_stage.lowering.graph import attr
 from pipeline.torch_stage.naming import Naming, name_values
@@ -46,6 +47,9 @@ class Emitted:
     init: list[str]
     forward: list[str]
     state: dict[str, torch.Tensor] = field(default_factory=dict)
+    # the modules of layers Keras freezes, and of those the BatchNorms (kept in eval mode)
+    frozen: list[str] = field(default_factory=list)
+    frozen_batchnorm: list[str] = field(default_factory=list)
 
 
 def emit(
@@ -53,16 +57,20 @@ def emit(
     info: Mapping[str, NodeInfo],
     weights: set[str] = frozenset(),
     output_keys: list[str] | None = None,
+    frozen: frozenset[str] = frozenset(),
 ) -> Emitted:
     """``weights``: the ONNX initializers that hold Keras weights (metadata.KERAS_WEIGHT);
-    ``output_keys``: forward returns a dict with these keys (the Keras model does)."""
+    ``output_keys``: forward returns a dict with these keys (the Keras model does);
+    ``frozen``: the Keras layers with trainable=False (their modules' parameters do not
+    require grad)."""
     onnx_names = _onnx_names(gm)  # before lowering: the wrappers carry the ONNX mapping
     lowering.lower(gm)
     shared.share(gm, {name: node.layer for name, node in info.items()})
     written = _writings(gm, info)
     keras_weights = {node for node, name in onnx_names.items() if name in weights}
     naming = name_values(gm, written, keras_weights)
-    return render(gm, info, written, naming, output_keys)
+    emitted = render(gm, info, written, naming, output_keys)
+    return frozen_modules.freeze(emitted, gm, info, frozen)
 
 
 def _writings(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> dict[str, Written]:

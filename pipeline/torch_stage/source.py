@@ -21,7 +21,7 @@ Outputs{dict_note}:
 Use (needs only torch):
     model = load()  # {class_name} with the weights in weights.pt next to this file
     {use}
-{speed}"""
+{frozen}{speed}"""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class {class_name}(nn.Module):
         super().__init__()
 {init}
 
-    def forward(self, {params}) -> {returns}:
+{train}    def forward(self, {params}) -> {returns}:
 {forward}
 
 
@@ -80,6 +80,32 @@ folded into the convolutions (make bench measures each way and both):
 """
 
 
+FROZEN = """
+Frozen in Keras (trainable=False): {count} of its modules, set requires_grad_(False) at the
+end of __init__ ({first}, ...); their parameters stay as trained unless you unfreeze them.
+"""
+
+# A frozen Keras BatchNormalization runs in inference mode even while the model trains.
+TRAIN = """    def train(self, mode: bool = True) -> {class_name}:
+        \"\"\"As Keras: the BatchNorm layers it freezes run in inference mode in training too.\"\"\"
+        super().train(mode)
+        for module in (
+{modules}
+        ):
+            module.eval()
+        return self
+
+"""
+
+
+def _frozen(cls: str, frozen: list[str], frozen_batchnorm: list[str]) -> tuple[str, str]:
+    """The docstring's note on frozen modules and the ``train`` override, or ("", "")."""
+    note = FROZEN.format(count=len(frozen), first=frozen[0]) if frozen else ""
+    modules = "\n".join(f"            self.{m}," for m in frozen_batchnorm)
+    train = TRAIN.format(class_name=cls, modules=modules) if frozen_batchnorm else ""
+    return note, train
+
+
 def render(
     *,
     keras_name: str,
@@ -89,8 +115,11 @@ def render(
     init: list[str],
     forward: list[str],
     dict_outputs: bool = False,
+    frozen: list[str] = (),
+    frozen_batchnorm: list[str] = (),
 ) -> str:
     cls = class_name(keras_name)
+    frozen_note, train = _frozen(cls, list(frozen), list(frozen_batchnorm))
     indent = " " * 8
     tensor = "torch.Tensor"
     returns = tensor if len(outputs) == 1 else f"tuple[{', '.join([tensor] * len(outputs))}]"
@@ -113,4 +142,6 @@ def render(
         forward="\n".join(indent + line for line in forward),
         use=f"{results} = model({', '.join(p.name for p in inputs)})",
         speed=SPEED if any("nn.Conv2d(" in line for line in init) else "",
+        frozen=frozen_note,
+        train=train,
     )

@@ -95,9 +95,18 @@ def verify(
         "param_count": param_count(model),
         "constant_count": constant_count(model),
         "keras_param_count": keras_count,
-        "trainable": all(p.requires_grad for p in model.parameters()),
+        **_frozen_counts(model, props),
         **deployed,
         "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
+    }
+
+
+def _frozen_counts(model: torch.nn.Module, props: dict) -> dict[str, int]:
+    """Parameters that do not require grad, and how many the layers Keras freezes hold: the
+    two must be equal (a frozen base stays frozen, nothing else is)."""
+    return {
+        "frozen_param_count": sum(p.numel() for p in model.parameters() if not p.requires_grad),
+        "keras_frozen_param_count": int(props.get(metadata.FROZEN_PARAM_COUNT, 0)),
     }
 
 

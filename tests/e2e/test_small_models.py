@@ -34,6 +34,8 @@ NESTED_MODULES = {
 }  # model.py compared whole (LeNet4's: test_convert.py)
 # Constructor lines model.py must hold (Keras BatchNormalization momentum 0.99 -> torch 0.01)
 INIT_LINES = {"bn_block": ("self.stem_bn = nn.BatchNorm2d(8, eps=0.001, momentum=0.01)",)}
+# Models with a frozen (trainable=False) part: the parameters Keras freezes
+FROZEN = {"transfer": 396128}  # MobileNetV2's; the new head trains
 # A shared Keras layer is one module, called once per call of the layer
 SHARED_MODULES = {"siamese": {"encoder_conv": 2, "encoder_bn": 2, "encoder_embed": 2, "project": 2}}
 
@@ -88,6 +90,10 @@ def test_small_model_converts(name, converted):
     assert "onnx2torch" not in text
     if name in MODEL_PY_GOLDEN:
         assert_model_py_matches(name, text)
+    frozen = FROZEN.get(name, 0)
+    assert torch_facts["frozen_param_count"] == torch_facts["keras_frozen_param_count"] == frozen
+    if frozen:
+        _assert_frozen_part_stays_frozen(tmp_path)
     for line in INIT_LINES.get(name, ()):
         assert line in text, line
     for module in NESTED_MODULES.get(name, ()):
@@ -95,6 +101,27 @@ def test_small_model_converts(name, converted):
     for module, calls in SHARED_MODULES.get(name, {}).items():
         assert text.count(f"        self.{module} = nn.") == 1, module
         assert text.count(f"self.{module}(") == calls, module
+
+
+def _assert_frozen_part_stays_frozen(out: Path) -> None:
+    """In train mode a frozen BatchNorm stays in eval mode (as Keras runs it) and one SGD step
+    leaves every frozen parameter as it was, while the head moves."""
+    code = """
+import torch, model
+net = model.load().train()
+norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+before = {k: v.clone() for k, v in net.state_dict().items()}
+optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+net(torch.randn(2, 3, 64, 64)).square().sum().backward()
+optimizer.step()
+after = net.state_dict()
+moved = sorted({k.split(".")[0] for k in before if not torch.equal(before[k], after[k])})
+print(sum(m.training for m in norms), len(norms), moved)
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=out, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.split(" ", 2) == ["0", "52", "['head']\n"], proc.stdout
 
 
 def test_a_keras_applications_model_converts(tmp_path):

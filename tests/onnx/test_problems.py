@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.compare import compare, problems
+from pipeline.compare import compare
+from pipeline.problems import found_in as problems
 
 GOOD = {
     "accuracy": [{"case": "digits_test", "top1_agreement": 1.0, "passed": True}],
     "keras_param_count": 10,
     "param_count": 10,
-    "trainable": True,
+    "frozen_param_count": 0,
+    "keras_frozen_param_count": 0,
     "torch_export_error": None,
 }
 
@@ -24,7 +26,8 @@ def test_a_clean_result_has_no_problem():
     ("change", "expected"),
     [
         ({"param_count": 9}, "9 parameters, Keras has 10"),
-        ({"trainable": False}, "some parameters do not require grad"),
+        ({"frozen_param_count": 4}, "4 parameters do not require grad, Keras freezes 0"),
+        ({"keras_frozen_param_count": 6}, "0 parameters do not require grad, Keras freezes 6"),
         ({"torch_export_error": "TypeError: x"}, "torch.export fails: TypeError: x"),
         (
             {"onnx_export_error": "RuntimeError: no aten::foo"},

@@ -89,7 +89,7 @@ def test_emitted_source_is_plain_pytorch(tmp_path):
     assert "onnx" not in text.replace("stage2.onnx", "")
     assert report.passed
     assert report.details["module_types"] == ["Conv2d", "Flatten", "Linear", "MaxPool2d"]
-    assert report.details["param_count"] == 261 and report.details["trainable"]
+    assert report.details["param_count"] == 261 and report.details["frozen_param_count"] == 0
     assert report.details["torch_export_error"] is None
     assert max(c.max_rel for c in report.comparisons) <= 1e-5
 
@@ -217,7 +217,7 @@ def test_a_keras_weight_outside_any_module_is_a_parameter(tmp_path):
     assert "self.scale_weight = nn.Parameter(torch.empty([3], dtype=torch.float32))" in text
     assert "x = x * self.scale_weight  # scale (LayerScale)" in text
     assert report.passed and report.details["param_count"] == 3
-    assert report.details["constant_count"] == 0 and report.details["trainable"]
+    assert report.details["constant_count"] == 0 and report.details["frozen_param_count"] == 0
 
 
 def test_prelu_after_a_dense_is_nn_prelu(tmp_path):
