@@ -47,7 +47,7 @@ def frozen(qualified: Mapping[str, object]) -> dict[str, str]:
     frozen = {
         name: layer
         for name, layer in qualified.items()
-        if not hasattr(layer, "layers") and layer.weights and not layer.trainable
+        if not hasattr(layer, "layers") and getattr(layer, "weights", None) and not layer.trainable
     }
     count = 0
     for layer in frozen.values():

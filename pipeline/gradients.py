@@ -1,0 +1,108 @@
+"""Gradient equivalence: does the converted module train as the Keras model does?
+
+``run(out_dir)`` runs both sides as processes
+(``pipeline.export.gradients`` with TensorFlow, ``pipeline.torch_stage.gradients`` with
+torch) on the same seeded linear loss of the ``batch4`` reference case, in inference mode,
+and compares
+
+- per Keras layer, its weights' gradients with the gradients of the torch module named after
+  it. The layouts differ (a conv kernel transposed, a Dense kernel's rows permuted after a
+  Flatten, LSTM gates reordered, attention's query/key/value packed into one tensor), but
+  each is a re-arrangement of the same numbers: the sorted values must agree. torch's second
+  recurrent bias (``bias_hh``, zero) has no Keras twin: its gradient equals ``bias_ih``'s and
+  is left out. Scaled by the layer's largest Keras gradient, within ``GRADIENT_TOL``;
+- the outputs on ``batch1`` after one SGD step of ``LEARNING_RATE`` on both sides (torch's
+  ``bias_hh`` left where it is), like any artifact (the bar of ``compare``).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import artifacts
+from pipeline import reference as ref
+from pipeline.compare import Comparison, compare
+
+GRADIENT_TOL = 1e-5  # scaled, as the outputs' bar: float32 sums in another order
+LEARNING_RATE = 0.01
+SECOND_BIAS = "bias_hh"
+
+
+@dataclass(frozen=True)
+class LayerGradient:
+    layer: str
+    module: str
+    values: int  # how many gradient values Keras has for the layer (torch must have as many)
+    torch_values: int
+    max_rel: float  # max |sorted torch - sorted Keras| / max |Keras|
+
+    @property
+    def passed(self) -> bool:
+        return self.values == self.torch_values and self.max_rel <= GRADIENT_TOL
+
+
+def attribute(layer: str) -> str:
+    """The module attribute a Keras layer's weights live in: 'block1/conv' -> 'block1_conv'."""
+    return re.sub(r"[^0-9A-Za-z_]", "_", layer)
+
+
+def compare_layers(keras: dict[str, np.ndarray], torch: dict[str, np.ndarray]) -> list:
+    by_layer: dict[str, list[np.ndarray]] = {}
+    for key, grad in keras.items():
+        by_layer.setdefault(key.rsplit("/", 1)[0], []).append(grad.ravel())
+    results = []
+    for layer, grads in by_layer.items():
+        module = attribute(layer)
+        mine = [
+            g.ravel()
+            for name, g in torch.items()
+            if name.split(".")[0] == module and SECOND_BIAS not in name.rsplit(".", 1)[-1]
+        ]
+        k = np.sort(np.concatenate(grads).astype(np.float64))
+        t = np.sort(np.concatenate(mine).astype(np.float64)) if mine else np.zeros(0)
+        scale = max(float(np.abs(k).max()), 1e-30)
+        error = float(np.abs(k - t).max()) / scale if k.shape == t.shape else float("inf")
+        results.append(LayerGradient(layer, module, k.size, t.size, error))
+    return results
+
+
+def _strip(data, prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)}
+
+
+def run(out_dir: Path) -> tuple[list[LayerGradient], list[Comparison]]:
+    """Both sides on ``out_dir`` (a converted named model: its ``keras_model.keras``)."""
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_npz, torch_npz = Path(tmp) / "keras.npz", Path(tmp) / "torch.npz"
+        for command in (
+            ["pipeline.export.gradients", out_dir, LEARNING_RATE, keras_npz],
+            ["pipeline.torch_stage.gradients", out_dir, LEARNING_RATE, keras_npz, torch_npz],
+        ):
+            proc = subprocess.run(
+                [sys.executable, "-m", *map(str, command)], capture_output=True, text=True
+            )
+            if proc.returncode:
+                raise RuntimeError(f"{command[0]} failed:\n{proc.stderr[-3000:]}")
+        keras, torch = np.load(keras_npz), np.load(torch_npz)
+        layers = compare_layers(_strip(keras, "grad/"), _strip(torch, "grad/"))
+        reference = ref.load(out_dir / artifacts.REFERENCE)
+        step = [
+            compare(
+                "after one SGD step",
+                "batch1",
+                name,
+                keras[f"after/{name}"],
+                torch[f"after/{name}"],
+                reference.tolerance,
+            )
+            for name in reference.output_names
+        ]
+    return layers, step
