@@ -3,10 +3,11 @@
 ``python -m pipeline.batch STAGE OUT_ROOT MODEL ...`` runs ``export``, ``passes``, ``torch``
 or ``check`` for each model (its artifacts in ``OUT_ROOT/<dir_name(model)>``, the files
 and functions of ``python -m pipeline <stage>``), one after the other, and writes
-``OUT_ROOT/batch-<stage>.json``: per model, its exit code and its error line (as the stage
-command prints it; a traceback for an error no stage named). A model's failure does not stop
-the others. ``convert(models, out_root)`` chains the four batch processes, each over the
-models still converting.
+``OUT_ROOT/batch-<stage>-<key>.json`` (``results_path``: the key tells batches over other
+models apart, which may share OUT_ROOT and run at once): per model, its exit code and its
+error line (as the stage command prints it; a traceback for an error no stage named). A
+model's failure does not stop the others. ``convert(models, out_root)`` chains the four
+batch processes, each over the models still converting.
 
 What it is for: a one-layer model converts in about a second, and each of its four stage
 processes first spends seconds importing TensorFlow or torch (``pipeline/zoo/startup.py``);
@@ -17,6 +18,7 @@ TensorFlow/torch rule); export forgets each model's Keras state before the next
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -48,6 +50,11 @@ def _arguments(stage: str, model: str, out: Path) -> list:
     }[stage]
 
 
+def results_path(out_root: Path, stage: str, models: list[str]) -> Path:
+    key = hashlib.sha256("\n".join(models).encode()).hexdigest()[:12]
+    return Path(out_root) / f"batch-{stage}-{key}.json"
+
+
 def run(stage: str, out_root: Path, models: list[str]) -> dict[str, dict]:
     module = importlib.import_module(STAGES[stage])
     results = {}
@@ -62,7 +69,7 @@ def run(stage: str, out_root: Path, models: list[str]) -> dict[str, dict]:
         finally:
             if stage == "export":
                 module.forget_models()
-    artifacts.write_json(out_root / f"batch-{stage}.json", results)
+    artifacts.write_json(results_path(out_root, stage, models), results)
     return results
 
 
@@ -77,7 +84,7 @@ def convert(models: list[str], out_root: Path, stages: tuple[str, ...] = ORDER) 
             break
         command = [sys.executable, "-m", "pipeline.batch", stage, str(out_root), *going]
         proc = subprocess.run(command, capture_output=True, text=True)
-        found = out_root / f"batch-{stage}.json"
+        found = results_path(out_root, stage, going)
         if proc.returncode or not found.is_file():  # the batch process itself died
             for m in going:
                 results[m] = {"exit": proc.returncode or 1, "error": proc.stderr[-3000:]}

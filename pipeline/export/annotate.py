@@ -66,9 +66,9 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
         if layer:
             owner[index] = layer
     # a nested model's own name is no orphan's layer: its nodes are its layers'
-    _inherit_owners(
-        graph, owner, [n for n, layer in qualified.items() if not hasattr(layer, "layers")]
-    )
+    order = [n for n, layer in qualified.items() if not hasattr(layer, "layers")]
+    operations = {n for n, op in qualified.items() if not isinstance(op, keras.layers.Layer)}
+    _inherit_owners(graph, owner, order, operations)
     for index, node in enumerate(graph.node):
         if index in owner:
             node.doc_string = metadata.layer_doc(owner[index], layers[owner[index]])
@@ -123,11 +123,12 @@ def _orphan_regions(graph: onnx.GraphProto, owner: dict[int, str], producer) -> 
     return list(regions.values())
 
 
-def _layer_between(region, graph, owner, order: list[str], producer, consumers) -> str | None:
+def _layer_between(region, graph, owner, order, operations, producer, consumers) -> str | None:
     """The one Keras layer that owns no node yet and sits, in model order, between the
-    layers feeding this group of unowned nodes and the layers it feeds (or the graph's
-    output): tf2onnx renamed its ops (Resize__14), or it is a Keras operation outside any
-    layer (``keras.ops.argmax``: Bitcast, ArgMax, ...)."""
+    layers feeding this group of unowned nodes and the layers it feeds: tf2onnx renamed its
+    ops (Resize__14). Or, for a group that leads to the graph's output, the one Keras
+    operation outside any layer after its producers (``keras.ops.argmax``: Bitcast, ArgMax,
+    ...; not a layer that computes nothing at inference, such as a Dropout before the end)."""
     inside = set(region)
     outs = [out for i in region for out in graph.node[i].output]
     ins = [name for i in region for name in graph.node[i].input]
@@ -139,10 +140,12 @@ def _layer_between(region, graph, owner, order: list[str], producer, consumers) 
     high = min((order.index(name) for name in after), default=len(order))
     owned = set(owner.values())
     between = [name for name in order[low + 1 : high] if name not in owned]
-    return between[0] if len(between) == 1 else None
+    if len(between) != 1 or (not after and between[0] not in operations):
+        return None
+    return between[0]
 
 
-def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str], order: list[str]) -> None:
+def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str], order, operations) -> None:
     """Nodes tf2onnx made up (Transpose__36, Shape__38) take a layer: the one layer with no
     node between their neighbours' layers if there is exactly one (for a connected group of
     such nodes at once), else a consumer's (the layout transpose before Flatten belongs to
@@ -153,7 +156,7 @@ def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str], order: list[s
         for name in node.input:
             consumers.setdefault(name, []).append(i)
     for region in _orphan_regions(graph, owner, producer):
-        layer = _layer_between(region, graph, owner, order, producer, consumers)
+        layer = _layer_between(region, graph, owner, order, operations, producer, consumers)
         if layer:
             owner.update(dict.fromkeys(region, layer))
     changed = True

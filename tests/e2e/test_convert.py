@@ -187,8 +187,9 @@ def test_check_fails_loudly_on_a_mismatch(converted, tmp_path):
     assert "MISMATCH" in proc.stdout and "does not match Keras" in proc.stderr
     report = json.loads((copy / artifacts.REPORT).read_text())
     assert not report["passed"]
-    # batch4 of stage1.onnx, stage2.onnx and model.py, and the reference export wrote
-    assert len(report["problems"]) == 4, report["problems"]
+    # batch4 of stage1.onnx, stage2.onnx, model.py, model.pt2 and model.onnx, and the
+    # reference export wrote
+    assert len(report["problems"]) == 6, report["problems"]
     assert "reference.npz changed after the export stage wrote it" in report["problems"][0]
 
 
