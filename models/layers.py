@@ -93,9 +93,12 @@ CASES = {
     "RepeatVector": (VECTOR, L.RepeatVector, {"n": 3}),
     "Cropping1D": (CONV1D, L.Cropping1D, {"cropping": (1, 2)}),
     "ZeroPadding1D": (CONV1D, L.ZeroPadding1D, {"padding": (2, 1)}),
-    # identity at inference
+    # dropout: kept for training (identity at inference)
+    "Dropout": (CONV2D, L.Dropout, {"rate": 0.3}),
     "SpatialDropout1D": (CONV1D, L.SpatialDropout1D, {"rate": 0.5}),
     "SpatialDropout2D": (CONV2D, L.SpatialDropout2D, {"rate": 0.5}),
+    "SpatialDropout3D": (VIDEO, L.SpatialDropout3D, {"rate": 0.25}),
+    # identity at inference
     "GaussianNoise": (DENSE, L.GaussianNoise, {"stddev": 0.5}),
     "GaussianDropout": (DENSE, L.GaussianDropout, {"rate": 0.5}),
     "ActivityRegularization": (DENSE, L.ActivityRegularization, {"l1": 0.1}),

@@ -5,7 +5,8 @@
 - ``attention``: stage 1 writes MultiHeadAttention as one call;
 - ``channel_norm``: stage 2 writes a LayerNormalization over the channel axis as one call;
 - ``group_norm``: stage 1 writes GroupNormalization as one call;
-- ``resize_nearest``: stage 1 writes Resizing(interpolation="nearest") as one call.
+- ``resize_nearest``: stage 1 writes Resizing(interpolation="nearest") as one call;
+- ``spatial_dropout``: stage 1 writes SpatialDropout1D/2D/3D as one call.
 
 ``PARAM_ROLES`` says, per op type, which inputs are which torch parameter (``weight``,
 ``bias``, ...): stage 2 names initializers after it, without knowing each form. Standard ops
@@ -14,7 +15,14 @@ are listed here too, so that it is the one table. Imports neither TensorFlow nor
 
 from __future__ import annotations
 
-from pipeline.forms import attention, channel_norm, group_norm, recurrent, resize_nearest
+from pipeline.forms import (
+    attention,
+    channel_norm,
+    group_norm,
+    recurrent,
+    resize_nearest,
+    spatial_dropout,
+)
 from pipeline.forms.function import DOMAIN, VERSION
 
 __all__ = [
@@ -26,6 +34,7 @@ __all__ = [
     "group_norm",
     "recurrent",
     "resize_nearest",
+    "spatial_dropout",
 ]
 
 # op type -> the torch parameter name of each input position (None: not a parameter)
@@ -42,4 +51,5 @@ PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
     **channel_norm.PARAM_ROLES,
     **group_norm.PARAM_ROLES,
     **resize_nearest.PARAM_ROLES,
+    **spatial_dropout.PARAM_ROLES,
 }

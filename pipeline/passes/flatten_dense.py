@@ -1,6 +1,7 @@
 """flatten_dense: fold the NCHW -> NHWC Transpose before a Flatten into the next Dense kernel.
 
-Pattern: ``Transpose(x, perm=[0,2,3,1]) -> Flatten(axis=1) -> MatMul(., W)`` (or Gemm), with
+Pattern: ``Transpose(x, perm=[0,2,3,1]) -> Flatten(axis=1) [-> Dropout] -> MatMul(., W)`` (or
+Gemm; any Dropouts between are one element at a time, so the rows they meet stay the same), with
 ``x`` of static shape [N, C, H, W] and ``W`` an initializer of H*W*C rows; or the Flatten's
 output joined with other vectors by a ``Concat(axis=1)`` before the Dense (an image branch
 and a feature vector), ``W`` then having the Concat's width of rows.
@@ -80,13 +81,14 @@ class FlattenDense(GraphPass):
     def _denses(self, flat: ir.Value, size: int) -> list[tuple[ir.Node, int]] | tuple:
         """(Dense, the first kernel row the flattened values meet) for every Dense they
         reach, directly or as one block of a Concat on axis 1 (an image branch joined with a
-        feature vector); or (node, why not)."""
-        if flat.is_graph_output():  # re-ordered, it would no longer be Keras' output
-            return flat.producer(), "the flattened values are a model output too"
+        feature vector), through Dropouts on the way; or (node, why not)."""
+        readers = _readers(flat)
+        if isinstance(readers, tuple):
+            return readers
         plan = []
-        for user in flat.consumers():
+        for user, read in readers:
             if user.op_type != "Concat":
-                reason = self._dense_problem(flat, user, size)
+                reason = self._dense_problem(read, user, size)
                 if reason:
                     return user, reason
                 plan.append((user, 0))
@@ -96,11 +98,14 @@ class FlattenDense(GraphPass):
                 return user, "the flattened values are joined on an axis other than 1"
             if any(d is None or len(d) != 2 or d[1] is None for d in widths):
                 return user, "a Concat of inputs without a static [N, k] shape"
-            if list(user.inputs).count(flat) != 1:
+            if list(user.inputs).count(read) != 1:
                 return user, "the flattened values enter the Concat more than once"
-            offset = sum(d[1] for d in widths[: list(user.inputs).index(flat)])
-            for dense in user.outputs[0].consumers():
-                reason = self._dense_problem(user.outputs[0], dense, sum(d[1] for d in widths))
+            offset = sum(d[1] for d in widths[: list(user.inputs).index(read)])
+            joined = _readers(user.outputs[0])
+            if isinstance(joined, tuple):
+                return joined
+            for dense, value in joined:
+                reason = self._dense_problem(value, dense, sum(d[1] for d in widths))
                 if reason:
                     return dense, reason
                 plan.append((dense, offset))
@@ -144,3 +149,21 @@ class FlattenDense(GraphPass):
 
         mine = image(dense) if flat.producer() is not None else None
         return mine is not None and all(image(u) == mine for u, _ in kernel.uses())
+
+
+def _readers(value: ir.Value) -> list[tuple[ir.Node, ir.Value]] | tuple:
+    """Each node reading ``value``, with the value it reads, looking through Dropouts (one
+    element at a time: the rows a Dense after one meets are the same); or (node, why not)
+    when the values are a model output too (re-ordered, it would no longer be Keras')."""
+    if value.is_graph_output():
+        return value.producer(), "the flattened values are a model output too"
+    readers = []
+    for user in value.consumers():
+        if user.op_type != "Dropout":
+            readers.append((user, value))
+            continue
+        found = _readers(user.outputs[0])
+        if isinstance(found, tuple):
+            return found
+        readers += found
+    return readers

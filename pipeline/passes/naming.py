@@ -15,13 +15,14 @@ from collections import defaultdict
 import onnx_ir as ir
 
 from pipeline import metadata
-from pipeline.forms import PARAM_ROLES, resize_nearest
+from pipeline.forms import PARAM_ROLES, resize_nearest, spatial_dropout
 from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import identifier, unique_name
 
 # a weightless layer's own op, when ops it needs first come before it (Resizing's crop or
-# pad: ``self.resize`` is the nn.Upsample, ``self.resize_pad`` the padding)
-WEIGHTLESS_MAIN_OPS = frozenset({"Resize", resize_nearest.OP_TYPE})
+# pad: ``self.resize`` is the nn.Upsample, ``self.resize_pad`` the padding; a SpatialDropout's
+# Transpose to channels first)
+WEIGHTLESS_MAIN_OPS = frozenset({"Resize", resize_nearest.OP_TYPE, spatial_dropout.OP_TYPE})
 
 
 class NameAfterKeras(GraphPass):

@@ -47,7 +47,19 @@ def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
 
 
 _BINARY = ("Mul", "Add", "Sub", "Div")
-_UNARY = ("Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Exp", "Log", "Sqrt", "Clip", "Identity")
+_UNARY = (
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Neg",
+    "Abs",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Clip",
+    "Identity",
+    "Dropout",
+)
 
 
 def _channels_first(rank: int) -> tuple[int, ...]:

@@ -12,7 +12,20 @@ from pipeline.forms import channel_norm as channel_norm_form
 from pipeline.passes._ir import const, perm
 from pipeline.passes.layout_math import compose, is_identity
 
-UNARY = ("Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Exp", "Elu", "Selu", "LeakyRelu", "Erf")
+# one element at a time (Dropout too: its mask at training is one draw per element)
+UNARY = (
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Neg",
+    "Abs",
+    "Exp",
+    "Elu",
+    "Selu",
+    "LeakyRelu",
+    "Erf",
+    "Dropout",
+)
 BINARY = ("Mul", "Add", "Sub", "Div", "PRelu")
 REDUCE = ("ReduceMean", "ReduceMax")
 ON_CHANNELS = ("LayerNormalization", "MatMul")  # compute on the channel axis itself

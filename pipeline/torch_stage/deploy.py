@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import onnx
+import onnx_ir as ir
 import torch
 from torch.fx.experimental.symbolic_shapes import is_concrete_int
 
@@ -102,6 +103,7 @@ def write_onnx(program, path: Path, stage2: onnx.ModelProto) -> str | None:
     except Exception as exc:  # torch.onnx raises many types; the message is the finding
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     graph = exported.model.graph
+    _own_outputs(graph)
     for value, original in zip(graph.inputs, stage2.graph.input, strict=True):
         value.name = original.name
     for value, original in zip(graph.outputs, stage2.graph.output, strict=True):
@@ -112,6 +114,18 @@ def write_onnx(program, path: Path, stage2: onnx.ModelProto) -> str | None:
     )
     exported.save(path)
     return None
+
+
+def _own_outputs(graph: ir.Graph) -> None:
+    """Give each graph output a value of its own (an ``Identity``), where the module returns
+    an input as it is, or one value twice (a model that is the identity at inference, such
+    as an input through a SpatialDropout): renamed after stage 2, the output would rename
+    the input too."""
+    for index, value in enumerate(list(graph.outputs)):
+        if value.is_graph_input() or value in list(graph.outputs)[:index]:
+            copy = ir.Node("", "Identity", [value], num_outputs=1)
+            graph.append(copy)
+            graph.outputs[index] = copy.outputs[0]
 
 
 def pt2_comparisons(

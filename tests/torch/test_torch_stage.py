@@ -8,9 +8,10 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from pipeline import artifacts, metadata
+from pipeline import artifacts, forms, metadata
 from pipeline import reference as ref
 from pipeline.errors import MismatchError, UnsupportedError
+from pipeline.forms import spatial_dropout
 from pipeline.torch_stage import printing, run
 from pipeline.torch_stage.lowering import spatial
 from pipeline.torch_stage.verify import load_module
@@ -299,3 +300,50 @@ def test_pads_become_the_smallest_padding_module(pads, expected):
     """Found by the fuzzer (seeds 105, 113): pads of a channels-last sequence or image."""
     module = spatial._pad_module(pads, "constant", 0.0)
     assert (None if module is None else repr(module).replace("padding=", "")) == expected
+
+
+def _dropouts() -> onnx.ModelProto:
+    """Dropout(0.3) then SpatialDropout2D(0.25) as stage 1 writes them (channels first)."""
+    rate = init("drop_ratio", np.float32(0.3))
+    nodes = [
+        node("Dropout", ["x", "drop_ratio"], ["drop"], layer="drop", cls="Dropout"),
+        node(
+            spatial_dropout.OP_TYPE,
+            ["drop"],
+            ["spatial"],
+            layer="spatial",
+            cls="SpatialDropout2D",
+            domain=forms.DOMAIN,
+            ratio=0.25,
+        ),
+    ]
+    graph = onnx.helper.make_graph(
+        nodes, "g", [value("x", ["batch", 4, 6, 6])], [value("spatial", ["batch", 4, 6, 6])]
+    )
+    graph.initializer.append(rate)
+    opsets = [onnx.helper.make_opsetid("", 17), onnx.helper.make_opsetid(forms.DOMAIN, 1)]
+    proto = onnx.helper.make_model(graph, opset_imports=opsets)
+    proto.functions.append(spatial_dropout.function(17))
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def test_dropouts_are_kept_active_in_train_and_identity_in_eval(tmp_path):
+    """Keras trains with its Dropout layers: model.py keeps them, with Keras' rate (0.3, not
+    float32's 0.30000001), each whole channel dropped by the spatial one."""
+    report = run(_write(tmp_path, _dropouts()), tmp_path)
+    text = (tmp_path / artifacts.MODEL_PY).read_text()
+    assert "self.drop = nn.Dropout(p=0.3)" in text
+    assert "self.spatial = nn.Dropout2d(p=0.25)" in text
+    assert report.passed and report.details["module_types"] == ["Dropout", "Dropout2d"]
+    module = load_module(tmp_path / artifacts.MODEL_PY, tmp_path / artifacts.WEIGHTS)
+    x = torch.ones(64, 4, 6, 6)
+    assert torch.equal(module.eval()(x), x)
+    torch.manual_seed(0)
+    module.train()
+    element = module.drop(x)
+    assert 0.25 < float((element == 0).float().mean()) < 0.35
+    channels = module.spatial(x).reshape(64 * 4, 36)
+    whole = (channels == 0).all(dim=1) | (channels == channels[:, :1]).all(dim=1)
+    assert bool(whole.all()) and 0.2 < float((channels[:, 0] == 0).float().mean()) < 0.3

@@ -12,6 +12,7 @@ from pipeline.export.layers import (  # noqa: F401
     activations,
     attention,
     convolution,
+    dropout,
     group_norm,
     normalization,
     prelu,

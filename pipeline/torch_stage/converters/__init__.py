@@ -8,7 +8,8 @@ module per op family; importing this package registers them all. Each returns a 
   MultiHeadAttention (``pipeline.forms``);
 - ``channel_norm``: stage 2's channel LayerNorm function;
 - ``group_norm``: stage 1's GroupNormalization function;
-- ``resize_nearest``: stage 1's nearest Resizing function.
+- ``resize_nearest``: stage 1's nearest Resizing function;
+- ``dropout``: stage 1's SpatialDropout function.
 
 onnx2torch's own converters give its wrapper classes for many ops; ``pipeline.torch_stage.
 lowering`` turns those into plain torch. A new ONNX op goes here only when onnx2torch has no
@@ -27,6 +28,7 @@ from pipeline.errors import UnsupportedError
 from pipeline.torch_stage.converters import (  # noqa: F401  (import registers their converters)
     attention,
     channel_norm,
+    dropout,
     group_norm,
     pooling,
     recurrent,

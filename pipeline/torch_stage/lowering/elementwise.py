@@ -1,7 +1,8 @@
 """onnx2torch's element-wise wrappers as the plain torch expression they compute: ``x + y``,
 ``-x``, ``x ** y``, ``x @ y``, ``1 / x``, ``torch.erf(x)``, ``torch.tanh(x)``, ``torch.sqrt(x)``,
 ``torch.maximum(x, y)``, ``x > 0``, ``~x``, ``x.to(torch.float32)``, ``torch.where(c, x, y)``,
-hard sigmoid, per-element PReLU."""
+hard sigmoid, per-element PReLU; and Dropout as ``nn.Dropout(p)`` (Keras' rate, from its
+constant ratio)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from onnx2torch.node_converters.activations import OnnxErf, OnnxHardSigmoid, Onn
 from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
 from onnx2torch.node_converters.cast import OnnxCast
 from onnx2torch.node_converters.comparisons import OnnxCompare
+from onnx2torch.node_converters.dropout import OnnxDropoutDynamic
 from onnx2torch.node_converters.functions import OnnxFunction
 from onnx2torch.node_converters.logical import OnnxNot
 from onnx2torch.node_converters.matmul import OnnxMatMul
@@ -23,6 +25,7 @@ from onnx2torch.node_converters.reciprocal import OnnxReciprocal
 from onnx2torch.node_converters.where import OnnxWhere
 from torch import nn
 
+from pipeline.torch_stage.converters.dropout import rate
 from pipeline.torch_stage.templates import Expression, literal
 
 Consts = list  # per input: its value if constant, else None
@@ -99,4 +102,5 @@ LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxMatMul: lambda m, c: (Expression("{0} @ {1}", operator=True), None),
     # a per-element alpha (one per channel is nn.PReLU: constant_modules)
     OnnxPReLU: lambda m, c: (Expression("torch.where({0} >= 0, {0}, {1} * {0})"), None),
+    OnnxDropoutDynamic: lambda m, c: None if c[1] is None else (nn.Dropout(p=rate(c[1])), 1),
 }
