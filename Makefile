@@ -10,7 +10,7 @@ MODEL ?= lenet4
 # SavedModel) by its name (same rule as the CLI)
 OUT ?= build/$(basename $(notdir $(patsubst %/,%,$(MODEL))))
 
-.PHONY: convert export passes torch check bench zoo fuzz keras2-files test test-slow lint lock clean
+.PHONY: convert export passes torch check bench finetune-demo zoo fuzz keras2-files test test-slow lint lock clean
 # Stages run one after the other, even under make -j.
 .NOTPARALLEL:
 
@@ -73,6 +73,11 @@ bench: $(VENV)/.installed
 # JOBS=N conversions at once (default 1: the seconds in the table are then uncontended).
 zoo: $(VENV)/.installed
 	$(PY) -m pipeline zoo $(ZOO) --jobs $(if $(filter command line,$(origin JOBS)),$(JOBS),1)
+
+# Fine-tune the converted LeNet4 for an epoch in PyTorch (converts it first if needed).
+finetune-demo: $(VENV)/.installed
+	test -f build/lenet4/model.py || $(MAKE) convert MODEL=lenet4 OUT=build/lenet4
+	$(PY) -m pipeline.torch_stage.finetune_demo build/lenet4
 
 # Random Keras models through every stage (models/fuzz.py): N of them from seed SEED,
 # build/fuzz/fuzz.json and a shrunk reproducer spec per bug (about 15 s a model, JOBS at once).

@@ -30,19 +30,29 @@ def randomize(model: keras.Model, seed: int = SEED) -> keras.Model:
 
 
 def bn_block() -> keras.Model:
-    """Conv+BN+ReLU6, DepthwiseConv+BN+ReLU, a residual Add, global pooling, Dense. Height
-    and width are open (None): checked at two sizes."""
+    """Conv+BN+ReLU6, DepthwiseConv+BN+ReLU, a residual Add, global pooling, Dropout, Dense,
+    with weight regularizers (L2, L1, L1L2) for ``regularization_loss()``. Height and width
+    are open (None): checked at two sizes."""
     keras.utils.set_random_seed(SEED)
+    l1, l2 = keras.regularizers.L1, keras.regularizers.L2
     inputs = keras.Input((None, None, 3), name="image")
-    x = L.Conv2D(8, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
-    x = L.BatchNormalization(name="stem_bn")(x)
+    x = L.Conv2D(
+        8, 3, padding="same", use_bias=False, kernel_regularizer=l2(1e-3), name="stem_conv"
+    )(inputs)
+    x = L.BatchNormalization(gamma_regularizer=l1(1e-4), name="stem_bn")(x)
     x = L.ReLU(6.0, name="stem_relu6")(x)
-    y = L.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw_conv")(x)
+    y = L.DepthwiseConv2D(
+        3, padding="same", use_bias=False, depthwise_regularizer=l1(2e-3), name="dw_conv"
+    )(x)
     y = L.BatchNormalization(name="dw_bn")(y)
     y = L.ReLU(name="dw_relu")(y)
     x = L.Add(name="residual")([x, y])
     x = L.GlobalAveragePooling2D(name="pool")(x)
-    outputs = L.Dense(5, name="logits")(x)
+    x = L.Dropout(0.2, name="dropout")(x)
+    regularizer = keras.regularizers.L1L2(1e-4, 5e-4)
+    outputs = L.Dense(5, kernel_regularizer=regularizer, bias_regularizer=l2(0.01), name="logits")(
+        x
+    )
     return randomize(keras.Model(inputs, outputs, name="bn_block"))
 
 

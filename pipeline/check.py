@@ -178,4 +178,9 @@ def _torch_lines(torch_result: dict) -> list[str]:
         + f"; torch.export: {'ok' if not torch_result['torch_export_error'] else 'FAILS'}"
         + fixed
     )
+    penalty = torch_result.get("regularization")
+    if penalty:
+        mine = f"{penalty['torch']:.6g}" if penalty["torch"] is not None else "raises"
+        mine += f" ({penalty['missing']})" if "missing" in penalty else ""
+        lines.append(f"regularization_loss(): {mine}, Keras' penalty {penalty['keras']:.6g}")
     return lines

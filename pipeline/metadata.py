@@ -12,6 +12,7 @@ Keras-layout data (the checks, a user) applies ``np.transpose(x, perm)`` first.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 
@@ -31,6 +32,18 @@ BATCHNORM_MOMENTUM = "keras.batchnorm_momentum"
 # parameters their torch modules hold (they get requires_grad=False)
 FROZEN_LAYERS = "keras.frozen_layers"
 FROZEN_PARAM_COUNT = "keras.frozen_param_count"
+# JSON {"terms": [{layer, weight, l1, l2, digest}], "unsupported": [...], "keras_loss": float}:
+# Keras' weight regularizers, for model.py's regularization_loss() (export/regularizers.py)
+REGULARIZERS = "keras.regularizers"
+
+
+def values_digest(values: np.ndarray) -> str:
+    """A weight's values as a set with repeats (sorted, float32): what no transpose or
+    re-ordering changes. A regularizer term names its weight by it."""
+    ordered = np.sort(np.asarray(values, np.float32).ravel())
+    return hashlib.sha256(ordered.tobytes()).hexdigest()
+
+
 # JSON list: the Keras model returns a dict, with these keys (the ONNX outputs' names, in order)
 OUTPUT_KEYS = "keras.output_keys"
 INPUT_LAYOUT_PREFIX = "keras.input_layout."  # per input: NHWC, NWC, ... or "" if not spatial

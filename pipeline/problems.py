@@ -10,7 +10,8 @@ from pipeline.compare import Comparison
 def found_in(comparisons: Iterable[Comparison], torch_result: Mapping) -> list[str]:
     """Everything that makes a conversion fail, one line each: an output over its tolerance,
     a top-1 disagreement on a labelled case, a parameter count other than Keras', frozen
-    parameters (requires_grad=False) other than the ones Keras freezes, ``torch.export``
+    parameters (requires_grad=False) other than the ones Keras freezes, a
+    ``regularization_loss()`` other than Keras' penalty, ``torch.export``
     or ``torch.onnx.export`` failing. ``torch_result`` is what
     ``pipeline.torch_stage.verify`` found. The torch stage (before it writes) and the check
     stage hold a conversion to this one list."""
@@ -29,6 +30,11 @@ def found_in(comparisons: Iterable[Comparison], torch_result: Mapping) -> list[s
     )
     if frozen != keras_frozen:
         found.append(f"{frozen} parameters do not require grad, Keras freezes {keras_frozen}")
+    penalty = torch_result.get("regularization")
+    if penalty and not penalty["passed"]:
+        found.append(
+            f"regularization_loss() gives {penalty['torch']}, Keras' penalty is {penalty['keras']}"
+        )
     if torch_result["torch_export_error"]:
         found.append(f"torch.export fails: {torch_result['torch_export_error']}")
     if torch_result.get("onnx_export_error"):

@@ -14,7 +14,7 @@ import tensorflow as tf
 import tf2onnx
 
 from pipeline import metadata
-from pipeline.export import counts
+from pipeline.export import counts, regularizers
 from pipeline.export.tf2onnx_export import input_name
 
 _SCOPE_SUFFIX = re.compile(r"_\d+$")
@@ -83,6 +83,7 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
             [name for name, layer in qualified.items() if getattr(layer, "use_bias", False)]
         ),
         **counts.frozen(qualified),
+        **regularizers.penalties(qualified),
         metadata.BATCHNORM_MOMENTUM: json.dumps(
             {
                 name: float(layer.momentum)
@@ -128,7 +129,8 @@ def _layer_between(region, graph, owner, order, operations, producer, consumers)
     layers feeding this group of unowned nodes and the layers it feeds: tf2onnx renamed its
     ops (Resize__14). Or, for a group that leads to the graph's output, the one Keras
     operation outside any layer after its producers (``keras.ops.argmax``: Bitcast, ArgMax,
-    ...; not a layer that computes nothing at inference, such as a Dropout before the end)."""
+    ...; not a layer that computes nothing at inference, such as a GaussianNoise before the
+    end)."""
     inside = set(region)
     outs = [out for i in region for out in graph.node[i].output]
     ins = [name for i in region for name in graph.node[i].input]

@@ -23,7 +23,7 @@ from pipeline.compare import Comparison
 from pipeline.errors import BadInputError, MismatchError, UnsupportedError
 from pipeline.problems import found_in
 from pipeline.report import StageReport
-from pipeline.torch_stage import converters, deploy, emit, source, verify
+from pipeline.torch_stage import converters, deploy, emit, regularization, source, verify
 
 # model.py and its weights, and the same module for deployment (``deploy``)
 OUTPUTS = (artifacts.MODEL_PY, artifacts.WEIGHTS, artifacts.MODEL_PT2, artifacts.MODEL_ONNX)
@@ -114,6 +114,7 @@ def emit_source(
     _keras_momentum(gm, info, json.loads(props.get(metadata.BATCHNORM_MOMENTUM, "{}")))
     frozen = frozenset(json.loads(props.get(metadata.FROZEN_LAYERS, "[]")))
     emitted = emit.emit(gm, info, weights, keys, frozen)
+    penalties = json.loads(props[metadata.REGULARIZERS]) if metadata.REGULARIZERS in props else None
     text = source.render(
         keras_name=props.get(metadata.MODEL_NAME, proto.graph.name or "model"),
         source=origin,
@@ -124,6 +125,7 @@ def emit_source(
         forward=emitted.forward,
         frozen=emitted.frozen,
         frozen_batchnorm=emitted.frozen_batchnorm,
+        regularization=regularization.method(gm, info, penalties),
     )
     return text, emitted.state
 

@@ -36,7 +36,7 @@ class {class_name}(nn.Module):
         super().__init__()
 {init}
 
-{train}    def forward(self, {params}) -> {returns}:
+{train}{regularization}    def forward(self, {params}) -> {returns}:
 {forward}
 
 
@@ -117,6 +117,7 @@ def render(
     dict_outputs: bool = False,
     frozen: list[str] = (),
     frozen_batchnorm: list[str] = (),
+    regularization: str = "",
 ) -> str:
     cls = class_name(keras_name)
     frozen_note, train = _frozen(cls, list(frozen), list(frozen_batchnorm))
@@ -144,4 +145,5 @@ def render(
         speed=SPEED if any("nn.Conv2d(" in line for line in init) else "",
         frozen=frozen_note,
         train=train,
+        regularization=regularization,
     )

@@ -20,7 +20,7 @@ import torch
 from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.compare import accuracy
-from pipeline.torch_stage import deploy
+from pipeline.torch_stage import deploy, regularization
 
 
 def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
@@ -96,6 +96,7 @@ def verify(
         "constant_count": constant_count(model),
         "keras_param_count": keras_count,
         **_frozen_counts(model, props),
+        "regularization": regularization.check(model, _penalties(props)),
         **deployed,
         "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
     }
@@ -108,6 +109,10 @@ def _frozen_counts(model: torch.nn.Module, props: dict) -> dict[str, int]:
         "frozen_param_count": sum(p.numel() for p in model.parameters() if not p.requires_grad),
         "keras_frozen_param_count": int(props.get(metadata.FROZEN_PARAM_COUNT, 0)),
     }
+
+
+def _penalties(props: dict) -> dict | None:
+    return json.loads(props[metadata.REGULARIZERS]) if metadata.REGULARIZERS in props else None
 
 
 def _deployed(model, example, proto, reference, pt2: Path | None, write: bool) -> dict:

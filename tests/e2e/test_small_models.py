@@ -34,6 +34,18 @@ NESTED_MODULES = {
 }  # model.py compared whole (LeNet4's: test_convert.py)
 # Constructor lines model.py must hold (Keras BatchNormalization momentum 0.99 -> torch 0.01)
 INIT_LINES = {"bn_block": ("self.stem_bn = nn.BatchNorm2d(8, eps=0.001, momentum=0.01)",)}
+# Models with weight regularizers: the terms regularization_loss() must hold (one per Keras
+# weight and formula; the check holds their sum to Keras' penalty)
+REGULARIZED = {
+    "bn_block": (
+        "0.001 * self.stem_conv.weight.square().sum()",  # L2 of a kernel
+        "+ 1e-04 * self.stem_bn.weight.abs().sum()",  # L1 of BatchNorm's gamma
+        "+ 0.002 * self.dw_conv.weight.abs().sum()",  # a depthwise kernel
+        "+ 1e-04 * self.logits.weight.abs().sum()",  # L1L2 of the Dense after pooling
+        "+ 0.0005 * self.logits.weight.square().sum()",
+        "+ 0.01 * self.logits.bias.square().sum()",
+    )
+}
 # Models with a frozen (trainable=False) part: the parameters Keras freezes
 FROZEN = {"transfer": 396128}  # MobileNetV2's; the new head trains
 # A shared Keras layer is one module, called once per call of the layer
@@ -96,6 +108,13 @@ def test_small_model_converts(name, converted):
         _assert_frozen_part_stays_frozen(tmp_path)
     for line in INIT_LINES.get(name, ()):
         assert line in text, line
+    penalty = torch_facts["regularization"]
+    if name in REGULARIZED:
+        method = text[text.index("    def regularization_loss(") : text.index("    def forward(")]
+        assert [line.strip() for line in method.splitlines()[4:-2]] == list(REGULARIZED[name])
+        assert abs(penalty["torch"] - penalty["keras"]) <= 1e-5 * penalty["keras"], penalty
+    else:
+        assert penalty is None and "regularization_loss" not in text
     for module in NESTED_MODULES.get(name, ()):
         assert f"        self.{module} = nn." in text, module
     for module, calls in SHARED_MODULES.get(name, {}).items():
