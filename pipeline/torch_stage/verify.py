@@ -57,9 +57,12 @@ def verify(
     reference: ref.Reference,
     pt2: Path | None = None,
     write_pt2: bool = False,
+    recorded: dict | None = None,
 ) -> dict:
     """The module's results on every case and its facts; with ``pt2``, ``model.pt2`` held to
-    the reference too (``write_pt2``: first saved there from this module's export)."""
+    the reference too (``write_pt2``: first saved there from this module's export). With
+    ``recorded`` (the torch stage's report, whose files the check found unchanged), its
+    torch.export facts are taken as they are rather than exporting the module again."""
     proto = onnx.load(stage2, load_external_data=False)
     props = {p.key: p.value for p in proto.metadata_props}
     perms = metadata.input_perms(props)
@@ -87,7 +90,10 @@ def verify(
         for k, v in metadata.adapt_inputs(first.inputs, perms).items()
     }
     keras_count = int(props.get(metadata.PARAM_COUNT, -1))
-    deployed = _deployed(model, example, proto, reference, pt2, write_pt2)
+    if recorded is None:
+        deployed = _deployed(model, example, proto, reference, pt2, write_pt2)
+    else:
+        deployed = _recorded(recorded, reference, props, pt2)
     comparisons += deployed.pop("comparisons")
     return {
         "comparisons": [c.to_json() for c in comparisons],
@@ -142,14 +148,31 @@ def _deployed(model, example, proto, reference, pt2: Path | None, write: bool) -
     }
 
 
+def _recorded(recorded: dict, reference, props: dict, pt2: Path) -> dict:
+    """``_deployed``'s facts as the torch stage recorded them, and ``model.pt2`` on its cases."""
+    facts = {k: recorded[k] for k in ("torch_export_error", "deploy_fixed_axes", "deploy_cases")}
+    comparisons = []
+    if facts["torch_export_error"] is None:
+        artifacts.require_file(pt2, "artifact", "Run the torch stage.")
+        try:
+            comparisons = deploy.pt2_comparisons(pt2, reference, props, facts["deploy_cases"])
+        except RuntimeError as exc:  # a reference case the exported program refuses
+            facts["torch_export_error"] = str(exc).splitlines()[0]
+    return {"comparisons": comparisons, **facts}
+
+
 def main(argv: list[str]) -> int:
+    """The check stage's run: the torch stage's report (``torch.json``) gives the export
+    facts; ``model.pt2`` itself is loaded and held to the reference."""
     out_dir = Path(argv[0])
+    recorded = out_dir / artifacts.TORCH_REPORT
     result = verify(
         out_dir / artifacts.MODEL_PY,
         out_dir / artifacts.WEIGHTS,
         out_dir / artifacts.STAGE2,
         ref.load(out_dir / artifacts.REFERENCE),
         out_dir / artifacts.MODEL_PT2,
+        recorded=json.loads(recorded.read_text()) if recorded.is_file() else None,
     )
     json.dump(result, sys.stdout)
     return 0

@@ -25,10 +25,9 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def bn_block(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bn_block")
-    proc = _run("convert", "bn_block", str(out))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def bn_block(small_models) -> Path:
+    out, result = small_models["bn_block"]  # converted once for the session (conftest.py)
+    assert result["exit"] == 0, result["error"][-3000:]
     return out
 
 

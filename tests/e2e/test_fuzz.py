@@ -5,13 +5,11 @@ none may give different numbers (mismatch) or fail without naming a layer (crash
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from pipeline import artifacts, fuzz
+from pipeline import artifacts, batch, fuzz
 
 FIRST_SEED, COUNT = 9000, 10
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,12 +17,20 @@ ROOT = Path(__file__).resolve().parents[2]
 REGRESSIONS = sorted((ROOT / "tests" / "fuzz_regressions").glob("*.json"))
 
 
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory) -> dict[Path, tuple[Path, dict]]:
+    """Every finding through the stages in one batch (each stage checks its artifact)."""
+    root = tmp_path_factory.mktemp("findings")
+    models = {spec: f"fuzz:{spec}" for spec in REGRESSIONS}
+    results = batch.convert(list(models.values()), root, ("export", "passes", "torch"))
+    return {spec: (root / batch.dir_name(m), results[m]) for spec, m in models.items()}
+
+
 @pytest.mark.parametrize("spec", REGRESSIONS, ids=lambda p: p.stem)
-def test_a_fuzzer_finding_converts(spec, tmp_path):
-    command = [sys.executable, "-m", "pipeline", "convert", f"fuzz:{spec}", str(tmp_path)]
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, json.loads(spec.read_text())["found"] + proc.stderr[-3000:]
-    assert json.loads((tmp_path / artifacts.REPORT).read_text())["passed"]
+def test_a_fuzzer_finding_converts(spec, findings):
+    out, result = findings[spec]
+    assert result["exit"] == 0, json.loads(spec.read_text())["found"] + result["error"][-3000:]
+    assert json.loads((out / artifacts.TORCH_REPORT).read_text())["passed"]
 
 
 def test_random_models_convert_or_are_refused_by_name(tmp_path):

@@ -9,13 +9,12 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import onnx
 import pytest
 
-from pipeline import artifacts, batch
+from pipeline import artifacts
 from pipeline.compare import FLOAT32_TOL
 from pipeline.zoo import SMALL, convert_one
 from tests.e2e.golden import assert_model_py_matches
@@ -61,26 +60,13 @@ def _convert(model: str, out: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
-    """Every small model through the four stages, in two batches at once
-    (``pipeline.batch``: one process per stage for a batch, the imports paid once)."""
-    root = tmp_path_factory.mktemp("small")
-    chunks = [list(CONVERTING[i::2]) for i in range(2)]
-    with ThreadPoolExecutor(2) as pool:
-        results = {}
-        for found in pool.map(lambda chunk: batch.convert(chunk, root), chunks):
-            results.update(found)
-    return {name: (root / batch.dir_name(name), results[name]) for name in CONVERTING}
-
-
 @pytest.mark.parametrize("name", CONVERTING)
-def test_small_model_converts(name, converted):
-    tmp_path, result = converted[name]
+def test_small_model_converts(name, small_models):
+    tmp_path, result = small_models[name]
     assert result["exit"] == 0, result["error"][-3000:]
-    report = json.loads((tmp_path / artifacts.REPORT).read_text())
-    assert report["passed"]
-    torch_facts = report["torch"]
+    reports = (artifacts.EXPORT_REPORT, artifacts.PASSES_REPORT, artifacts.TORCH_REPORT)
+    assert all(json.loads((tmp_path / report).read_text())["passed"] for report in reports)
+    torch_facts = json.loads((tmp_path / artifacts.TORCH_REPORT).read_text())
     assert torch_facts["param_count"] == torch_facts["keras_param_count"]
     assert torch_facts["torch_export_error"] is None
     proto = onnx.load(tmp_path / artifacts.STAGE2)
@@ -144,7 +130,8 @@ print(sum(m.training for m in norms), len(norms), moved)
 
 
 def test_a_keras_applications_model_converts(tmp_path):
-    """MobileNetV2 (96x96, randomized weights): the representative of the zoo that CI runs."""
+    """MobileNetV2 (96x96, randomized weights): the representative of the zoo that CI runs,
+    through ``convert`` (the check stage too)."""
     proc = _convert("MobileNetV2", tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / artifacts.REPORT).read_text())
@@ -208,14 +195,14 @@ print(json.dumps({bug: worst(mutated(bug)) for bug in bugs}))
 """
 
 
-def test_batchnorm_bugs_fail_the_check(tmp_path):
+def test_batchnorm_bugs_fail_the_check(small_models):
     """The randomized BatchNorm statistics make the usual BN bugs visible: each one is far
     outside the tolerance on the reference cases (7.5% to 93% scaled, measured), and the
     float64 anchor (rule 2) passes none of them."""
-    proc = _convert("bn_block", tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out, result = small_models["bn_block"]
+    assert result["exit"] == 0, result["error"][-3000:]
     run = subprocess.run(
-        [sys.executable, "-c", BATCHNORM_BUGS, str(tmp_path)],
+        [sys.executable, "-c", BATCHNORM_BUGS, str(out)],
         capture_output=True,
         text=True,
         check=True,
