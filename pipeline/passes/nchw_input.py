@@ -28,6 +28,7 @@ import onnx_ir as ir
 from pipeline import metadata
 from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import add_initializer, const, only_consumer, other_operand, perm
+from pipeline.passes.regions import UNARY
 
 _LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1), "NDHWC": (0, 4, 1, 2, 3)}
 
@@ -47,19 +48,8 @@ def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
 
 
 _BINARY = ("Mul", "Add", "Sub", "Div")
-_UNARY = (
-    "Relu",
-    "Sigmoid",
-    "Tanh",
-    "Neg",
-    "Abs",
-    "Exp",
-    "Log",
-    "Sqrt",
-    "Clip",
-    "Identity",
-    "Dropout",
-)
+# element-wise, so free of layout (also the ones sink_transposes moves a Transpose through)
+_UNARY = (*UNARY, "Log", "Sqrt", "Clip", "Identity")
 
 
 def _channels_first(rank: int) -> tuple[int, ...]:
