@@ -66,24 +66,8 @@ def verify(
     proto = onnx.load(stage2, load_external_data=False)
     props = {p.key: p.value for p in proto.metadata_props}
     perms = metadata.input_perms(props)
-    out_perms = metadata.output_perms(props)
     model = load_module(model_py, weights)
-    comparisons, accuracies = [], []
-    with torch.no_grad():
-        for case_name, case in reference.cases.items():
-            feeds = metadata.adapt_inputs(case.inputs, perms)
-            result = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
-            if isinstance(result, dict):  # a Keras model with a dict of outputs
-                result = tuple(result[name] for name in reference.output_names)
-            result = result if isinstance(result, tuple) else (result,)
-            for name, actual in zip(reference.output_names, result, strict=True):
-                expected = case.outputs[name]
-                actual = metadata.to_keras_layout(name, actual.numpy(), out_perms)
-                comparisons.append(reference.compare(artifacts.MODEL_PY, case_name, name, actual))
-                if case.labels is not None:
-                    accuracies.append(
-                        accuracy(artifacts.MODEL_PY, case_name, case.labels, expected, actual)
-                    )
+    comparisons, accuracies = _on_cases(model, reference, perms, metadata.output_perms(props))
     first = next(iter(reference.cases.values()))
     example = {
         k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))
@@ -106,6 +90,28 @@ def verify(
         **deployed,
         "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
     }
+
+
+def _on_cases(model, reference: ref.Reference, perms: dict, out_perms: dict) -> tuple[list, list]:
+    """``model.py``'s comparisons on every reference case, and its accuracy on the labelled
+    ones."""
+    comparisons, accuracies = [], []
+    with torch.no_grad():
+        for case_name, case in reference.cases.items():
+            feeds = metadata.adapt_inputs(case.inputs, perms)
+            result = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+            if isinstance(result, dict):  # a Keras model with a dict of outputs
+                result = tuple(result[name] for name in reference.output_names)
+            result = result if isinstance(result, tuple) else (result,)
+            for name, actual in zip(reference.output_names, result, strict=True):
+                expected = case.outputs[name]
+                actual = metadata.to_keras_layout(name, actual.numpy(), out_perms)
+                comparisons.append(reference.compare(artifacts.MODEL_PY, case_name, name, actual))
+                if case.labels is not None:
+                    accuracies.append(
+                        accuracy(artifacts.MODEL_PY, case_name, case.labels, expected, actual)
+                    )
+    return comparisons, accuracies
 
 
 def _frozen_counts(model: torch.nn.Module, props: dict) -> dict[str, int]:
