@@ -12,7 +12,11 @@ and compares
   recurrent bias (``bias_hh``, zero) has no Keras twin: its gradient equals ``bias_ih``'s and
   is left out. Scaled by the layer's largest Keras gradient, within ``GRADIENT_TOL``;
 - the outputs on ``batch1`` after one SGD step of ``LEARNING_RATE`` on both sides (torch's
-  ``bias_hh`` left where it is), like any artifact (the bar of ``compare``).
+  ``bias_hh`` left where it is), like any artifact (the bar of ``compare``);
+- in training mode (Keras ``training=True``, torch ``train()``, dropout off on both sides, a
+  fresh copy of each): the outputs on ``batch4`` (BatchNorm on the batch's statistics), the
+  layer gradients as above, and each BatchNorm's running mean and variance after that batch
+  (scaled by the largest Keras value, within ``GRADIENT_TOL``).
 """
 
 from __future__ import annotations
@@ -77,7 +81,36 @@ def _strip(data, prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)}
 
 
-def run(out_dir: Path) -> tuple[list[LayerGradient], list[Comparison]]:
+@dataclass(frozen=True)
+class Result:
+    layers: list[LayerGradient]  # inference mode
+    step: list[Comparison]  # the outputs after one SGD step
+    train_layers: list[LayerGradient]  # training mode
+    train_outputs: list[Comparison]
+    train_statistics: list[LayerGradient]  # per BatchNorm statistic, its values after
+
+    @property
+    def failed(self) -> list:
+        values = [*self.layers, *self.train_layers, *self.train_statistics]
+        outputs = [*self.step, *self.train_outputs]
+        return [v for v in values if not v.passed] + [c.describe() for c in outputs if not c.passed]
+
+
+def compare_statistics(keras: dict[str, np.ndarray], torch: dict[str, np.ndarray]) -> list:
+    """``<layer>/running_mean``-style keys, Keras' against the torch module's, element for
+    element (the running statistics are per channel, in the same order)."""
+    results = []
+    for key, expected in keras.items():
+        layer, stat = key.rsplit("/", 1)
+        mine = torch.get(f"{attribute(layer)}/{stat}", np.zeros(0))
+        scale = max(float(np.abs(expected).max()), 1e-30)
+        same = mine.shape == expected.shape
+        error = float(np.abs(expected - mine).max()) / scale if same else float("inf")
+        results.append(LayerGradient(key, attribute(layer), expected.size, mine.size, error))
+    return results
+
+
+def run(out_dir: Path) -> Result:
     """Both sides on ``out_dir`` (a converted named model: its ``keras_model.keras``)."""
     out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,4 +138,21 @@ def run(out_dir: Path) -> tuple[list[LayerGradient], list[Comparison]]:
             )
             for name in reference.output_names
         ]
-    return layers, step
+        train_outputs = [
+            compare(
+                "train mode",
+                "batch4",
+                name,
+                keras[f"train/out/{name}"],
+                torch[f"train/out/{name}"],
+                reference.tolerance,
+            )
+            for name in reference.output_names
+        ]
+        return Result(
+            layers,
+            step,
+            compare_layers(_strip(keras, "train/grad/"), _strip(torch, "train/grad/")),
+            train_outputs,
+            compare_statistics(_strip(keras, "train/stat/"), _strip(torch, "train/stat/")),
+        )

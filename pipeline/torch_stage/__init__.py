@@ -23,7 +23,7 @@ from pipeline.compare import Comparison
 from pipeline.errors import BadInputError, MismatchError, UnsupportedError
 from pipeline.problems import found_in
 from pipeline.report import StageReport
-from pipeline.torch_stage import converters, deploy, emit, regularization, source, verify
+from pipeline.torch_stage import batchnorm, converters, deploy, emit, regularization, source, verify
 
 # model.py and its weights, and the same module for deployment (``deploy``)
 OUTPUTS = (artifacts.MODEL_PY, artifacts.WEIGHTS, artifacts.MODEL_PT2, artifacts.MODEL_ONNX)
@@ -126,6 +126,7 @@ def emit_source(
         frozen=emitted.frozen,
         frozen_batchnorm=emitted.frozen_batchnorm,
         regularization=regularization.method(gm, info, penalties),
+        fold=batchnorm.fold_pairs(gm),  # gm as emit lowered it: model.py's attributes
     )
     return text, emitted.state
 

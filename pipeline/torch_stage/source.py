@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 import pipeline
+from pipeline.torch_stage import batchnorm
 
 TEMPLATE = '''"""{class_name}: PyTorch port of the Keras model '{keras_name}'.
 
@@ -29,14 +30,14 @@ from pathlib import Path
 
 import torch
 from torch import nn
-
+{imports}{helpers}
 
 class {class_name}(nn.Module):
     def __init__(self) -> None:
         super().__init__()
 {init}
 
-{train}{regularization}    def forward(self, {params}) -> {returns}:
+{train}{regularization}{optimize}    def forward(self, {params}) -> {returns}:
 {forward}
 
 
@@ -68,15 +69,15 @@ def class_name(keras_name: str) -> str:
     return name if name[0].isalpha() else f"Model{name}"
 
 
+FUSION_IMPORT = "from torch.nn.utils.fusion import fuse_conv_bn_eval\n"
+
 DICT_NOTE = " (a dict, keyed by these names, as the Keras model returns)"
 
 SPEED = """
-Speed: some nets run faster in channels_last; for inference only, BatchNorm can also be
-folded into the convolutions (make bench measures each way and both):
-    model = model.to(memory_format=torch.channels_last)
-    y = model(x.contiguous(memory_format=torch.channels_last))
-    fast = torch.fx.experimental.optimization.fuse(model)  # eval-only: Conv+BN folded
-    fast = fast.to(memory_format=torch.channels_last)  # again: fuse makes new convs
+Speed, for inference only: BatchNorm folded into the convolutions, and channels_last where
+that is faster for the net (make bench times each way; both are checked against Keras):
+    fast = load().optimize_for_inference(channels_last=True)
+    y = fast(x.contiguous(memory_format=torch.channels_last))
 """
 
 
@@ -118,6 +119,7 @@ def render(
     frozen: list[str] = (),
     frozen_batchnorm: list[str] = (),
     regularization: str = "",
+    fold: list[tuple[str, str]] = (),
 ) -> str:
     cls = class_name(keras_name)
     frozen_note, train = _frozen(cls, list(frozen), list(frozen_batchnorm))
@@ -146,4 +148,7 @@ def render(
         frozen=frozen_note,
         train=train,
         regularization=regularization,
+        imports=FUSION_IMPORT if fold else "",
+        helpers=batchnorm.definitions(init),
+        optimize=batchnorm.method(cls, list(fold)),
     )

@@ -20,7 +20,10 @@ import torch
 from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.compare import accuracy
-from pipeline.torch_stage import deploy, regularization
+from pipeline.torch_stage import counts, deploy, regularization
+
+# model.py's optimize_for_inference(channels_last), each held to the reference as an artifact
+OPTIMIZED = {"optimized": False, "optimized_cl": True}
 
 
 def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
@@ -28,26 +31,6 @@ def load_module(model_py: Path, weights: Path) -> torch.nn.Module:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.load(weights)
-
-
-def param_count(model: torch.nn.Module) -> int:
-    """Parameters plus the buffers torch.nn modules own (BatchNorm running statistics): what
-    Keras counts as its trainable + non-trainable weights, less the values Keras computes
-    with but does not train (stage 1 says which, ``inference_weight_count``). BatchNorm's
-    ``num_batches_tracked`` is torch's bookkeeping and not counted; nor are the emitted
-    module's own constant buffers (``constant_count``)."""
-    buffers = sum(
-        b.numel()
-        for name, b in model.named_buffers()
-        if "." in name and not name.endswith("num_batches_tracked")
-    )
-    return sum(p.numel() for p in model.parameters()) + buffers
-
-
-def constant_count(model: torch.nn.Module) -> int:
-    """Values of the constant buffers the emitter registered on the module itself (a fixed
-    positional table, Normalization's folded offset and scale)."""
-    return sum(b.numel() for name, b in model.named_buffers() if "." not in name)
 
 
 def verify(
@@ -67,7 +50,11 @@ def verify(
     props = {p.key: p.value for p in proto.metadata_props}
     perms = metadata.input_perms(props)
     model = load_module(model_py, weights)
-    comparisons, accuracies = _on_cases(model, reference, perms, metadata.output_perms(props))
+    out_perms = metadata.output_perms(props)
+    comparisons, accuracies = _on_cases(model, reference, perms, out_perms)
+    for artifact, channels_last in OPTIMIZED.items():  # optimize_for_inference(), both ways
+        fast = load_module(model_py, weights).optimize_for_inference(channels_last)
+        comparisons += _on_cases(fast, reference, perms, out_perms, artifact, channels_last)[0]
     first = next(iter(reference.cases.values()))
     example = {
         k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))
@@ -82,45 +69,50 @@ def verify(
     return {
         "comparisons": [c.to_json() for c in comparisons],
         "accuracy": [a.to_json() for a in accuracies],
-        "param_count": param_count(model),
-        "constant_count": constant_count(model),
+        "param_count": counts.param_count(model),
+        "constant_count": counts.constant_count(model),
         "keras_param_count": keras_count,
-        **_frozen_counts(model, props),
+        **counts.frozen_counts(model, props),
         "regularization": regularization.check(model, _penalties(props)),
         **deployed,
         "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
     }
 
 
-def _on_cases(model, reference: ref.Reference, perms: dict, out_perms: dict) -> tuple[list, list]:
-    """``model.py``'s comparisons on every reference case, and its accuracy on the labelled
-    ones."""
+def _on_cases(
+    model,
+    reference: ref.Reference,
+    perms: dict,
+    out_perms: dict,
+    artifact: str = artifacts.MODEL_PY,
+    channels_last: bool = False,
+) -> tuple[list, list]:
+    """``model.py``'s comparisons on every reference case (named ``artifact``; its 4-D
+    inputs fed ``channels_last``), and its accuracy on the labelled ones."""
     comparisons, accuracies = [], []
     with torch.no_grad():
         for case_name, case in reference.cases.items():
             feeds = metadata.adapt_inputs(case.inputs, perms)
-            result = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+            result = model(**{k: _tensor(v, channels_last) for k, v in feeds.items()})
             if isinstance(result, dict):  # a Keras model with a dict of outputs
                 result = tuple(result[name] for name in reference.output_names)
             result = result if isinstance(result, tuple) else (result,)
             for name, actual in zip(reference.output_names, result, strict=True):
                 expected = case.outputs[name]
                 actual = metadata.to_keras_layout(name, actual.numpy(), out_perms)
-                comparisons.append(reference.compare(artifacts.MODEL_PY, case_name, name, actual))
-                if case.labels is not None:
+                comparisons.append(reference.compare(artifact, case_name, name, actual))
+                if case.labels is not None and artifact == artifacts.MODEL_PY:
                     accuracies.append(
                         accuracy(artifacts.MODEL_PY, case_name, case.labels, expected, actual)
                     )
     return comparisons, accuracies
 
 
-def _frozen_counts(model: torch.nn.Module, props: dict) -> dict[str, int]:
-    """Parameters that do not require grad, and how many the layers Keras freezes hold: the
-    two must be equal (a frozen base stays frozen, nothing else is)."""
-    return {
-        "frozen_param_count": sum(p.numel() for p in model.parameters() if not p.requires_grad),
-        "keras_frozen_param_count": int(props.get(metadata.FROZEN_PARAM_COUNT, 0)),
-    }
+def _tensor(array: np.ndarray, channels_last: bool) -> torch.Tensor:
+    tensor = torch.from_numpy(array)
+    if channels_last and tensor.dim() == 4:
+        return tensor.contiguous(memory_format=torch.channels_last)
+    return tensor
 
 
 def _penalties(props: dict) -> dict | None:

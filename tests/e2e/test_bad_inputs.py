@@ -167,5 +167,6 @@ def test_an_integer_output_converts_and_is_compared_exactly(corpus, tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     rules = {(c["artifact"], c["rule"], c["tol"]) for c in report["comparisons"]}
     converted = ("stage1.onnx", "stage2.onnx", "model.py", "model.pt2", "model.onnx")
+    converted += ("optimized", "optimized_cl")  # model.py's optimize_for_inference(), both ways
     assert rules == {(a, "exact", 0.0) for a in converted}
     assert "x = x.to(torch.int32)" in (tmp_path / "model.py").read_text()

@@ -47,7 +47,8 @@ def test_report_holds_every_stage_within_tolerance(converted):
     report = json.loads((out / artifacts.REPORT).read_text())
     assert report["passed"] and report["problems"] == []
     seen = {(c["artifact"], c["case"]) for c in report["comparisons"]}
-    for artifact in ("stage1.onnx", "stage2.onnx", "model.py", "model.pt2", "model.onnx"):
+    artifacts_checked = ("stage1.onnx", "stage2.onnx", "model.py", "model.pt2", "model.onnx")
+    for artifact in (*artifacts_checked, "optimized", "optimized_cl"):  # optimize_for_inference
         for case in ("batch1", "batch4", "digits_test"):
             assert (artifact, case) in seen
     assert max(c["max_abs"] for c in report["comparisons"]) <= FLOAT32_TOL
@@ -207,9 +208,9 @@ def test_check_fails_loudly_on_a_mismatch(converted, tmp_path):
     assert "MISMATCH" in proc.stdout and "does not match Keras" in proc.stderr
     report = json.loads((copy / artifacts.REPORT).read_text())
     assert not report["passed"]
-    # batch4 of stage1.onnx, stage2.onnx, model.py, model.pt2 and model.onnx, and the
-    # reference export wrote
-    assert len(report["problems"]) == 6, report["problems"]
+    # batch4 of stage1.onnx, stage2.onnx, model.py, its two optimize_for_inference() forms,
+    # model.pt2 and model.onnx, and the reference export wrote
+    assert len(report["problems"]) == 8, report["problems"]
     assert "reference.npz changed after the export stage wrote it" in report["problems"][0]
 
 

@@ -1,7 +1,8 @@
 """Gradient equivalence (``pipeline.gradients``): the converted module's gradients, layer by
 layer, are Keras' (re-arranged as the weights are), and one SGD step on both gives the same
 next outputs. In inference mode on both sides (BatchNorm on its moving statistics, Dropout
-off); train-mode BatchNorm is not compared yet (README, "Training the converted module")."""
+off), and in training mode (BatchNorm on the batch's statistics, dropout rates 0): the
+outputs, the gradients and the BatchNorm running statistics after the batch."""
 
 from __future__ import annotations
 
@@ -17,8 +18,12 @@ MODELS = ("lenet4", "bn_block", "lstm_text", "transformer")
 def test_gradients_and_one_sgd_step_match_keras(model, small_models):
     out, result = small_models[model]  # converted once for the session (conftest.py)
     assert result["exit"] == 0, result["error"][-2000:]
-    layers, step = gradients.run(out)
-    assert layers, "no trainable layer compared"
-    failed = [layer for layer in layers if not layer.passed]
-    assert not failed, failed
-    assert all(c.passed for c in step), [c.describe() for c in step]
+    result = gradients.run(out)
+    assert result.layers and result.train_layers, "no trainable layer compared"
+    assert result.step and result.train_outputs
+    assert not result.failed, result.failed
+    assert len(result.train_statistics) == 2 * BATCH_NORMS[model]
+
+
+# BatchNormalization layers per model: each gives its running mean and variance
+BATCH_NORMS = {"lenet4": 0, "bn_block": 2, "lstm_text": 0, "transformer": 0}

@@ -18,7 +18,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from pipeline import artifacts, batch
+from pipeline import artifacts, batch, gradients
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2  # batches at once (each is three stage processes one after the other)
@@ -141,3 +141,17 @@ def test_a_batch_converts_as_a_fresh_process_does(converted, tmp_path):
     out, _ = converted[case]
     for name in (artifacts.STAGE2, artifacts.MODEL_PY):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("case", ["BatchNormalizationAfterDense", "BatchNormalizationOnSequence"])
+def test_train_mode_batchnorm_matches_keras(converted, case):
+    """A BatchNorm over few values per channel (4 after a Dense at batch 4), where torch's own
+    running-variance update (unbiased) would be 4/3 of Keras' (biased) step: in training mode
+    the outputs, gradients and running statistics after one batch are Keras' (model.py's
+    KerasBatchNorm1d)."""
+    out, proc = converted[case]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "KerasBatchNorm1d(" in (out / artifacts.MODEL_PY).read_text()
+    result = gradients.run(out)
+    assert [s.layer for s in result.train_statistics] == ["layer/running_mean", "layer/running_var"]
+    assert not result.failed, result.failed

@@ -32,7 +32,7 @@ NESTED_MODULES = {
     "transfer": ("mobilenetv2_0_35_64_Conv1", "mobilenetv2_0_35_64_block_1_expand", "head"),
 }  # model.py compared whole (LeNet4's: test_convert.py)
 # Constructor lines model.py must hold (Keras BatchNormalization momentum 0.99 -> torch 0.01)
-INIT_LINES = {"bn_block": ("self.stem_bn = nn.BatchNorm2d(8, eps=0.001, momentum=0.01)",)}
+INIT_LINES = {"bn_block": ("self.stem_bn = KerasBatchNorm2d(8, eps=0.001, momentum=0.01)",)}
 # Models with weight regularizers: the terms regularization_loss() must hold (one per Keras
 # weight and formula; the check holds their sum to Keras' penalty)
 REGULARIZED = {
@@ -142,9 +142,9 @@ def test_a_keras_applications_model_converts(tmp_path):
     assert ops["Transpose"] == 0 and ops["BatchNormalization"] == 52
     assert set(report["torch"]["module_types"]) == {
         "AdaptiveAvgPool2d",
-        "BatchNorm2d",
         "Conv2d",
         "Flatten",
+        "KerasBatchNorm2d",
         "Linear",
         "Sequential",
         "ZeroPad2d",

@@ -1,7 +1,7 @@
 """Benchmark runner, torch side: the emitted module (NCHW and channels_last), the naive
 onnx2torch GraphModule of ``stage1.onnx`` and, for LeNet4, the reference post's hand-written
 module; for nets with BatchNorm also the emitted module with Conv+BatchNorm folded for
-inference (``torch.fx.experimental.optimization.fuse``, what tf2onnx does to the naive
+inference (``model.py``'s ``optimize_for_inference()``, what tf2onnx does to the naive
 chain), in both memory formats. Every emitted configuration is one model.py documents.
 ``torch.set_flush_denormal(True)`` and the thread count apply to all of them.
 
@@ -19,7 +19,6 @@ import numpy as np
 import onnx
 import torch
 from onnx2torch import convert
-from torch.fx.experimental.optimization import fuse
 
 from pipeline import artifacts, metadata
 from pipeline.bench import timing
@@ -27,8 +26,8 @@ from pipeline.bench.torch_side import handwritten_lenet4
 from pipeline.torch_stage.verify import load_module
 
 Feed = Callable[[np.ndarray], torch.Tensor]  # Keras-layout input -> what a runner takes
-FUSED = "emitted, Conv+BN fused (fx fuse, inference)"
-FUSED_CHANNELS_LAST = "emitted, Conv+BN fused, channels_last"
+FUSED = "emitted, optimize_for_inference() (Conv+BN folded)"
+FUSED_CHANNELS_LAST = "emitted, optimize_for_inference(channels_last=True)"
 
 
 def _runners(out_dir: Path) -> list[tuple[str, torch.nn.Module, Feed]]:
@@ -54,11 +53,11 @@ def _runners(out_dir: Path) -> list[tuple[str, torch.nn.Module, Feed]]:
             )
         )
     if any(isinstance(m, torch.nn.BatchNorm2d) for m in emitted.modules()):
-        runners.append((FUSED, fuse(load()), nchw))
+        runners.append((FUSED, load().optimize_for_inference(), nchw))
         runners.append(
             (
                 FUSED_CHANNELS_LAST,
-                fuse(load()).to(memory_format=torch.channels_last),
+                load().optimize_for_inference(channels_last=True),
                 lambda k: nchw(k).contiguous(memory_format=torch.channels_last),
             )
         )

@@ -1,5 +1,6 @@
 """``torch.nn`` modules written as their constructor with only the non-default arguments:
-``nn.Conv2d(1, 6, kernel_size=5, padding=2)``, ``nn.MaxPool2d(2)``, ``nn.Linear(784, 84)``."""
+``nn.Conv2d(1, 6, kernel_size=5, padding=2)``, ``nn.MaxPool2d(2)``, ``nn.Linear(784, 84)``;
+a BatchNorm as ``model.py``'s own subclass (``batchnorm``): ``KerasBatchNorm2d(8, eps=0.001)``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import inspect
 
 from torch import nn
 
+from pipeline.torch_stage.batchnorm import KERAS_CLASSES
 from pipeline.torch_stage.templates import literal
 
 _CONV_ARGS = (
@@ -106,4 +108,5 @@ def constructor(module: nn.Module) -> str | None:
         default = params[name].default if name in params else inspect.Parameter.empty
         if (text := _argument(module, name, default)) is not None:
             args.append(text)
-    return f"nn.{type(module).__name__}({', '.join(args)})"
+    name = KERAS_CLASSES.get(type(module), f"nn.{type(module).__name__}")  # model.py's own
+    return f"{name}({', '.join(args)})"
