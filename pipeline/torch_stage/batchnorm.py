@@ -56,8 +56,14 @@ class {name}(nn.{base}):
 OPTIMIZE = """    def optimize_for_inference(self, channels_last: bool = False) -> {class_name}:
 {doc}
         self.eval()
-{body}        return self.to(memory_format=torch.channels_last) if channels_last else self
+{body}{channels_last}        return self
 
+"""
+
+CHANNELS_LAST = """        if channels_last:  # the 4-D weights: 2-D convolutions'
+            for param in self.parameters():
+                if param.dim() == 4:
+                    param.data = param.data.contiguous(memory_format=torch.channels_last)
 """
 
 DOC = (
@@ -65,6 +71,12 @@ DOC = (
     "mode, {folding}. With ``channels_last``, its weights in that memory format (feed "
     "``x.contiguous(memory_format=torch.channels_last)``); which format is faster depends on "
     "the net (``make bench`` times both). The check holds both ways to Keras' outputs."
+)
+# a module without 2-D convolutions has no 4-D weights
+DOC_NO_CONV2D = (
+    "This module, in place, for inference only (not for training): in eval mode, {folding}. "
+    "It has no 2-D convolution, so ``channels_last`` changes nothing. The check holds it to "
+    "Keras' outputs."
 )
 
 FOLD = """        for conv, norm in (
@@ -115,8 +127,8 @@ def _is_module_call(value) -> bool:
     return isinstance(value, fx.Node) and value.op == "call_module"
 
 
-def method(class_name: str, pairs: list[tuple[str, str]]) -> str:
-    """The text of ``optimize_for_inference``."""
+def method(class_name: str, pairs: list[tuple[str, str]], conv2d: bool = True) -> str:
+    """The text of ``optimize_for_inference`` (``conv2d``: the module has 4-D weights)."""
     if pairs:
         folding = (
             f"its {len(pairs)} BatchNorm{'s' if len(pairs) > 1 else ''} folded into the "
@@ -128,10 +140,11 @@ def method(class_name: str, pairs: list[tuple[str, str]]) -> str:
         folding = "with nothing to fold (no BatchNorm reads a convolution alone)"
         body = ""
     doc = textwrap.fill(
-        '"""' + DOC.format(folding=folding) + '"""',
+        '"""' + (DOC if conv2d else DOC_NO_CONV2D).format(folding=folding) + '"""',
         width=88,
         initial_indent=" " * 8,
         subsequent_indent=" " * 8,
         break_on_hyphens=False,
     )
-    return OPTIMIZE.format(class_name=class_name, doc=doc, body=body)
+    channels_last = CHANNELS_LAST if conv2d else ""
+    return OPTIMIZE.format(class_name=class_name, doc=doc, body=body, channels_last=channels_last)

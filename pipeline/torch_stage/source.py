@@ -122,6 +122,7 @@ def render(
     fold: list[tuple[str, str]] = (),
 ) -> str:
     cls = class_name(keras_name)
+    conv2d = any(f"nn.{c}(" in line for line in init for c in ("Conv2d", "ConvTranspose2d"))
     frozen_note, train = _frozen(cls, list(frozen), list(frozen_batchnorm))
     indent = " " * 8
     tensor = "torch.Tensor"
@@ -144,11 +145,11 @@ def render(
         returns=returns,
         forward="\n".join(indent + line for line in forward),
         use=f"{results} = model({', '.join(p.name for p in inputs)})",
-        speed=SPEED if any("nn.Conv2d(" in line for line in init) else "",
+        speed=SPEED if conv2d else "",
         frozen=frozen_note,
         train=train,
         regularization=regularization,
         imports=FUSION_IMPORT if fold else "",
         helpers=batchnorm.definitions(init),
-        optimize=batchnorm.method(cls, list(fold)),
+        optimize=batchnorm.method(cls, list(fold), conv2d),
     )

@@ -38,7 +38,7 @@ def test_progress_and_table_are_shown(converted):
     _, stdout = converted
     for stage in ("export", "passes", "torch", "check"):
         assert f"[{stage}] started" in stdout and f"[{stage}] done in" in stdout
-    assert "artifact     case         output" in stdout
+    assert "artifact      case         output" in stdout
     assert "top-1 agreement 100.00%" in stdout
 
 

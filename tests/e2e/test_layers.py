@@ -76,7 +76,7 @@ def _facts(out: Path) -> dict:
     assert torch_facts["param_count"] == torch_facts["keras_param_count"]
     own = {n.op_type for n in stage1.graph.node if n.doc_string.startswith("keras_layer: layer ")}
     text = (out / artifacts.MODEL_PY).read_text()
-    forward = text[text.index("    def forward(") : text.index("\ndef load(")].splitlines()[1:]
+    forward = text[text.rindex("    def forward(") : text.index("\ndef load(")].splitlines()[1:]
     return {
         # the layer's torch form: its forward lines (a module call or a torch expression)
         "forward": [
