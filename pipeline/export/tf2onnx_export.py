@@ -7,6 +7,9 @@ such ops and fails naming the node, its Keras layer and what to do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import keras
 import onnx
 import tensorflow as tf
@@ -27,7 +30,7 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
         for tensor in model.inputs
     ]
     traced: list[own_layers.Traced] = []
-    with keras_forms.traceable_forms(), own_layers.placeholders(traced):
+    with keras_forms.traceable_forms(), own_layers.placeholders(traced), _optimizer_raises():
         proto, _ = tf2onnx.convert.from_keras(
             functional(model), input_signature=signature, opset=opset
         )
@@ -35,6 +38,30 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
     explicit_same_pads(proto)
     structure.name_outputs(proto, structure.output_keys(model))
     return proto
+
+
+@contextmanager
+def _optimizer_raises() -> Iterator[None]:
+    """tf2onnx's graph optimizers without ``catch_errors``. With it (tf2onnx's default),
+    each of the ~24 optimizer runs first deep-copies the whole graph, weights included, so
+    that a failing optimizer can be skipped with a logged warning: 10 of ResNet50's 34 s of
+    export, and a swallowed exception. Without it an optimizer's failure is an error."""
+    original = tf2onnx.optimizer.optimize_graph
+
+    def optimize_graph(graph, catch_errors=True, optimizers=None):
+        try:
+            return original(graph, catch_errors=False, optimizers=optimizers)
+        except Exception as exc:  # any optimizer's: the message is the finding
+            raise UnsupportedError(
+                f"tf2onnx's graph optimizer failed on this model ({type(exc).__name__}: "
+                f"{exc}); tf2onnx would skip that optimizer silently. Report the model."
+            ) from exc
+
+    tf2onnx.optimizer.optimize_graph = optimize_graph
+    try:
+        yield
+    finally:
+        tf2onnx.optimizer.optimize_graph = original
 
 
 def functional(model: keras.Model) -> keras.Model:

@@ -173,3 +173,25 @@ def test_float64_copy_computes_the_same_model_in_float64():
     exact = np.asarray(copy(x))
     assert exact.dtype == np.float64
     assert 0 < scaled(np.asarray(model(x.astype(np.float32))), exact) <= FLOAT32_TOL
+
+
+def test_a_failing_tf2onnx_optimizer_is_an_error_not_skipped(monkeypatch):
+    """tf2onnx's optimizers run without its catch_errors (which deep-copies the graph before
+    each and skips a failing one with a warning): a failure stops the export, named."""
+    import tf2onnx.optimizer
+    from pipeline.export.tf2onnx_export import to_onnx
+
+    class Failing:
+        graph_been_opt = False
+
+        def optimize(self, graph, iteration):
+            raise RuntimeError("planted optimizer bug")
+
+    optimizers = dict(tf2onnx.optimizer._get_optimizers(), planted=Failing)
+    monkeypatch.setattr(tf2onnx.optimizer, "_get_optimizers", lambda: optimizers)
+    inputs = keras.Input((3,), name="x")
+    model = keras.Model(inputs, keras.layers.Dense(2, name="fc")(inputs))
+    with pytest.raises(UnsupportedError, match="graph optimizer failed .*planted optimizer bug"):
+        to_onnx(model)
+    monkeypatch.undo()  # tf2onnx's own optimizers still run (they remove the Identity ops)
+    assert "Identity" not in {n.op_type for n in to_onnx(model).graph.node}
