@@ -26,7 +26,8 @@ _LINE = re.compile(r"^\s+(\w+) = .*?(?:self\.(\w+)\(.*?)?(?:  # (\S+) \(\w+\))?$
 def _line_layers(model_py: Path) -> dict[int, tuple[str, str]]:
     """forward's line number -> (the variable it assigns, the module or layer it belongs to)."""
     lines = model_py.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("    def forward("))
+    # the model class's forward: the last in the file (a KerasBatchNorm2d above has one too)
+    start = max(i for i, line in enumerate(lines) if line.startswith("    def forward("))
     found = {}
     for number, line in enumerate(lines[start + 1 :], start=start + 2):
         if line.startswith("    def ") or not line.startswith("        "):
@@ -45,10 +46,10 @@ def layer_values(out_dir: Path) -> dict[str, np.ndarray]:
     case = next(iter(ref.load(out_dir / artifacts.REFERENCE).cases.values()))
     feeds = metadata.adapt_inputs(case.inputs, metadata.input_perms(props))
     lines, values, pending = _line_layers(model_py), {}, []
-    path = model_py.resolve()
+    forward = type(model).forward.__code__
 
     def trace(frame, event, arg):
-        if frame.f_code.co_name != "forward" or Path(frame.f_code.co_filename).resolve() != path:
+        if frame.f_code is not forward:
             return None if event == "call" else trace
         if pending:  # the line before this event has run: keep what it assigned
             variable, layer = pending.pop()
