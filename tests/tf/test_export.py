@@ -175,9 +175,10 @@ def test_float64_copy_computes_the_same_model_in_float64():
     assert 0 < scaled(np.asarray(model(x.astype(np.float32))), exact) <= FLOAT32_TOL
 
 
-def test_a_failing_tf2onnx_optimizer_is_an_error_not_skipped(monkeypatch):
-    """tf2onnx's optimizers run without its catch_errors (which deep-copies the graph before
-    each and skips a failing one with a warning): a failure stops the export, named."""
+def test_a_failing_tf2onnx_optimizer_is_skipped_as_tf2onnx_does(monkeypatch, caplog):
+    """tf2onnx's optimizers run on a graph copied once, not before each (its catch_errors):
+    when one raises, they run again from the copy as tf2onnx runs them by default, skipping
+    the failing one, with a warning naming the failure; the other optimizers still apply."""
     import tf2onnx.optimizer
     from pipeline.export.tf2onnx_export import to_onnx
 
@@ -185,13 +186,15 @@ def test_a_failing_tf2onnx_optimizer_is_an_error_not_skipped(monkeypatch):
         graph_been_opt = False
 
         def optimize(self, graph, iteration):
+            graph.remove_node(graph.get_nodes()[0].name)  # half-done work, then a failure
             raise RuntimeError("planted optimizer bug")
 
-    optimizers = dict(tf2onnx.optimizer._get_optimizers(), planted=Failing)
-    monkeypatch.setattr(tf2onnx.optimizer, "_get_optimizers", lambda: optimizers)
     inputs = keras.Input((3,), name="x")
     model = keras.Model(inputs, keras.layers.Dense(2, name="fc")(inputs))
-    with pytest.raises(UnsupportedError, match="graph optimizer failed .*planted optimizer bug"):
-        to_onnx(model)
-    monkeypatch.undo()  # tf2onnx's own optimizers still run (they remove the Identity ops)
-    assert "Identity" not in {n.op_type for n in to_onnx(model).graph.node}
+    expected = [n.op_type for n in to_onnx(model).graph.node]
+    optimizers = dict(tf2onnx.optimizer._get_optimizers(), planted=Failing)
+    monkeypatch.setattr(tf2onnx.optimizer, "_get_optimizers", lambda: optimizers)
+    with caplog.at_level("WARNING"):
+        ops = [n.op_type for n in to_onnx(model).graph.node]
+    assert "a tf2onnx graph optimizer failed (RuntimeError: planted optimizer bug)" in caplog.text
+    assert ops == expected and "Identity" not in ops
