@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,45 @@ def test_a_failing_tf2onnx_optimizer_is_skipped_as_tf2onnx_does(monkeypatch, cap
         ops = [n.op_type for n in to_onnx(model).graph.node]
     assert "a tf2onnx graph optimizer failed (RuntimeError: planted optimizer bug)" in caplog.text
     assert ops == expected and "Identity" not in ops
+
+
+def _by_value(graph: onnx.GraphProto) -> tuple:
+    """The graph with each initializer named by its value and tf2onnx's name counters
+    dropped: which of two equal constants its duplicate merging keeps varies from run to run
+    (as its node order does), and its counter differs between a process's first conversion
+    and later ones."""
+    values = {t.name: (t.data_type, tuple(t.dims), t.raw_data) for t in graph.initializer}
+    nodes = []
+    for node in graph.node:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        del copy.input[:]
+        text = re.sub(r"__\d+", "", str(copy))
+        nodes.append((text, [values.get(i, re.sub(r"__\d+", "", i)) for i in node.input]))
+    return nodes, sorted(values.values()), [o.name for o in graph.output]
+
+
+def test_constants_left_out_of_tf2onnx_proto_updates_change_nothing(monkeypatch):
+    """Stage 1 skips tf2onnx's re-copying of each constant's tensor after every optimizer
+    (``_const_protos_left_alone``): the ONNX model is the same as tf2onnx's own, constant
+    folding, merged duplicates and a BatchNormalization included, and tf2onnx is restored after."""
+    from contextlib import nullcontext
+
+    import tf2onnx.graph
+    from pipeline.export import tf2onnx_export
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 2), name="x")
+    x = keras.layers.Conv2D(3, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Flatten(name="flat")(keras.layers.ReLU(name="relu")(x))
+    model = keras.Model(inputs, keras.layers.Dense(4, name="fc")(x))
+    rng = np.random.default_rng(0)  # distinct weights: no two constants tf2onnx could merge
+    model.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in model.weights])
+    original = tf2onnx.graph.Node.update_proto
+    skipped = tf2onnx_export.to_onnx(model)
+    assert tf2onnx.graph.Node.update_proto is original
+    monkeypatch.setattr(tf2onnx_export, "_const_protos_left_alone", nullcontext)
+    tf2onnx_default = tf2onnx_export.to_onnx(model)
+    assert _by_value(tf2onnx_default.graph) == _by_value(skipped.graph)
+    assert {n.op_type for n in skipped.graph.node} >= {"Conv", "MatMul", "Reshape"}
