@@ -194,12 +194,12 @@ def resolve(model: str, options: LoadOptions | None = None) -> LoadedModel:
         from models import files
 
         return files.load(path, options or LoadOptions())
-    applications = _applications()
+    if path.suffix or os.sep in model:  # a path (no keras.applications name has either)
+        raise BadInputError(f"model file not found: '{model}'.")
+    applications = _applications()  # imports Keras: after the cheap answers
     if model.lower() in applications:
         name = applications[model.lower()]
         return LoadedModel(build_application(name), f"keras.applications:{name}", True)
-    if path.suffix or os.sep in model:
-        raise BadInputError(f"model file not found: '{model}'.")
     raise BadInputError(
         f"unknown MODEL '{model}': not a registered model ({', '.join(sorted(REGISTRY))}), "
         "not an existing .keras/.h5 file, and not a keras.applications model "

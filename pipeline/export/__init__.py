@@ -145,10 +145,11 @@ def run(model: str, out_dir: Path, options=None) -> StageReport:
 def _run(model: str, out_dir: Path, options) -> StageReport:
     from models import resolve
 
+    start = time.perf_counter()
+    loaded = resolve(model, options)  # a bad file is refused before TensorFlow is imported
+
     from pipeline.export import anchor, annotate, tf2onnx_export
 
-    start = time.perf_counter()
-    loaded = resolve(model, options)
     keras_model = loaded.model
     log.info(
         "exporting %s (%s), %d parameters",
