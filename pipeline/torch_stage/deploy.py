@@ -129,11 +129,12 @@ def _own_outputs(graph: ir.Graph) -> None:
 
 
 def pt2_comparisons(
-    path: Path, reference: ref.Reference, props: dict, cases: list[str]
+    saved, reference: ref.Reference, props: dict, cases: list[str]
 ) -> list[Comparison]:
-    """``model.pt2`` loaded as a user would, on every reference case; a case it refuses to
-    run (a size its guards exclude) is a failed comparison with the reason."""
-    module = torch.export.load(path).module()
+    """``model.pt2`` as a user loads it (``saved``: ``torch.export.load(path)``) on the
+    reference ``cases``; a case it refuses to run (a size its guards exclude) raises
+    RuntimeError with the reason."""
+    module = saved.module()
     perms, out_perms = metadata.input_perms(props), metadata.output_perms(props)
     found = []
     with torch.no_grad():
@@ -155,13 +156,13 @@ def pt2_comparisons(
 
 
 def onnx_round_trip(
-    pt2: Path, path: Path, stage2: onnx.ModelProto, reference: ref.Reference, cases: list[str]
+    saved, path: Path, stage2: onnx.ModelProto, reference: ref.Reference, cases: list[str]
 ) -> tuple[list[Comparison], str | None]:
-    """Write ``model.onnx`` from the saved ``model.pt2`` and run it in onnxruntime on
-    ``cases``: (its comparisons, None), or ([], why it could not be exported)."""
+    """Write ``model.onnx`` from ``model.pt2`` as loaded (``saved``) and run it in
+    onnxruntime on ``cases``: (its comparisons, None), or ([], why it could not be exported)."""
     from pipeline import ort
 
-    error = write_onnx(torch.export.load(pt2), path, stage2)
+    error = write_onnx(saved, path, stage2)
     if error is not None:
         return [], error
     return ort.check_against(onnx.load(path), reference, artifacts.MODEL_ONNX, tuple(cases)), None

@@ -39,12 +39,13 @@ def verify(
     stage2: Path,
     reference: ref.Reference,
     pt2: Path | None = None,
-    write_pt2: bool = False,
+    onnx_out: Path | None = None,
     recorded: dict | None = None,
 ) -> dict:
     """The module's results on every case and its facts; with ``pt2``, ``model.pt2`` held to
-    the reference too (``write_pt2``: first saved there from this module's export). With
-    ``recorded`` (the torch stage's report, whose files the check found unchanged), its
+    the reference too. With ``onnx_out`` (the torch stage), ``model.pt2`` is first saved at
+    ``pt2`` from this module's export, and ``model.onnx`` written at ``onnx_out`` from it as
+    loaded back and held to the reference. With ``recorded`` (the torch stage's report), its
     torch.export facts are taken as they are rather than exporting the module again."""
     proto = onnx.load(stage2, load_external_data=False)
     props = {p.key: p.value for p in proto.metadata_props}
@@ -62,7 +63,7 @@ def verify(
     }
     keras_count = int(props.get(metadata.PARAM_COUNT, -1))
     if recorded is None:
-        deployed = _deployed(model, example, proto, reference, pt2, write_pt2)
+        deployed = _deployed(model, example, proto, reference, pt2, onnx_out)
     else:
         deployed = _recorded(recorded, reference, props, pt2)
     comparisons += deployed.pop("comparisons")
@@ -119,27 +120,33 @@ def _penalties(props: dict) -> dict | None:
     return json.loads(props[metadata.REGULARIZERS]) if metadata.REGULARIZERS in props else None
 
 
-def _deployed(model, example, proto, reference, pt2: Path | None, write: bool) -> dict:
+def _deployed(model, example, proto, reference, pt2: Path | None, onnx_out: Path | None) -> dict:
     """torch.export of the module (the open axes dynamic); with ``pt2``, ``model.pt2`` (first
-    saved there if ``write``) on the cases it can run: its comparisons, the export error,
-    the open axes torch.export fixed and the cases ``model.pt2``/``model.onnx`` run."""
+    saved there, and ``model.onnx`` made from it, with ``onnx_out``) on the cases it can
+    run: its comparisons, the export errors, the open axes torch.export fixed and the cases
+    ``model.pt2``/``model.onnx`` run."""
     props = {p.key: p.value for p in proto.metadata_props}
-    perms = metadata.input_perms(props)
     axes = deploy.open_axes(proto)
     program, error = deploy.export_program(model, example, axes)
     fixed = deploy.fixed_axes(program, axes) if program is not None else {}
-    cases = deploy.runnable_cases(reference, perms, fixed)
-    comparisons = []
-    if write and program is not None:
+    cases = deploy.runnable_cases(reference, metadata.input_perms(props), fixed)
+    found = {"comparisons": []}
+    if onnx_out is not None and program is not None:
         deploy.write_pt2(program, pt2)
     if pt2 is not None and program is not None:
         artifacts.require_file(pt2, "artifact", "Run the torch stage.")
+        saved = torch.export.load(pt2)  # as a user loads it, once for both checks
         try:
-            comparisons = deploy.pt2_comparisons(pt2, reference, props, cases)
+            found["comparisons"] = deploy.pt2_comparisons(saved, reference, props, cases)
         except RuntimeError as exc:  # a reference case the exported program refuses
             error = str(exc).splitlines()[0]
+        if onnx_out is not None and error is None:
+            onnx_found, found["onnx_export_error"] = deploy.onnx_round_trip(
+                saved, onnx_out, proto, reference, cases
+            )
+            found["comparisons"] += onnx_found
     return {
-        "comparisons": comparisons,
+        **found,
         "torch_export_error": error,
         "deploy_fixed_axes": {name: {str(a): n for a, n in f.items()} for name, f in fixed.items()},
         "deploy_cases": cases,
@@ -153,7 +160,8 @@ def _recorded(recorded: dict, reference, props: dict, pt2: Path) -> dict:
     if facts["torch_export_error"] is None:
         artifacts.require_file(pt2, "artifact", "Run the torch stage.")
         try:
-            comparisons = deploy.pt2_comparisons(pt2, reference, props, facts["deploy_cases"])
+            saved = torch.export.load(pt2)
+            comparisons = deploy.pt2_comparisons(saved, reference, props, facts["deploy_cases"])
         except RuntimeError as exc:  # a reference case the exported program refuses
             facts["torch_export_error"] = str(exc).splitlines()[0]
     return {"comparisons": comparisons, **facts}
