@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path, help="default: reference.npz next to SRC")
     p = sub.add_parser("check", help="every artifact vs Keras -> report.json")
     p.add_argument("out_dir", type=Path)
+    p.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run every comparison again (default: take a stage's own, recorded with the "
+        "sha256 of its files, where those files are unchanged)",
+    )
     p = sub.add_parser("bench", help="inference speed of a converted model, all frameworks")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--model", help="MODEL it was converted from (default: OUT_DIR's name)")
@@ -123,7 +129,7 @@ def stage_argv(command: str, args: argparse.Namespace) -> list:
         if command == "passes":
             return [args.src, args.dst, reference, args.check_every_pass]
         return [args.src, args.out_dir, reference]
-    return [args.out_dir]
+    return [args.out_dir, args.recheck]
 
 
 def run_stage(command: str, args: argparse.Namespace) -> int:

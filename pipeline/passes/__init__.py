@@ -149,7 +149,7 @@ def _run(src: Path, dst: Path, reference: Path | None, every_pass: bool) -> Stag
             "passes": [r.to_json() for r in records],
             "checked_every_pass": every_pass,
         },
-        inputs=(str(src),),
+        inputs=(str(src), *([str(reference)] if reference_data is not None else [])),  # for check
     )
     artifacts.write_json(dst.parent / artifacts.PASSES_REPORT, report.to_json())
     return report

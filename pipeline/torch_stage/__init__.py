@@ -141,7 +141,8 @@ def _run(src: Path, out_dir: Path, reference: Path | None) -> StageReport:
         proto = onnx.load(src)
     except Exception as exc:
         raise BadInputError(f"'{src}' is not an ONNX model: {exc}") from exc
-    reference_data = ref.load(reference or src.parent / artifacts.REFERENCE)
+    reference = reference or src.parent / artifacts.REFERENCE
+    reference_data = ref.load(reference)
     converters.ensure_convertible(proto)
     try:
         gm = convert(proto, save_input_names=True, attach_onnx_mapping=True)
@@ -165,7 +166,7 @@ def _run(src: Path, out_dir: Path, reference: Path | None) -> StageReport:
         time.perf_counter() - start,
         comparisons,
         details={k: v for k, v in result.items() if k != "comparisons"},
-        inputs=(str(src),),
+        inputs=(str(src), str(reference)),  # check takes the comparisons while both are unchanged
     )
     artifacts.write_json(out_dir / artifacts.TORCH_REPORT, report.to_json())
     return report

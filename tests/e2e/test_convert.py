@@ -208,10 +208,43 @@ def test_check_fails_loudly_on_a_mismatch(converted, tmp_path):
     assert "MISMATCH" in proc.stdout and "does not match Keras" in proc.stderr
     report = json.loads((copy / artifacts.REPORT).read_text())
     assert not report["passed"]
-    # batch4 of stage1.onnx, stage2.onnx, model.py, its two optimize_for_inference() forms,
-    # model.pt2 and model.onnx, and the reference export wrote
-    assert len(report["problems"]) == 8, report["problems"]
-    assert "reference.npz changed after the export stage wrote it" in report["problems"][0]
+    # the reference export wrote and the passes and torch stages read, then batch4 of
+    # stage1.onnx, stage2.onnx, model.py, its two optimize_for_inference() forms, model.pt2
+    # and model.onnx
+    stale, mismatches = report["problems"][:3], report["problems"][3:]
+    assert [line.split(" (edited")[0] for line in stale] == [
+        "reference.npz changed after the export stage wrote it",
+        "reference.npz changed after the passes stage read it",
+        "reference.npz changed after the torch stage read it",
+    ]
+    assert len(mismatches) == 7 and all("[batch4]" in line for line in mismatches), mismatches
+    # every stage read the old reference: none of their recorded comparisons is taken
+    assert report["recorded"] == {"export": False, "passes": False, "torch": False}
+
+
+def test_check_takes_the_stages_own_comparisons_and_recheck_finds_the_same(converted, tmp_path):
+    """Each stage's files unchanged, check takes the comparisons it recorded; ``--recheck``
+    runs every one again (onnxruntime here, model.py and model.pt2 in a fresh torch
+    process) and finds the same numbers, bit for bit."""
+    import shutil
+
+    out, stdout = converted
+    report = json.loads((out / artifacts.REPORT).read_text())
+    assert report["recorded"] == {"export": True, "passes": True, "torch": True}
+    assert "as the export, passes, torch stage(s) recorded them" in stdout
+    copy = tmp_path / "recheck"
+    shutil.copytree(out, copy)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "check", str(copy), "--recheck"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = json.loads((copy / artifacts.REPORT).read_text())
+    assert again["recorded"] == {"export": False, "passes": False, "torch": False}
+    assert again["comparisons"] == report["comparisons"]
+    assert again["torch"] == report["torch"]
 
 
 def test_check_notices_an_artifact_edited_between_stages(converted, tmp_path):
