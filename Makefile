@@ -45,8 +45,11 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-# Each stage is its own process (TensorFlow and torchvision cannot share one).
-convert: export passes torch check
+# Each stage is its own process (TensorFlow and torchvision cannot share one): the four
+# targets below, in order. `python -m pipeline convert` runs them so, starting each stage's
+# process ahead of its turn so that its imports overlap the stage before (pipeline/convert.py).
+convert: $(VENV)/.installed
+	$(PY) -m pipeline convert $(MODEL) $(OUT)$(if $(EXPORT_FLAGS), $(EXPORT_FLAGS))$(if $(PASSES_FLAGS), $(PASSES_FLAGS))
 
 # EXPORT_FLAGS="--custom-objects my_layers.py" (the model's own layer classes) or
 # "--unsafe-deserialization" (run a Lambda's stored Python code): for a user's file.

@@ -2,7 +2,7 @@
 
 Every stage runs in its own process (TensorFlow and torchvision segfault in one); this
 module imports a stage only after the command names it. ``convert`` runs the four stage
-commands as child processes, exactly as the Makefile chains them.
+commands as child processes, in order (``pipeline.convert``).
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pipeline import artifacts
+from pipeline import artifacts, convert
 from pipeline.errors import OutputError, PipelineError
 
 # command -> module that implements it (each exposes run(...) -> StageReport)
@@ -77,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", type=Path, nargs="?")
     _loading_options(p)
     _every_pass(p)
+    for stage in STAGES:  # convert starts a stage's process ahead of its turn (pipeline.convert)
+        sub.choices[stage].add_argument("--when-told", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -134,6 +134,8 @@ def stage_argv(command: str, args: argparse.Namespace) -> list:
 
 def run_stage(command: str, args: argparse.Namespace) -> int:
     module = importlib.import_module(STAGES[command])
+    if args.when_told and not convert.told_to_run():
+        return 0  # convert stopped before this stage's turn
     print(f"[{command}] started", flush=True)
     start = time.perf_counter()
     report = module.run(*stage_argv(command, args))
@@ -144,23 +146,6 @@ def run_stage(command: str, args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0 if report.passed else 4
-
-
-def convert(
-    model: str, out_dir: Path, export_flags: list[str] = (), passes_flags: list[str] = ()
-) -> int:
-    steps = [
-        ["export", model, str(out_dir), *export_flags],
-        ["passes", str(out_dir / artifacts.STAGE1), str(out_dir / artifacts.STAGE2), *passes_flags],
-        ["torch", str(out_dir / artifacts.STAGE2), str(out_dir)],
-        ["check", str(out_dir)],
-    ]
-    for step in steps:
-        code = subprocess.call([sys.executable, "-m", "pipeline", *step], env=os.environ.copy())
-        if code:
-            print(f"convert: stage '{step[0]}' failed (exit {code}); stopped.", file=sys.stderr)
-            return code
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "convert":
             out_dir = args.out_dir or default_out(args.model)
             every = ["--check-every-pass"] if args.check_every_pass else []
-            return convert(args.model, out_dir, _export_flags(args), every)
+            return convert.convert(args.model, out_dir, _export_flags(args), every)
         if args.command == "diagnose":
             from pipeline import diagnose
 

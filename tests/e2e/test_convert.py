@@ -150,21 +150,31 @@ def test_the_converted_lenet4_fine_tunes_in_torch(converted):
     assert found["new head"][0] < 30 and found["new head"][1] > 80, proc.stdout
 
 
-def test_makefile_chains_the_stage_commands():
+def _make_n(*targets: str) -> list[str]:
     proc = subprocess.run(
-        ["make", "-n", "-W", "pyproject.toml", "convert", "MODEL=lenet4", "PY=python"],
+        ["make", "-n", "-W", "pyproject.toml", *targets, "MODEL=lenet4", "PY=python"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
-    commands = [line for line in proc.stdout.splitlines() if "-m pipeline" in line]
-    assert commands == [
-        "python -m pipeline export lenet4 build/lenet4",
-        "python -m pipeline passes build/lenet4/stage1.onnx build/lenet4/stage2.onnx",
-        "python -m pipeline torch build/lenet4/stage2.onnx build/lenet4",
-        "python -m pipeline check build/lenet4",
+    return [line for line in proc.stdout.splitlines() if "-m pipeline" in line]
+
+
+def test_make_convert_runs_the_commands_of_the_single_stage_targets():
+    """``make convert`` is ``python -m pipeline convert``, whose stage processes run exactly
+    the commands of ``make export``, ``passes``, ``torch`` and ``check``."""
+    from pipeline import convert
+
+    assert _make_n("convert") == ["python -m pipeline convert lenet4 build/lenet4"]
+    chained = [
+        " ".join(["python -m pipeline", *step])
+        for step in convert.steps("lenet4", Path("build/lenet4"))
     ]
+    assert chained == _make_n("export", "passes", "torch", "check")
+    assert chained[1] == (
+        "python -m pipeline passes build/lenet4/stage1.onnx build/lenet4/stage2.onnx"
+    )
 
 
 def test_unconvertible_model_stops_with_a_clear_error(tmp_path):
