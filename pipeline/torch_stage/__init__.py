@@ -60,7 +60,7 @@ def _ports(values, perms: dict[str, tuple[int, ...]], output: bool = False) -> l
     return ports
 
 
-def _write_verified(text: str, state: dict, out_dir: Path, src: Path, proto, reference_data):
+def _write_verified(text: str, state: dict, out_dir: Path, src: Path, reference_data):
     """Write model.py, weights.pt, model.pt2 and model.onnx under temporary names, hold them
     to the reference, and rename them into place only if they pass."""
     with ExitStack() as stack:
@@ -154,7 +154,7 @@ def _run(src: Path, out_dir: Path, reference: Path | None) -> StageReport:
         ) from exc
     _drop_domains(gm)
     text, state = emit_source(proto, gm, src.name)
-    comparisons, result = _write_verified(text, state, out_dir, src, proto, reference_data)
+    comparisons, result = _write_verified(text, state, out_dir, src, reference_data)
     report = StageReport(
         "torch",
         {
