@@ -16,15 +16,35 @@ from pipeline.export import structure
 
 def float64_copy(model: keras.Model) -> keras.Model:
     """The same layers and weights, computing in float64 (a layer that cannot be rebuilt from
-    its config raises)."""
+    its config raises).
 
-    def clone(layer):
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float64"})
-
-    copy = keras.models.clone_model(model, clone_function=clone)
+    Every model, the nested ones too (a Sequential block, a transfer-learning base called as
+    a layer), is rebuilt with float64 inputs: a float32 ``InputLayer`` casts what it is fed
+    back to float32, after which LayerNormalization and GroupNormalization (which do not
+    autocast) compute in float32, and a nested model's layers kept their float32 policy."""
+    copy = _copied(model)
     weights = [w.astype(np.float64) if w.dtype == np.float32 else w for w in model.get_weights()]
     copy.set_weights(weights)
     return copy
+
+
+def _copied(model: keras.Model) -> keras.Model:
+    def clone(layer):
+        if isinstance(layer, keras.Model):  # a nested model: its layers and inputs too
+            return _copied(layer)
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float64"})
+
+    def float64_input(tensor):
+        return keras.Input(batch_shape=tensor.shape, dtype=_float64(tensor.dtype), name=tensor.name)
+
+    # a Functional's inputs in their structure (list, dict, one tensor); a Sequential's one
+    structure = model.inputs if isinstance(model, keras.Sequential) else model.input
+    inputs = keras.tree.map_structure(float64_input, structure)
+    return keras.models.clone_model(model, input_tensors=inputs, clone_function=clone)
+
+
+def _float64(dtype: str) -> str:
+    return "float64" if dtype == "float32" else dtype
 
 
 def anchored(model: keras.Model, reference: ref.Reference) -> tuple[ref.Reference, str]:

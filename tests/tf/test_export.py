@@ -176,6 +176,33 @@ def test_float64_copy_computes_the_same_model_in_float64():
     assert 0 < scaled(np.asarray(model(x.astype(np.float32))), exact) <= FLOAT32_TOL
 
 
+def test_float64_copy_is_float64_after_its_inputs_and_inside_nested_models():
+    """Its inputs were float32 InputLayers, which cast what they are fed back to float32, so
+    a LayerNormalization on an input (it does not autocast) computed in float32, and a nested
+    model's layers kept their float32 policy (fuzz seed 2213 showed it)."""
+    from pipeline.export.float64 import float64_copy
+
+    keras.utils.set_random_seed(0)
+    block = keras.Sequential(
+        [keras.Input((4, 3)), keras.layers.LayerNormalization(axis=1, name="inner_ln")],
+        name="block",
+    )
+    inputs = keras.Input((4, 3), name="x")
+    outputs = block(keras.layers.LayerNormalization(axis=1, name="ln")(inputs))
+    copy = float64_copy(keras.Model(inputs, outputs))
+    inner = copy.get_layer("block")
+    assert [t.dtype for t in (*copy.inputs, *inner.inputs)] == ["float64", "float64"]
+    assert inner.get_layer("inner_ln").compute_dtype == "float64"
+
+    def layer_norm(v: np.ndarray) -> np.ndarray:  # over axis 1, gamma 1, beta 0, epsilon 1e-3
+        return (v - v.mean(1, keepdims=True)) / np.sqrt(v.var(1, keepdims=True) + 1e-3)
+
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(np.float32)
+    exact = layer_norm(layer_norm(x.astype(np.float64)))
+    assert np.abs(np.asarray(copy(x.astype(np.float64))) - exact).max() < 1e-12
+    assert np.abs(layer_norm(layer_norm(x)).astype(np.float64) - exact).max() > 1e-9
+
+
 def test_a_failing_tf2onnx_optimizer_is_skipped_as_tf2onnx_does(monkeypatch, caplog):
     """tf2onnx's optimizers run on a graph copied once, not before each (its catch_errors):
     when one raises, they run again from the copy as tf2onnx runs them by default, skipping
