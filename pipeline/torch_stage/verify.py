@@ -57,11 +57,7 @@ def verify(
     for artifact, channels_last in OPTIMIZED.items():  # optimize_for_inference(), both ways
         fast = copy.deepcopy(model).optimize_for_inference(channels_last)  # it works in place
         comparisons += _on_cases(fast, reference, perms, out_perms, artifact, channels_last)[0]
-    first = next(iter(reference.cases.values()))
-    example = {
-        k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))
-        for k, v in metadata.adapt_inputs(first.inputs, perms).items()
-    }
+    example = export_example(reference, perms)
     keras_count = int(props.get(metadata.PARAM_COUNT, -1))
     if recorded is None:
         deployed = _deployed(model, example, proto, reference, pt2, onnx_out)
@@ -78,6 +74,16 @@ def verify(
         "regularization": regularization.check(model, _penalties(props)),
         **deployed,
         "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
+    }
+
+
+def export_example(reference: ref.Reference, perms: dict) -> dict[str, torch.Tensor]:
+    """The inputs torch.export traces with: the first case's first sample, twice (a batch
+    of 2, so that torch.export keeps the batch dynamic), in the module's layout."""
+    first = next(iter(reference.cases.values()))
+    return {
+        k: torch.from_numpy(np.repeat(v[:1], 2, axis=0))
+        for k, v in metadata.adapt_inputs(first.inputs, perms).items()
     }
 
 
