@@ -54,6 +54,20 @@ def test_check_on_an_empty_directory(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_stage_started_ahead_runs_only_when_told(tmp_path):
+    """convert starts each stage's process ahead of its turn (pipeline/convert.py): it
+    imports, then waits on its standard input; without a "go" (convert stopped, or died) it
+    ends without running or touching a file, with one it runs as if started then."""
+    command = [sys.executable, "-m", "pipeline", "check", str(tmp_path), "--when-told"]
+    for told in ("", "stop\n"):
+        proc = subprocess.run(command, cwd=ROOT, input=told, capture_output=True, text=True)
+        assert proc.returncode == 0 and proc.stdout == "", proc.stderr[-2000:]
+        assert list(tmp_path.iterdir()) == []
+    proc = subprocess.run(command, cwd=ROOT, input="go\n", capture_output=True, text=True)
+    assert proc.stdout.startswith("[check] started")
+    assert proc.returncode == 2 and "Run the export stage first" in proc.stderr
+
+
 def test_the_keras2torch_console_script_has_the_same_subcommands():
     """pyproject's [project.scripts]: installed next to this interpreter by `make`/pip."""
     script = Path(sys.executable).parent / "keras2torch"
