@@ -202,6 +202,20 @@ def test_swish_is_written_as_silu(tmp_path):
     assert "sigmoid" not in text and report.passed
 
 
+def test_a_model_that_is_the_identity_returns_a_copy_of_its_input(tmp_path):
+    """GaussianNoise alone (fuzz seed 3185): tf2onnx's one output Identity, which onnx2torch
+    wraps as a clone module with no native form, is ``x.clone()``."""
+    proto = model(
+        [node("Identity", ["x"], ["y"], layer="noise", cls="GaussianNoise")],
+        [value("x", ["batch", 3])],
+        [value("y", ["batch", 3])],
+    )
+    report = run(_write(tmp_path, proto), tmp_path)
+    text = (tmp_path / artifacts.MODEL_PY).read_text()
+    assert "x = x.clone()  # noise (GaussianNoise)" in text
+    assert report.passed and max(c.max_abs for c in report.comparisons) == 0.0
+
+
 def test_a_keras_weight_outside_any_module_is_a_parameter(tmp_path):
     """ConvNeXt's LayerScale: x * gamma, gamma a Keras weight -> nn.Parameter, not a buffer."""
     gamma = init("scale.input1", np.arange(1, 4, dtype=np.float32))

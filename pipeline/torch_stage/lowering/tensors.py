@@ -1,7 +1,7 @@
 """onnx2torch's tensor-shaping wrappers as plain torch: indexing ``x[:, :, 1:, :-1]``,
 ``x.reshape(-1, 784)``, ``x.transpose(1, 2)``, ``torch.cat``, ``x.mean(dim=1)``,
-``x.squeeze(1)``, ``x.shape``, ``torch.full``, ``x.cumsum(1)``. A form with no plain writing
-is left alone (None); padding, resizing and global pooling are in ``spatial``."""
+``x.squeeze(1)``, ``x.shape``, ``torch.full``, ``x.cumsum(1)``, ``x.clone()``. A form with no
+plain writing is left alone (None); padding, resizing and global pooling are in ``spatial``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from onnx2torch.node_converters.concat import OnnxConcat
 from onnx2torch.node_converters.constant_of_shape import OnnxConstantOfShape
 from onnx2torch.node_converters.cumsum import OnnxCumSum
+from onnx2torch.node_converters.identity import OnnxCopyIdentity
 from onnx2torch.node_converters.reduce import OnnxReduceStaticAxes, OnnxReduceSumStaticAxes
 from onnx2torch.node_converters.reshape import OnnxReshape
 from onnx2torch.node_converters.shape import OnnxShape
@@ -131,4 +132,8 @@ LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxCumSum: _cumsum,
     OnnxTranspose: _transpose,
     OnnxConcat: lambda m, c: (Expression(f"torch.cat([{{*}}], dim={m.axis})"), None),
+    # ONNX's Identity makes a new tensor (onnx2torch: a clone). Only a model that is the
+    # identity at inference keeps one after tf2onnx (GaussianNoise alone: fuzz seed 3185):
+    # its forward returns a copy of its input, as Keras returns a new tensor.
+    OnnxCopyIdentity: lambda m, c: (Expression("{0}.clone()"), 1),
 }
