@@ -34,6 +34,16 @@ def tolerance_for(layer_count: int) -> float:
 # error against that copy: it is as close to the exact answer as Keras itself is (an
 # ill-conditioned output: a LayerNorm of nearly equal values, a deep net's saturated softmax).
 ANCHOR_FACTOR = 2.0
+# Keras' own error: the larger of its eager call's (the reference) and, where run, its
+# compiled predict's, which rounds differently (EfficientNetV2B0, random weights, batch 4:
+# 4.6e-5 and 1.06e-4 from float64). Run only where rule 2 can decide (rule2_can_decide).
+
+
+def rule2_can_decide(keras_exact_rel: float, tol: float) -> bool:
+    """Whether rule 2 can pass what the bar fails, Keras' own error being ``k``: within
+    ANCHOR_FACTOR * k of float64 is within (1 + ANCHOR_FACTOR) * k of Keras."""
+    return (1 + ANCHOR_FACTOR) * keras_exact_rel > tol
+
 
 # Top-1 predictions on a labelled data set must agree exactly between Keras and torch.
 TOP1_AGREEMENT_REQUIRED = 1.0
@@ -52,7 +62,8 @@ class Comparison:
     tol: float
     passed: bool
     # the float64 anchor, where the reference has it: the artifact's and Keras float32's
-    # scaled errors against the float64 copy, and the rule that passed ("float32": the bar;
+    # scaled errors against the float64 copy (Keras': the larger of its eager and compiled
+    # runs, where both were made), and the rule that passed ("float32": the bar;
     # "float64": within ANCHOR_FACTOR of Keras' own error; "" for a failure)
     exact_rel: float | None = None
     keras_exact_rel: float | None = None
@@ -96,11 +107,13 @@ def compare(
     actual: np.ndarray,
     tol: float = FLOAT32_TOL,
     exact: np.ndarray | None = None,
+    compiled: np.ndarray | None = None,
 ) -> Comparison:
     """``actual`` against Keras' ``expected``: within ``tol`` scaled (rule "float32"), or, with
     the float64 copy's ``exact`` output, no further from it than ANCHOR_FACTOR times Keras'
-    own float32 output is (rule "float64"). An integer or boolean output must be equal,
-    element for element, and integer too (rule "exact")."""
+    own float32 output is (rule "float64"; Keras' own: ``expected``, or Keras' ``compiled``
+    output where it is further). An integer or boolean output must be equal, element for
+    element, and integer too (rule "exact")."""
     expected = np.asarray(expected)
     actual = np.asarray(actual)
     if expected.shape != actual.shape:
@@ -114,10 +127,7 @@ def compare(
             artifact, case, output, expected.shape, max_abs, max_rel, 0.0, passed, rule="exact"
         )
     passed = bool(np.isfinite(max_rel) and max_rel <= tol)
-    exact_rel = keras_exact_rel = None
-    if exact is not None and np.asarray(exact).shape == expected.shape:
-        exact_rel = _scaled(actual, np.asarray(exact))[1]
-        keras_exact_rel = _scaled(expected, np.asarray(exact))[1]
+    exact_rel, keras_exact_rel = _against_exact(actual, expected, exact, compiled)
     anchored = (
         not passed
         and exact_rel is not None
@@ -171,3 +181,20 @@ def accuracy(
         top1_agreement=agreement,
         passed=agreement >= TOP1_AGREEMENT_REQUIRED,
     )
+
+
+def _against_exact(actual, expected, exact, compiled) -> tuple[float | None, float | None]:
+    """The artifact's and Keras' own scaled errors against ``exact`` (None, None without)."""
+    if exact is None or np.asarray(exact).shape != expected.shape:
+        return None, None
+    exact = np.asarray(exact)
+    return _scaled(actual, exact)[1], keras_error(expected, exact, compiled)
+
+
+def keras_error(expected: np.ndarray, exact: np.ndarray, compiled: np.ndarray | None) -> float:
+    """Keras float32's own scaled error against the float64 copy: its eager output's, or its
+    compiled output's where that was run and is further."""
+    error = _scaled(expected, exact)[1]
+    if compiled is not None and np.asarray(compiled).shape == exact.shape:
+        error = max(error, _scaled(np.asarray(compiled), exact)[1])
+    return error

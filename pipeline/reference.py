@@ -7,7 +7,9 @@ Layout (plain arrays, loadable without pickle):
 - ``output/<case>/<name>``: what Keras computed for it;
 - ``labels/<case>``: ground-truth labels, for cases that are a labelled data set;
 - ``exact/<case>/<name>``: what a float64 copy of the Keras model computed (the anchor of
-  the check's rule 2, ``compare.ANCHOR_FACTOR``), where the model could be copied.
+  the check's rule 2, ``compare.ANCHOR_FACTOR``), where the model could be copied;
+- ``compiled/<case>/<name>``: what Keras' compiled ``predict`` computed, where it was run
+  (rule 2 takes Keras' own error as the larger of its eager and compiled runs').
 
 Cases are named after what they hold: ``batch1``, ``batch4``, ``digits_test``.
 """
@@ -33,9 +35,13 @@ class Case:
     outputs: dict[str, np.ndarray]
     labels: np.ndarray | None = None
     exact: dict[str, np.ndarray] | None = None  # the float64 copy's outputs
+    compiled: dict[str, np.ndarray] | None = None  # Keras' compiled predict's, where run
 
     def exact_output(self, name: str) -> np.ndarray | None:
         return None if self.exact is None else self.exact.get(name)
+
+    def compiled_output(self, name: str) -> np.ndarray | None:
+        return None if self.compiled is None else self.compiled.get(name)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class Reference:
             actual,
             self.tolerance,
             case.exact_output(name),
+            case.compiled_output(name),
         )
 
 
@@ -68,8 +75,9 @@ def save(path: Path, reference: Reference) -> None:
             arrays[f"output/{case_name}/{name}"] = array
         if case.labels is not None:
             arrays[f"labels/{case_name}"] = case.labels
-        for name, array in (case.exact or {}).items():
-            arrays[f"exact/{case_name}/{name}"] = array
+        for kind, outputs in (("exact", case.exact), ("compiled", case.compiled)):
+            for name, array in (outputs or {}).items():
+                arrays[f"{kind}/{case_name}/{name}"] = array
     meta = {
         "inputs": list(reference.input_names),
         "outputs": list(reference.output_names),
@@ -92,12 +100,8 @@ def load(path: Path) -> Reference:
                     inputs={n: data[f"input/{case}/{n}"] for n in meta["inputs"]},
                     outputs={n: data[f"output/{case}/{n}"] for n in meta["outputs"]},
                     labels=data[f"labels/{case}"] if f"labels/{case}" in data else None,
-                    exact={
-                        n: data[f"exact/{case}/{n}"]
-                        for n in meta["outputs"]
-                        if f"exact/{case}/{n}" in data
-                    }
-                    or None,
+                    exact=_stored(data, "exact", case, meta["outputs"]),
+                    compiled=_stored(data, "compiled", case, meta["outputs"]),
                 )
                 for case in meta["cases"]
             }
@@ -108,3 +112,9 @@ def load(path: Path) -> Reference:
         ) from exc
     tolerance = float(meta.get("tolerance", FLOAT32_TOL))
     return Reference(tuple(meta["inputs"]), tuple(meta["outputs"]), cases, tolerance)
+
+
+def _stored(data, kind: str, case: str, names: list[str]) -> dict[str, np.ndarray] | None:
+    """A case's outputs of one ``kind`` (``exact``, ``compiled``), None where none are stored."""
+    found = {n: data[f"{kind}/{case}/{n}"] for n in names if f"{kind}/{case}/{n}" in data}
+    return found or None

@@ -46,10 +46,11 @@ def name_outputs(proto: onnx.ModelProto, keys: list[str] | None) -> None:
     onnx.helper.set_model_props(proto, {**props, metadata.OUTPUT_KEYS: json.dumps(keys)})
 
 
-def call(model, arrays: list[np.ndarray]) -> list[np.ndarray]:
+def call(model, arrays: list[np.ndarray], compiled: bool = False) -> list[np.ndarray]:
     """``model`` (Keras 3 or tf_keras) on ``arrays`` (in ``model.inputs`` order), in
-    inference mode; its outputs flat, in ``model.outputs`` order."""
+    inference mode; its outputs flat, in ``model.outputs`` order. Called eagerly, or with
+    ``compiled`` through Keras' compiled predict function (``predict_on_batch``)."""
     single = len(arrays) == 1  # a Sequential has one input (and no ``input`` before a call)
     feed = arrays[0] if single else keras.tree.pack_sequence_as(model.input, arrays)
-    result = model(feed, training=False)
+    result = model.predict_on_batch(feed) if compiled else model(feed, training=False)
     return [np.asarray(out) for out in keras.tree.flatten(result)]

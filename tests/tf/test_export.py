@@ -203,6 +203,32 @@ def test_float64_copy_is_float64_after_its_inputs_and_inside_nested_models():
     assert np.abs(layer_norm(layer_norm(x)).astype(np.float64) - exact).max() > 1e-9
 
 
+def test_keras_compiled_run_is_stored_only_where_rule_2_can_decide():
+    """Keras' compiled predict is run (and stored) on a case only where Keras' eager error is
+    over a third of the bar: a bar of 1e-5 here has no such case, one far below float32's
+    rounding has every case; the stored outputs are predict_on_batch's."""
+    from pipeline.export import anchor, structure
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,), name="x")
+    hidden = keras.layers.Dense(16, activation="tanh", name="fc")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(hidden))
+    rng = np.random.default_rng(0)
+    cases = {}
+    for name, batch in (("batch1", 1), ("batch4", 4)):
+        x = rng.standard_normal((batch, 6)).astype(np.float32)
+        cases[name] = ref.Case({"x": x}, {"out": structure.call(model, [x])[0]})
+    plain = ref.Reference(("x",), ("out",), cases, FLOAT32_TOL)
+    kept, note = anchor.anchored(model, plain)
+    assert all(c.exact is not None and c.compiled is None for c in kept.cases.values())
+    assert "compiled" not in note
+    strict, note = anchor.anchored(model, ref.Reference(("x",), ("out",), cases, 1e-12))
+    assert "Keras compiled on batch1, batch4" in note
+    for case in strict.cases.values():
+        expected = model.predict_on_batch(case.inputs["x"])
+        np.testing.assert_array_equal(case.compiled_output("out"), expected)
+
+
 def test_a_failing_tf2onnx_optimizer_is_skipped_as_tf2onnx_does(monkeypatch, caplog):
     """tf2onnx's optimizers run on a graph copied once, not before each (its catch_errors):
     when one raises, they run again from the copy as tf2onnx runs them by default, skipping
