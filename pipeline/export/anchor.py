@@ -71,7 +71,7 @@ def anchored(model: keras.Model, reference: ref.Reference) -> tuple[ref.Referenc
                 case, exact={k: np.asarray(v, np.float64) for k, v in outputs.items()}
             )
     except Exception as exc:  # any layer may refuse float64 or a clone: the anchor is a help
-        return reference, f"no float64 copy: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        return reference, f"no float64 copy: {_reason(exc)}"
     seconds = time.perf_counter() - start
     anchored_reference = dataclasses.replace(reference, cases=cases)
     return _with_compiled(model, anchored_reference, f"stored ({seconds:.2f} s)")
@@ -90,8 +90,7 @@ def _with_compiled(model: keras.Model, reference: ref.Reference, note: str):
             compiled = dict(zip(reference.output_names, outputs, strict=True))
             cases[name] = dataclasses.replace(cases[name], compiled=compiled)
     except Exception as exc:  # as the copy: a help, never a reason to refuse
-        message = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return reference, f"{note}; no compiled run: {type(exc).__name__}: {message}"
+        return reference, f"{note}; no compiled run: {_reason(exc)}"
     if not decided:
         return reference, note
     seconds = time.perf_counter() - start
@@ -103,7 +102,13 @@ def _can_decide(case: ref.Case, tol: float) -> bool:
     """Whether rule 2 can decide some float output of ``case`` with Keras' eager error."""
     return any(
         out.dtype.kind == "f"
-        and case.exact_output(name) is not None
-        and compare.rule2_can_decide(compare.keras_error(out, case.exact[name], None), tol)
+        and (exact := case.exact_output(name)) is not None
+        and compare.rule2_can_decide(compare.keras_error(out, exact, None), tol)
         for name, out in case.outputs.items()
     )
+
+
+def _reason(exc: Exception) -> str:
+    """Why a copy or run failed, in one short line: the exception's type and first line."""
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
