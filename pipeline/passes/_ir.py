@@ -10,6 +10,8 @@ import re
 import numpy as np
 import onnx_ir as ir
 
+from pipeline.names import unique_name
+
 
 def const(value: ir.Value | None) -> np.ndarray | None:
     """The array of an initializer (or Constant-lifted) value, else None."""
@@ -59,16 +61,6 @@ def bias_add(value: ir.Value, size: int, spatial: int = 0) -> tuple[ir.Node, np.
     if bias.ndim <= spatial:
         return None
     return (add, bias.reshape(size)) if bias.shape[bias.ndim - 1 - spatial] == size else None
-
-
-def unique_name(name: str, taken: set[str]) -> str:
-    """``name``, or ``name_2``, ``name_3``, ... the first not in ``taken`` (which it joins)."""
-    candidate, k = name, 1
-    while candidate in taken:
-        k += 1
-        candidate = f"{name}_{k}"
-    taken.add(candidate)
-    return candidate
 
 
 _UNSAFE = re.compile(r"[^0-9A-Za-z_]")

@@ -16,8 +16,9 @@ import onnx_ir as ir
 
 from pipeline import metadata
 from pipeline.forms import PARAM_ROLES, resize_nearest, spatial_dropout
+from pipeline.names import unique_name
 from pipeline.passes._base import GraphPass, Skips
-from pipeline.passes._ir import identifier, unique_name
+from pipeline.passes._ir import identifier
 
 # a weightless layer's own op, when ops it needs first come before it (Resizing's crop or
 # pad: ``self.resize`` is the nn.Upsample, ``self.resize_pad`` the padding; a SpatialDropout's

@@ -38,8 +38,9 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
+from pipeline.names import unique_name
 from pipeline.passes._base import GraphPass, Skips
-from pipeline.passes._ir import add_initializer, const, perm, unique_name
+from pipeline.passes._ir import add_initializer, const, perm
 from pipeline.passes.regions import BINARY, ON_CHANNELS, REDUCE, Abort, Region, reduce_axes
 
 

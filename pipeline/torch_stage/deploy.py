@@ -21,6 +21,7 @@ from torch.fx.experimental.symbolic_shapes import is_concrete_int
 from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.compare import Comparison
+from pipeline.names import unique_name
 
 log = logging.getLogger(__name__)
 # onnxscript's optimizer logs each skipped fold at INFO: not the user's concern
@@ -104,16 +105,33 @@ def write_onnx(program, path: Path, stage2: onnx.ModelProto) -> str | None:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     graph = exported.model.graph
     _own_outputs(graph)
-    for value, original in zip(graph.inputs, stage2.graph.input, strict=True):
-        value.name = original.name
-    for value, original in zip(graph.outputs, stage2.graph.output, strict=True):
-        value.name = original.name
+    renames = [
+        *zip(graph.inputs, (v.name for v in stage2.graph.input), strict=True),
+        *zip(graph.outputs, (v.name for v in stage2.graph.output), strict=True),
+    ]
+    rename_free_of_clashes(graph, renames)
     exported.model.metadata_props.update(
         {p.key: p.value for p in stage2.metadata_props}
         | {"pipeline.artifact": "model.onnx: model.py exported by torch.onnx (dynamo)"}
     )
     exported.save(path)
     return None
+
+
+def rename_free_of_clashes(graph: ir.Graph, renames: list[tuple[ir.Value, str]]) -> None:
+    """Give each value its new name; a value of the graph already called so (torch.onnx names
+    a module's output after its attribute, ``conv2d_3``, which may be the Keras output's
+    name too) is renamed first, to a name no value has, so no name is defined twice."""
+    wanted = {name for _, name in renames}
+    values = [*graph.inputs, *graph.initializers.values()]
+    values += [out for node in ir.traversal.RecursiveGraphIterator(graph) for out in node.outputs]
+    taken = {value.name for value in values} | wanted
+    moving = {id(value) for value, _ in renames}
+    for value in values:
+        if value.name in wanted and id(value) not in moving:
+            value.name = unique_name(value.name, taken)
+    for value, name in renames:
+        value.name = name
 
 
 def _own_outputs(graph: ir.Graph) -> None:
