@@ -14,7 +14,7 @@ import onnx
 import onnx_ir as ir
 from onnx_ir.passes import common
 
-from pipeline import artifacts, metadata
+from pipeline import artifacts
 from pipeline import reference as ref
 from pipeline.errors import BadInputError
 from pipeline.passes import postcheck
@@ -29,13 +29,16 @@ from pipeline.passes.driver import run_checked, to_proto
 from pipeline.passes.flatten_dense import FlattenDense
 from pipeline.passes.fold_shapes import FoldShapes
 from pipeline.passes.gemm import MatMulAddToGemm
+from pipeline.passes.leftover import transposes_left
 from pipeline.passes.naming import NameAfterKeras
 from pipeline.passes.nchw_input import NchwInput
 from pipeline.passes.nchw_output import NchwOutput
 from pipeline.passes.pointwise_conv import PointwiseConv
+from pipeline.passes.reshape_transpose import ReshapeAsTranspose
 from pipeline.passes.sink_transposes import SinkTransposes
 from pipeline.passes.squeeze_flatten import SqueezeToFlatten
 from pipeline.passes.tensordot import Tensordot
+from pipeline.passes.transpose_down import TransposesPastElementwise
 from pipeline.passes.zero_bias import RestoreZeroBiases
 from pipeline.report import StageReport
 
@@ -63,6 +66,9 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     _named(RemoveUnusedNodes(), "remove_unused"),
     # GlobalAveragePool + Squeeze -> + Flatten (a native nn.Flatten).
     SqueezeToFlatten(),
+    # A Reshape that moves only size-1 axes as a layout change would (tf2onnx's form of a
+    # Transpose on one channel) becomes that Transpose, for the layout passes below.
+    ReshapeAsTranspose(),
     # Conv1D/MaxPooling1D: the 2-D op over a height of 1 -> the 1-D op, so that the
     # input's layout change below is a plain Transpose(0,2,1).
     Conv1d(),
@@ -70,6 +76,9 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     NchwInput(),
     # An NHWC output's Transpose goes too; the output becomes NCHW, declared.
     NchwOutput(),
+    # A Transpose moves below the Dropouts and activations after it (tf2onnx stops at a
+    # Dropout), to meet the Flatten, inverse Transpose or graph output the passes below take.
+    TransposesPastElementwise(),
     # The Transpose before Flatten goes into the first Dense kernel's rows. Before the
     # Gemm fusion, so the kernel is still the plain [H*W*C, out] MatMul operand.
     FlattenDense(),
@@ -145,7 +154,7 @@ def _run(src: Path, dst: Path, reference: Path | None, every_pass: bool) -> Stag
         details={
             "ops_before": dict(sorted(before.items())),
             "ops_after": dict(sorted(after.items())),
-            "transposes_left": _transposes_left(model, records),
+            "transposes_left": transposes_left(model, records),
             "passes": [r.to_json() for r in records],
             "checked_every_pass": every_pass,
         },
@@ -153,48 +162,3 @@ def _run(src: Path, dst: Path, reference: Path | None, every_pass: bool) -> Stag
     )
     artifacts.write_json(dst.parent / artifacts.PASSES_REPORT, report.to_json())
     return report
-
-
-def _between(node: ir.Node) -> str:
-    """Why a Transpose no pass has a reason for is there: what it sits between."""
-
-    def describe(other: ir.Node | None) -> str:
-        if other is None:
-            return "the graph input"
-        layer = metadata.layer_of(other.doc_string or "")
-        return f"'{layer[0]}' ({layer[1]})" if layer else f"node '{other.name}'"
-
-    own = metadata.layer_of(node.doc_string or "")
-    if own and own[1] == "Permute":
-        return f"the Keras model's own Permute layer '{own[0]}' (a transposing layer)"
-    if own and own[1] == "Reshape":
-        return (
-            f"Keras layer '{own[0]}' (Reshape) reshapes in Keras' channels-last order "
-            "(H, W, C): the channels-first data is put back in that order first"
-        )
-    before = describe(node.inputs[0].producer())
-    after = ", ".join(describe(c) for c in node.outputs[0].consumers()) or "the graph output"
-    return (
-        f"a layout change between {before} and {after}: no pass could move it out, so the "
-        "layers on its two sides compute in different layouts (e.g. nn.Conv1d channels-first, "
-        "a Dense on the last axis channels-last)"
-    )
-
-
-def _transposes_left(model: ir.Model, records) -> list[dict]:
-    """Each remaining Transpose and why it is there: the skip reasons about a Transpose of
-    the same Keras layer (names changed since, the layer did not)."""
-    left = []
-    for node in model.graph:
-        if node.op_type == "Transpose":
-            layer = metadata.layer_of(node.doc_string or "")
-            key = f"Keras layer '{layer[0]}'" if layer else f"'{node.name}'"
-            reasons = [s for r in records for s in r.skipped if key in s and "Transpose" in s]
-            left.append(
-                {
-                    "node": node.name,
-                    "doc": node.doc_string or "",
-                    "why": reasons or [_between(node)],
-                }
-            )
-    return left

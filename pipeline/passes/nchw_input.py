@@ -2,8 +2,8 @@
 becomes NCHW (NCW).
 
 Pattern: graph input ``x`` declared ``NHWC`` by stage 1 (``keras.input_layout.x``), every
-consumer of which is a layout change to NCHW: ``Transpose(perm=[0,3,1,2])``, or the
-``Reshape`` tf2onnx writes instead when C == 1 (moving a size-1 axis is a reshape).
+consumer of which is a layout change to NCHW: ``Transpose(perm=[0,3,1,2])`` (tf2onnx's
+``Reshape`` for it when C == 1 is one since ``reshape_as_transpose``).
 
 Output form: ``x`` has shape [N, C, H, W], the layout nodes are gone, and the interface
 change is declared in ``metadata_props`` as ``pipeline.input_perm.x = 0,3,1,2`` so every
@@ -34,17 +34,9 @@ _LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1), "NDHWC": (0, 4, 1, 
 
 
 def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
-    """Is ``node`` a pure channels-last -> channels-first layout change of its first input?"""
-    if node.op_type == "Transpose":
-        return perm(node) == _channels_first(len(nhwc))
-    if len(nhwc) != 4:
-        return False
-    if node.op_type == "Reshape" and (target := const(node.inputs[1])) is not None:
-        n, h, w, c = nhwc
-        if c != 1 or len(target) != 4 or not all(isinstance(d, int) for d in (h, w)):
-            return False
-        return list(target[1:]) == [1, h, w] and (target[0] in (-1, 0) or target[0] == n)
-    return False
+    """Is ``node`` a pure channels-last -> channels-first layout change of its first input?
+    (tf2onnx's Reshape for one on a single channel is a Transpose since reshape_as_transpose.)"""
+    return node.op_type == "Transpose" and perm(node) == _channels_first(len(nhwc))
 
 
 _BINARY = ("Mul", "Add", "Sub", "Div")
@@ -77,7 +69,7 @@ def _chain_to_nchw(value: ir.Value, nhwc: tuple) -> tuple[list[ir.Node], ir.Node
     """input -> [layout-free ops] -> Transpose(0,3,1,2), each value used once."""
     chain, current = [], value
     while (node := only_consumer(current)) is not None:
-        if _to_nchw_node(node, nhwc) and node.op_type == "Transpose":
+        if _to_nchw_node(node, nhwc):
             return chain, node
         if node.op_type in _BINARY:
             if _channel_const(node, current, nhwc[-1]) is False:

@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 
 from pipeline.passes.nchw_input import NchwInput
+from pipeline.passes.reshape_transpose import ReshapeAsTranspose
 from tests.graphs import (
     apply,
     assert_parity,
@@ -44,8 +45,9 @@ def test_transpose_input_becomes_nchw():
 
 
 def test_single_channel_reshape_counts_as_the_transpose():
+    """tf2onnx's Reshape for a C == 1 input's Transpose: reshape_as_transpose makes it one."""
     proto = _conv_after(node("Reshape", ["x", "c1shape"], ["xc"]), channels=1)
-    _, after = apply(NchwInput(), proto)
+    _, after = apply((ReshapeAsTranspose(), NchwInput()), proto)
     assert ops(after) == {"Conv": 1}
     assert perm_of(after) == (0, 3, 1, 2)
     assert_parity(proto, after)
