@@ -16,6 +16,7 @@ no framework, so that the zoo can read the registry's names.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,22 +56,21 @@ def _digits_test() -> LabeledData:
     return LabeledData("digits_test", split.x_test, split.y_test)
 
 
-def _small(name: str) -> Callable[[], keras.Model]:
-    def build() -> keras.Model:
-        from models import small
+def _from(module: str, name: str) -> Callable[[], keras.Model]:
+    """The builder ``name`` of ``models.<module>``, imported when called."""
 
-        return getattr(small, name)()
+    def build() -> keras.Model:
+        return getattr(importlib.import_module(f"models.{module}"), name)()
 
     return build
+
+
+def _small(name: str) -> Callable[[], keras.Model]:
+    return _from("small", name)
 
 
 def _sequence(name: str) -> Callable[[], keras.Model]:
-    def build() -> keras.Model:
-        from models import sequence
-
-        return getattr(sequence, name)()
-
-    return build
+    return _from("sequence", name)
 
 
 REGISTRY: dict[str, Entry] = {
@@ -117,6 +117,18 @@ REGISTRY: dict[str, Entry] = {
     ),
     "transformer": Entry(
         "an encoder block: MultiHeadAttention, LayerNormalization, GELU", _sequence("transformer")
+    ),
+    "autoencoder": Entry(
+        "a conv autoencoder: Conv2D/MaxPooling2D, Conv2DTranspose, Conv2D(sigmoid) last",
+        _from("brought", "autoencoder"),
+    ),
+    "cnn_head": Entry(
+        "Conv/BN/ReLU -> Dropout -> Flatten -> Dense; SpatialDropout2D, AlphaDropout",
+        _from("brought", "cnn_head"),
+    ),
+    "wavenet": Entry(
+        "one channel: dilated causal Conv1D, DepthwiseConv1D, SeparableConv1D",
+        _from("brought", "wavenet"),
     ),
     "unconvertible": Entry(
         "a custom layer calling tf.math.erfc, which tf2onnx cannot convert",

@@ -79,6 +79,9 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     # A Transpose moves below the Dropouts and activations after it (tf2onnx stops at a
     # Dropout), to meet the Flatten, inverse Transpose or graph output the passes below take.
     TransposesPastElementwise(),
+    # Back-to-back Transposes merge, so that a layout change read by a Flatten and by a
+    # branch that goes back channels-first (a SpatialDropout) is read by the Flatten alone.
+    _named(CancelTransposes(), "cancel_transposes_early"),
     # The Transpose before Flatten goes into the first Dense kernel's rows. Before the
     # Gemm fusion, so the kernel is still the plain [H*W*C, out] MatMul operand.
     FlattenDense(),

@@ -54,6 +54,9 @@ BROUGHT = (
     "flatten_concat",
     "dense_reshape",
     "same_padding",
+    "autoencoder",
+    "cnn_head",
+    "wavenet",
 )
 ZOO = tuple(m for m in SMALL if m not in BROUGHT) + BROUGHT + APPLICATIONS
 OUT = Path("build") / "zoo"

@@ -32,7 +32,16 @@ NESTED_MODULES = {
     "transfer": ("mobilenetv2_0_35_64_Conv1", "mobilenetv2_0_35_64_block_1_expand", "head"),
 }  # model.py compared whole (LeNet4's: test_convert.py)
 # Constructor lines model.py must hold (Keras BatchNormalization momentum 0.99 -> torch 0.01)
-INIT_LINES = {"bn_block": ("self.stem_bn = KerasBatchNorm2d(8, eps=0.001, momentum=0.01)",)}
+INIT_LINES = {
+    "bn_block": ("self.stem_bn = KerasBatchNorm2d(8, eps=0.001, momentum=0.01)",),
+    # one channel in: each causal conv a Conv1d after its pad, its bias its own (not a buffer)
+    "wavenet": (
+        "self.dilated_1 = nn.Conv1d(1, 8, kernel_size=2)",
+        "self.dilated_2 = nn.Conv1d(8, 8, kernel_size=2, dilation=2)",
+        "self.dilated_4 = nn.Conv1d(8, 8, kernel_size=2, dilation=4)",
+        "self.depthwise = nn.Conv1d(8, 16, kernel_size=3, groups=8)",
+    ),
+}
 # Models with weight regularizers: the terms regularization_loss() must hold (one per Keras
 # weight and formula; the check holds their sum to Keras' penalty)
 REGULARIZED = {

@@ -41,3 +41,23 @@ def test_lone_transpose_stays():
     proto = _chain((0, 2, 3, 1))
     result, after = apply(CancelTransposes(), proto)
     assert not result.modified and ops(after) == ops(proto)
+
+
+def test_an_inverse_of_a_transpose_read_twice_reads_its_source():
+    """A layout change read by a Relu and by a Transpose back: the Transpose back goes, the
+    first stays for the Relu alone."""
+    nodes = [
+        node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        node("Relu", ["t"], ["a"]),
+        node("Transpose", ["t"], ["b"], perm=[0, 3, 1, 2]),
+        node("Sigmoid", ["b"], ["c"]),
+    ]
+    proto = model(
+        nodes,
+        [value("x", ["N", 2, 3, 4])],
+        [value("a", ["N", 3, 4, 2]), value("c", ["N", 2, 3, 4])],
+    )
+    result, after = apply(CancelTransposes(), proto)
+    assert result.modified and ops(after) == {"Transpose": 1, "Relu": 1, "Sigmoid": 1}
+    assert after.graph.node[-1].input[0] == "x"
+    assert_parity(proto, after)

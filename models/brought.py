@@ -1,0 +1,60 @@
+"""Models of the kinds users bring that once broke a conversion (issue 26), every weight
+randomized (see models.small.randomize): a conv autoencoder, the common CNN head with a
+Dropout, and a WaveNet-style stack on a single-channel signal."""
+
+from __future__ import annotations
+
+import keras
+
+from models.small import SEED, randomize
+
+L = keras.layers
+
+
+def autoencoder() -> keras.Model:
+    """Conv2D/MaxPooling2D down, Conv2DTranspose up, a Conv2D(sigmoid) last: torch.onnx names
+    its third conv's output ``conv2d_2``, the Keras output's name, which model.onnx once
+    defined twice."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((16, 16, 1), name="image")
+    x = L.Conv2D(8, 3, padding="same", activation="relu", name="conv2d")(inputs)
+    x = L.MaxPooling2D(2, padding="same", name="pool1")(x)
+    x = L.Conv2D(4, 3, padding="same", activation="relu", name="conv2d_1")(x)
+    x = L.MaxPooling2D(2, padding="same", name="pool2")(x)
+    x = L.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", name="up1")(x)
+    x = L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="up2")(x)
+    outputs = L.Conv2D(1, 3, padding="same", activation="sigmoid", name="conv2d_2")(x)
+    return randomize(keras.Model(inputs, outputs, name="autoencoder"))
+
+
+def cnn_head() -> keras.Model:
+    """Conv2D -> BatchNormalization -> Activation('relu') -> Dropout -> Flatten -> Dense, the
+    most common CNN head (a Transpose once stayed between the ReLU and the Dropout); then a
+    SpatialDropout2D and an AlphaDropout in a second branch."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((12, 12, 3), name="image")
+    x = L.Conv2D(8, 3, name="conv")(inputs)
+    x = L.BatchNormalization(name="bn")(x)
+    x = L.Activation("relu", name="relu")(x)
+    x = L.Dropout(0.25, name="dropout")(x)
+    y = L.SpatialDropout2D(0.2, name="spatial_dropout")(x)
+    y = L.Conv2D(4, 3, name="conv_b")(y)
+    y = L.AlphaDropout(0.1, name="alpha_dropout")(y)
+    x = L.Concatenate(name="join")([L.Flatten(name="flatten")(x), L.Flatten(name="flatten_b")(y)])
+    outputs = L.Dense(10, activation="softmax", name="classify")(x)
+    return randomize(keras.Model(inputs, outputs, name="cnn_head"))
+
+
+def wavenet() -> keras.Model:
+    """A single-channel signal through causal Conv1D(8, 2) at dilations 1, 2, 4, then a
+    DepthwiseConv1D and a SeparableConv1D (each once a 2-D conv with its bias a buffer)."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((32, 1), name="signal")
+    x = inputs
+    for rate in (1, 2, 4):
+        x = L.Conv1D(8, 2, dilation_rate=rate, padding="causal", name=f"dilated_{rate}")(x)
+    x = L.DepthwiseConv1D(3, depth_multiplier=2, name="depthwise")(x)
+    x = L.SeparableConv1D(4, 3, name="separable")(x)
+    x = L.GlobalAveragePooling1D(name="pool")(x)
+    outputs = L.Dense(2, name="regress")(x)
+    return randomize(keras.Model(inputs, outputs, name="wavenet"))
