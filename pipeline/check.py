@@ -78,6 +78,7 @@ TORCH_FACTS = (
     "keras_param_count",
     "frozen_param_count",
     "keras_frozen_param_count",
+    "weights_as_parameters",
     "regularization",
     "torch_export_error",
     "deploy_fixed_axes",

@@ -73,6 +73,7 @@ def _torch_lines(torch_result: dict) -> list[str]:
         f"torch module: {', '.join(torch_result['module_types'])}; "
         f"{torch_result['param_count']} parameters (Keras {torch_result['keras_param_count']})"
         + (f", {constants} constant values" if constants else "")
+        + _weights_note(torch_result.get("weights_as_parameters"))
         + f"; torch.export: {'ok' if not torch_result['torch_export_error'] else 'FAILS'}"
         + fixed
     )
@@ -82,3 +83,15 @@ def _torch_lines(torch_result: dict) -> list[str]:
         mine += f" ({penalty['missing']})" if "missing" in penalty else ""
         lines.append(f"regularization_loss(): {mine}, Keras' penalty {penalty['keras']:.6g}")
     return lines
+
+
+def _weights_note(result: dict | None) -> str:
+    """'; Keras weights in nn.Parameters: 10 of 10 (2 constant, not told apart)'."""
+    if not result:
+        return ""
+    judged = result["keras_weights"] - result["constant"]
+    good = judged - len(result["not_parameters"])
+    note = f"; Keras weights in nn.Parameters: {good} of {judged}"
+    return note + (
+        f" ({result['constant']} constant, not told apart)" if result["constant"] else ""
+    )

@@ -10,7 +10,8 @@ from pipeline.compare import Comparison
 def found_in(comparisons: Iterable[Comparison], torch_result: Mapping) -> list[str]:
     """Everything that makes a conversion fail, one line each: an output over its tolerance,
     a top-1 disagreement on a labelled case, a parameter count other than Keras', frozen
-    parameters (requires_grad=False) other than the ones Keras freezes, a
+    parameters (requires_grad=False) other than the ones Keras freezes, a Keras weight
+    that is not in an ``nn.Parameter`` (or that a buffer holds), a
     ``regularization_loss()`` other than Keras' penalty, ``torch.export``
     or ``torch.onnx.export`` failing. ``torch_result`` is what
     ``pipeline.torch_stage.verify`` found. The torch stage (before it writes) and the check
@@ -35,8 +36,25 @@ def found_in(comparisons: Iterable[Comparison], torch_result: Mapping) -> list[s
         found.append(
             f"regularization_loss() gives {penalty['torch']}, Keras' penalty is {penalty['keras']}"
         )
+    found += weights_not_parameters(torch_result.get("weights_as_parameters"))
     if torch_result["torch_export_error"]:
         found.append(f"torch.export fails: {torch_result['torch_export_error']}")
     if torch_result.get("onnx_export_error"):
         found.append(f"torch.onnx.export fails: {torch_result['onnx_export_error']}")
     return found
+
+
+def weights_not_parameters(result: dict | None) -> list[str]:
+    """One line per Keras weight the module does not train (``torch_stage.keras_weights``)."""
+    lines = []
+    for row in (result or {}).get("not_parameters", []):
+        where = (
+            f"its values are in buffer {', '.join(repr(b) for b in row['buffers'])}"
+            if row["buffers"]
+            else "its values are in no parameter"
+        )
+        lines.append(
+            f"Keras weight '{row['weight']}' is not an nn.Parameter ({where}): fine-tuning "
+            "would never move it"
+        )
+    return lines

@@ -9,7 +9,9 @@ Layout (plain arrays, loadable without pickle):
 - ``exact/<case>/<name>``: what a float64 copy of the Keras model computed (the anchor of
   the check's rule 2, ``compare.ANCHOR_FACTOR``), where the model could be copied;
 - ``compiled/<case>/<name>``: what Keras' compiled ``predict`` computed, where it was run
-  (rule 2 takes Keras' own error as the larger of its eager and compiled runs').
+  (rule 2 takes Keras' own error as the larger of its eager and compiled runs');
+- ``weight/<index>``: a seeded sample of the values of each weight Keras trains (its path
+  and size in ``__meta__``), which the torch side must find in an ``nn.Parameter``.
 
 Cases are named after what they hold: ``batch1``, ``batch4``, ``digits_test``.
 """
@@ -45,11 +47,21 @@ class Case:
 
 
 @dataclass(frozen=True)
+class KerasWeight:
+    """A weight Keras trains: its path (``dense/kernel``), size and some of its values."""
+
+    path: str
+    size: int
+    sample: np.ndarray
+
+
+@dataclass(frozen=True)
 class Reference:
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     cases: dict[str, Case] = field(default_factory=dict)
     tolerance: float = FLOAT32_TOL  # the scaled-error bar every artifact is held to
+    weights: tuple[KerasWeight, ...] = ()  # what the port must keep as parameters
 
     def compare(self, artifact: str, case_name: str, name: str, actual) -> Comparison:
         """``actual`` (Keras layout) against this case's Keras output and float64 anchor."""
@@ -78,11 +90,14 @@ def save(path: Path, reference: Reference) -> None:
         for kind, outputs in (("exact", case.exact), ("compiled", case.compiled)):
             for name, array in (outputs or {}).items():
                 arrays[f"{kind}/{case_name}/{name}"] = array
+    for index, weight in enumerate(reference.weights):
+        arrays[f"weight/{index}"] = weight.sample
     meta = {
         "inputs": list(reference.input_names),
         "outputs": list(reference.output_names),
         "cases": list(reference.cases),
         "tolerance": reference.tolerance,
+        "weights": [[w.path, w.size] for w in reference.weights],
     }
     with atomic_path(Path(path)) as tmp:
         np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
@@ -105,13 +120,17 @@ def load(path: Path) -> Reference:
                 )
                 for case in meta["cases"]
             }
+            weights = tuple(
+                KerasWeight(path, size, data[f"weight/{index}"])
+                for index, (path, size) in enumerate(meta.get("weights", []))
+            )
     except (OSError, ValueError, KeyError) as exc:
         raise BadInputError(
             f"'{path}' is not a reference file written by the export stage ({exc}). "
             "Re-run the export stage."
         ) from exc
     tolerance = float(meta.get("tolerance", FLOAT32_TOL))
-    return Reference(tuple(meta["inputs"]), tuple(meta["outputs"]), cases, tolerance)
+    return Reference(tuple(meta["inputs"]), tuple(meta["outputs"]), cases, tolerance, weights)
 
 
 def _stored(data, kind: str, case: str, names: list[str]) -> dict[str, np.ndarray] | None:

@@ -6,6 +6,7 @@ The only stage that imports TensorFlow. ``python -m pipeline export MODEL OUT_DI
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -148,7 +149,7 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
     start = time.perf_counter()
     loaded = resolve(model, options)  # a bad file is refused before TensorFlow is imported
 
-    from pipeline.export import anchor, annotate, tf2onnx_export
+    from pipeline.export import anchor, annotate, fingerprints, tf2onnx_export
 
     keras_model = loaded.model
     log.info(
@@ -163,6 +164,7 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
     onnx_outputs = tuple(o.name for o in proto.graph.output)
     onnx_inputs = tuple(i.name for i in proto.graph.input)
     reference = reference_cases(loaded.reference, onnx_inputs, onnx_outputs, loaded.labeled)
+    reference = dataclasses.replace(reference, weights=fingerprints.fingerprints(keras_model))
     anchor_start = time.perf_counter()
     reference, anchor_note = anchor.anchored(keras_model, reference)
     anchor_seconds = time.perf_counter() - anchor_start

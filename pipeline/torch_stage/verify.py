@@ -1,5 +1,6 @@
 """Load the emitted ``model.py`` + ``weights.pt`` the way a user would (torch only) and hold
-it to the Keras reference: outputs, top-1 agreement, trainability, parameter count and
+it to the Keras reference: outputs, top-1 agreement, trainability, parameter count, every
+Keras weight in an ``nn.Parameter`` and
 ``torch.export`` with a dynamic batch dimension, whose program is ``model.pt2``.
 
 ``python -m pipeline.torch_stage.verify OUT_DIR`` prints the result as JSON (the check
@@ -21,7 +22,7 @@ import torch
 from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.compare import accuracy
-from pipeline.torch_stage import counts, deploy, regularization
+from pipeline.torch_stage import counts, deploy, keras_weights, regularization
 
 # model.py's optimize_for_inference(channels_last), each held to the reference as an artifact
 OPTIMIZED = {"optimized": False, "optimized_cl": True}
@@ -71,6 +72,7 @@ def verify(
         "constant_count": counts.constant_count(model),
         "keras_param_count": keras_count,
         **counts.frozen_counts(model, props),
+        "weights_as_parameters": keras_weights.check(model, reference.weights),
         "regularization": regularization.check(model, _penalties(props)),
         **deployed,
         "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),

@@ -116,3 +116,17 @@ def test_keras_compiled_outputs_round_trip_through_reference_npz(tmp_path):
     artifact = _with_error(6e-5)
     assert loaded.compare("model.onnx", "batch1", "y", artifact).rule == "float64"
     assert not loaded.compare("model.onnx", "batch4", "y", artifact).passed
+
+
+def test_keras_weight_samples_round_trip_through_reference_npz(tmp_path):
+    from pipeline import reference as ref
+
+    case = ref.Case({"x": np.zeros((1, 2), np.float32)}, {"y": np.zeros((1, 2), np.float32)})
+    weights = (
+        ref.KerasWeight("dense/kernel", 6, np.arange(6, dtype=np.float32)),
+        ref.KerasWeight("dense/bias", 2, np.array([0.5, -1.0], np.float32)),
+    )
+    ref.save(tmp_path / "r.npz", ref.Reference(("x",), ("y",), {"batch1": case}, weights=weights))
+    loaded = ref.load(tmp_path / "r.npz").weights
+    assert [(w.path, w.size) for w in loaded] == [("dense/kernel", 6), ("dense/bias", 2)]
+    assert all(np.array_equal(a.sample, b.sample) for a, b in zip(loaded, weights, strict=True))
