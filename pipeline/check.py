@@ -25,11 +25,11 @@ from pathlib import Path
 
 import onnx
 
-from pipeline import artifacts, ort, recorded
+from pipeline import artifacts, crash, ort, recorded
 from pipeline import reference as ref
 from pipeline.check_table import table
 from pipeline.compare import Comparison
-from pipeline.errors import MismatchError, PipelineError
+from pipeline.errors import MismatchError
 from pipeline.problems import found_in
 from pipeline.report import StageReport
 
@@ -52,8 +52,8 @@ def _torch_verify(out_dir: Path, needed: bool) -> Iterator[Callable[[], dict] | 
     def result() -> dict:
         stdout, stderr = proc.communicate()
         if proc.returncode != 0:
-            raise PipelineError(
-                f"verifying {out_dir / artifacts.MODEL_PY} crashed:\n" + stderr[-2000:]
+            raise crash.child_failed(
+                f"verifying {out_dir / artifacts.MODEL_PY}", stderr, out_dir, "check_torch"
             )
         return json.loads(stdout)
 

@@ -188,3 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a file system error no stage turned into its own message
         print(f"[{args.command}] error: {exc}", file=sys.stderr)
         return OutputError.exit_code
+    except Exception as exc:  # a bug of ours: one line here, the traceback in a file
+        from pipeline import crash
+
+        return crash.report(args.command, exc, out_dir_of(args))
+
+
+def out_dir_of(args: argparse.Namespace) -> Path:
+    """Where a command writes (its traceback too, should it crash)."""
+    if args.command == "passes":
+        return args.dst.parent
+    if args.command in ("export", "convert"):
+        return args.out_dir or default_out(args.model)
+    return getattr(args, "out_dir", None) or Path("build") / args.command

@@ -31,3 +31,10 @@ class OutputError(PipelineError):
     """An artifact that cannot be written: an OUT that is no directory, unwritable, full."""
 
     exit_code = 5
+
+
+class InternalError(PipelineError):
+    """A bug of ours, not the user's model: an exception no stage expected, or a child
+    process of a stage that crashed (``pipeline.crash``)."""
+
+    exit_code = 6

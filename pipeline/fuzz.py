@@ -4,7 +4,10 @@ through the four stage processes, each outcome in exactly one class:
 - ``ok``: converted, every check within the bar;
 - ``refused``: a stage stopped with a clear error naming a Keras layer;
 - ``mismatch``: a check failed (a conversion bug: the numbers differ);
-- ``crash``: a traceback, or an error that names no layer (a bug too).
+- ``weight_as_buffer``: a Keras weight the module does not train (not an ``nn.Parameter``, or
+  held by a buffer), whatever the numbers;
+- ``crash``: an internal error (exit 6, its traceback in a file), a traceback, or an error
+  that names no layer (a bug too).
 
 Writes ``build/fuzz/fuzz.json`` (counts, and every model's class, stage and message) and, for
 each mismatch or crash, its spec shrunk by deleting steps while the class stays
@@ -23,13 +26,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline import artifacts
+from pipeline.errors import InternalError
 
 OUT = Path("build") / "fuzz"
-CLASSES = ("ok", "refused", "mismatch", "crash")
-BUGS = ("mismatch", "crash")
-_ERROR = re.compile(r"^\[(\w+)\] error: (.*)$", re.MULTILINE)
+CLASSES = ("ok", "refused", "mismatch", "weight_as_buffer", "crash")
+BUGS = ("mismatch", "weight_as_buffer", "crash")
+_ERROR = re.compile(r"^\[(\w+)\] (?:internal )?error: (.*)$", re.MULTILINE)
 _NAMES_A_LAYER = re.compile(r"layer '[^']+'|Keras layer|layers? \S+ \(")
 _MISMATCH = ("does not match Keras", "fails its checks", "changed the model's outputs")
+_NOT_PARAMETER = "is not an nn.Parameter"  # pipeline.problems: a weight fine-tuning never moves
 _BROKEN = ("left an invalid ONNX graph", "left a graph onnxruntime cannot run")  # a pass bug
 
 
@@ -38,10 +43,14 @@ def classify(returncode: int, output: str) -> tuple[str, str, str]:
     if returncode == 0:
         return "ok", "", ""
     errors = _ERROR.findall(output)
+    if returncode == InternalError.exit_code and errors:  # a bug of ours, said in one line
+        return "crash", errors[-1][0], errors[-1][1][:500]
     if "Traceback (most recent call last)" in output or not errors:
         tail = output.strip().splitlines()[-1:] or [""]
         return "crash", errors[-1][0] if errors else "", tail[0][:300]
     stage, message = errors[-1]
+    if _NOT_PARAMETER in message:
+        return "weight_as_buffer", stage, message[:500]
     if any(text in message for text in _MISMATCH):
         return "mismatch", stage, message[:500]
     if any(text in message for text in _BROKEN):

@@ -18,9 +18,8 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 
-from pipeline import artifacts, metadata
+from pipeline import artifacts, crash, metadata
 from pipeline.bench import timing
-from pipeline.errors import PipelineError
 
 BENCH_JSON = "bench.json"
 BENCH_PNG = "bench.png"
@@ -39,7 +38,8 @@ HOW = (
 def _child(module: str, *args: str) -> list[dict]:
     proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise PipelineError(f"benchmark runner {module} failed:\n{proc.stderr[-2000:]}")
+        out_dir = Path(args[0]) if args else Path("build")
+        raise crash.child_failed(f"benchmark runner {module}", proc.stderr, out_dir, "bench")
     return json.loads(proc.stdout)
 
 

@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from pipeline import artifacts, metadata, ort
+from pipeline import artifacts, crash, metadata, ort
 from pipeline import reference as ref
-from pipeline.errors import PipelineError
 
 DIAGNOSE = "diagnose.json"
 ARTIFACTS = (artifacts.STAGE1, artifacts.STAGE2, artifacts.MODEL_PY)
@@ -38,7 +37,8 @@ def _side(module: str, out_dir: Path, values: str) -> dict[str, np.ndarray]:
         [sys.executable, "-m", module, str(out_dir)], capture_output=True, text=True
     )
     if proc.returncode != 0:
-        raise PipelineError(f"diagnose: {module} failed:\n{proc.stderr[-2000:]}")
+        name = f"diagnose_{module.rsplit('.', 2)[-2]}"  # diagnose_export, diagnose_torch_stage
+        raise crash.child_failed(f"diagnose: {module}", proc.stderr, out_dir, name)
     with np.load(out_dir / values) as data:
         result = {k: data[k] for k in data.files}
     (out_dir / values).unlink()

@@ -36,6 +36,18 @@ from pipeline.fuzz import classify
             ("crash", "passes"),
         ),
         (-11, "", ("crash", "")),  # a segfault prints nothing
+        (
+            6,
+            "[torch] internal error: KeyError: 'x' (working on Keras layer 'conv' (Conv2D)). "
+            "The full traceback is in out/torch.traceback.txt.",
+            ("crash", "torch"),
+        ),
+        (
+            4,
+            "[torch] error: the emitted PyTorch module fails its checks: Keras weight "
+            "'conv/bias' is not an nn.Parameter (its values are in buffer 'conv_add_const')",
+            ("weight_as_buffer", "torch"),
+        ),
     ],
 )
 def test_each_outcome_has_one_class(code, output, expected):
