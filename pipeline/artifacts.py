@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ WEIGHTS = "weights.pt"
 MODEL_PT2 = "model.pt2"  # torch.export.save of model.py's program (dynamic batch)
 MODEL_ONNX = "model.onnx"  # that program exported back to ONNX (torch.onnx, dynamo)
 REPORT = "report.json"
+FAILED = "failed"  # the directory a stage whose check fails keeps its files in (pipeline.failed)
 # Per-stage reports (JSON), written by each stage next to its artifact.
 EXPORT_REPORT = "export.json"
 PASSES_REPORT = "passes.json"
@@ -75,8 +77,11 @@ def require_file(path: Path, what: str, hint: str) -> Path:
 def stage_outputs(paths: list[Path]) -> Iterator[None]:
     """A stage's outputs, all or none: the previous run's are removed first, and the ones
     this run wrote are removed again if the stage then fails (a full disk at the report,
-    after the model was written), so no stage leaves a partial set behind."""
+    after the model was written), so no stage leaves a partial set behind. A previous
+    failure's ``OUT/failed`` (``pipeline.failed``) goes too."""
     clear(paths)
+    if paths:
+        shutil.rmtree(Path(paths[0]).parent / FAILED, ignore_errors=True)
     try:
         yield
     except BaseException:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import onnx
 
-from pipeline import artifacts, crash, ort, recorded
+from pipeline import artifacts, crash, diagnose, ort, recorded
 from pipeline import reference as ref
 from pipeline.check_table import table
 from pipeline.compare import Comparison
@@ -128,7 +128,9 @@ def run(out_dir: Path, recheck: bool = False) -> StageReport:
     print(table(report))
     if problems:
         raise MismatchError(
-            "the conversion does not match Keras: " + "; ".join(problems) + _first_layer(out_dir)
+            "the conversion does not match Keras: "
+            + "; ".join(problems)
+            + diagnose.first_layer_note(out_dir)
         )
     return report
 
@@ -152,17 +154,3 @@ def _compared(out_dir: Path, reference, records: dict, taken: dict) -> tuple[lis
     cases = tuple(torch_result["deploy_cases"])  # the sizes model.pt2 was exported for
     comparisons += ort.check_against(deployed, reference, artifacts.MODEL_ONNX, cases)
     return comparisons, structure, torch_result
-
-
-def _first_layer(out_dir: Path) -> str:
-    """Where it starts: ``python -m pipeline diagnose`` (its table is printed too)."""
-    from pipeline import diagnose
-
-    try:
-        result = diagnose.run(out_dir)
-    except Exception as exc:  # the diagnosis is a help: its own failure must not hide the error
-        return f". (diagnose could not run: {type(exc).__name__}: {str(exc)[:300]})"
-    print(diagnose.table(result))
-    first = result["first_diverging_layer"]
-    where = f"Keras layer '{first}' is the first that differs" if first else "no single layer"
-    return f". {where} (python -m pipeline diagnose {out_dir}: {out_dir / diagnose.DIAGNOSE})"

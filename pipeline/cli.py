@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import artifacts, convert
+from pipeline import artifacts, convert, options
 from pipeline.errors import OutputError, PipelineError
 
 # command -> module that implements it (each exposes run(...) -> StageReport)
@@ -40,12 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="Keras -> stage1.onnx + reference.npz")
     p.add_argument("model", help="registry name, .keras/.h5 path or keras.applications name")
     p.add_argument("out_dir", type=Path, nargs="?")
-    _loading_options(p)
+    options.loading(p)
     p = sub.add_parser("passes", help="stage1.onnx -> stage2.onnx (graph passes)")
     p.add_argument("src", type=Path)
     p.add_argument("dst", type=Path)
     p.add_argument("--reference", type=Path, help="default: reference.npz next to SRC")
-    _every_pass(p)
+    options.every_pass(p)
     p = sub.add_parser("torch", help="stage2.onnx -> model.py + weights.pt")
     p.add_argument("src", type=Path)
     p.add_argument("out_dir", type=Path)
@@ -73,47 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="all four stages, each in its own process")
     p.add_argument("model")
     p.add_argument("out_dir", type=Path, nargs="?")
-    _loading_options(p)
-    _every_pass(p)
+    options.loading(p)
+    options.every_pass(p)
     for stage in STAGES:  # convert starts a stage's process ahead of its turn (pipeline.convert)
         sub.choices[stage].add_argument("--when-told", action="store_true", help=argparse.SUPPRESS)
     return parser
-
-
-def _loading_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--custom-objects",
-        type=Path,
-        metavar="MODULE.py",
-        help="import this Python file first (runs it): it defines the model's custom layers",
-    )
-    parser.add_argument(
-        "--unsafe-deserialization",
-        action="store_true",
-        help="let Keras run the Python code a Lambda layer stored in the file (safe_mode=False); "
-        "only for files you trust",
-    )
-    parser.add_argument(
-        "--memory-budget",
-        metavar="SIZE",
-        help="memory the conversion may use, such as 8G (default: what is available now); "
-        "a model file that needs more is refused before it is read",
-    )
-
-
-def _every_pass(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--check-every-pass",
-        action="store_true",
-        help="check the graph against Keras after every pass (slower; by default once after "
-        "the last, and pass by pass only to name the pass that broke a failing check)",
-    )
-
-
-def _export_flags(args: argparse.Namespace) -> list[str]:
-    flags = ["--custom-objects", str(args.custom_objects)] if args.custom_objects else []
-    flags += ["--unsafe-deserialization"] if args.unsafe_deserialization else []
-    return flags + (["--memory-budget", args.memory_budget] if args.memory_budget else [])
 
 
 def stage_argv(command: str, args: argparse.Namespace) -> list:
@@ -160,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "convert":
             out_dir = args.out_dir or default_out(args.model)
             every = ["--check-every-pass"] if args.check_every_pass else []
-            return convert.convert(args.model, out_dir, _export_flags(args), every)
+            return convert.convert(args.model, out_dir, options.export_flags(args), every)
         if args.command == "diagnose":
             from pipeline import diagnose
 

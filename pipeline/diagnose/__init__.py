@@ -13,7 +13,9 @@ Stage 2 and torch compute channels-first: a value is compared in Keras' layout a
 shape allows, channels-first; the smaller error counts. A value that holds the same numbers
 in another order (a Flatten whose order stage 2 moved into the next Dense's kernel) is a
 layout change, not a divergence. Prints the table in the model's layer order, marks the first
-layer over the bar, and writes ``diagnose.json``. ``check`` runs it when a check fails.
+layer over the bar, and writes ``diagnose.json``. ``check`` runs it when a check fails, and
+a stage whose own check fails runs it on ``OUT/failed`` (``pipeline.failed``), where it kept
+its files with those of the stages before.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import onnx
 
 from pipeline import artifacts, crash, metadata, ort
 from pipeline import reference as ref
+from pipeline.errors import BadInputError
 
 DIAGNOSE = "diagnose.json"
 ARTIFACTS = (artifacts.STAGE1, artifacts.STAGE2, artifacts.MODEL_PY)
@@ -118,15 +121,19 @@ def layer_error(expected: np.ndarray, actual: np.ndarray) -> tuple[float | None,
 def run(out_dir: Path) -> dict:
     out_dir = Path(out_dir)
     reference = ref.load(out_dir / artifacts.REFERENCE)
+    if not any((out_dir / n).is_file() for n in (artifacts.KERAS_MODEL, artifacts.EXPORT_REPORT)):
+        raise BadInputError(
+            f"'{out_dir}' has no Keras model to compare with ({artifacts.KERAS_MODEL} or "
+            f"{artifacts.EXPORT_REPORT}): diagnose a directory the export stage wrote"
+        )
     keras_values = _side("pipeline.export.intermediates", out_dir, "diagnose_keras.npz")
     layers = [str(n) for n in keras_values.pop("__order__")]
-    stage2 = onnx.load(out_dir / artifacts.STAGE2, load_external_data=False)
-    qualified = {f[0] for n in stage2.graph.node if (f := metadata.layer_of(n.doc_string))}
-    values = {
-        artifacts.STAGE1: onnx_values(out_dir / artifacts.STAGE1, layers, reference),
-        artifacts.STAGE2: onnx_values(out_dir / artifacts.STAGE2, layers, reference),
-    }
+    # the artifacts there are (after a failed stage, OUT/failed holds those up to it)
+    graphs = [a for a in (artifacts.STAGE1, artifacts.STAGE2) if (out_dir / a).is_file()]
+    values = {a: onnx_values(out_dir / a, layers, reference) for a in graphs}
     if (out_dir / artifacts.MODEL_PY).is_file():
+        stage2 = onnx.load(out_dir / artifacts.STAGE2, load_external_data=False)
+        qualified = {f[0] for n in stage2.graph.node if (f := metadata.layer_of(n.doc_string))}
         values[artifacts.MODEL_PY] = torch_values(out_dir, layers, qualified)
     rows, first = [], None
     for layer in layers:
@@ -160,6 +167,19 @@ def table(result: dict) -> str:
         else f"no Keras layer differs beyond the bar ({result['tolerance']:g}, scaled)"
     )
     return "\n".join(lines)
+
+
+def first_layer_note(out_dir: Path) -> str:
+    """For a failure's message: which Keras layer first differs, by running ``diagnose`` on
+    ``out_dir`` (its table printed too), and how to run it again."""
+    try:
+        result = run(out_dir)
+    except Exception as exc:  # the diagnosis is a help: its own failure must not hide the error
+        return f". (diagnose could not run: {type(exc).__name__}: {str(exc)[:300]})"
+    print(table(result))
+    first = result["first_diverging_layer"]
+    where = f"Keras layer '{first}' is the first that differs" if first else "no single layer"
+    return f". {where} (python -m pipeline diagnose {out_dir}: {out_dir / DIAGNOSE})"
 
 
 def main(out_dir: Path) -> int:

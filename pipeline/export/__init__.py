@@ -7,6 +7,7 @@ The only stage that imports TensorFlow. ``python -m pipeline export MODEL OUT_DI
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -15,9 +16,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-import onnx  # noqa: E402
 
 from pipeline import artifacts, ort  # noqa: E402
+from pipeline import failed as failures  # noqa: E402
 from pipeline import reference as ref  # noqa: E402
 from pipeline.compare import Comparison, tolerance_for  # noqa: E402
 from pipeline.errors import MismatchError  # noqa: E402
@@ -101,22 +102,21 @@ def rebuild_comparisons(loaded, reference: ref.Reference) -> tuple[Comparison, .
     )
 
 
-def _write(out_dir: Path, proto, reference: ref.Reference, built=None) -> dict[str, str]:
-    """Write stage1.onnx, reference.npz and (for a model built here) the Keras model, each
-    atomically; what was written where."""
-    written = {}
-    if built is not None:
-        keras_path = out_dir / artifacts.KERAS_MODEL
-        with artifacts.atomic_path(keras_path) as tmp:
-            built.save(tmp)
-        written["keras_model"] = str(keras_path)
-    ref.save(out_dir / artifacts.REFERENCE, reference)
-    with artifacts.atomic_path(out_dir / artifacts.STAGE1) as tmp:
-        onnx.save(proto, tmp)
-    written.update(
-        stage1=str(out_dir / artifacts.STAGE1), reference=str(out_dir / artifacts.REFERENCE)
-    )
-    return written
+def _checked(model: str, out_dir: Path, loaded, proto, reference: ref.Reference, built):
+    """The Keras 2 rebuild and stage1.onnx held to the reference; on a failure, the files
+    go to OUT/failed and the error names the first Keras layer that differs."""
+    from pipeline.export import written
+
+    comparisons = rebuild_comparisons(loaded, reference)
+    comparisons += tuple(ort.check_against(proto, reference, artifacts.STAGE1))
+    failed = [c.describe() for c in comparisons if not c.passed]
+    if failed:
+        error = MismatchError("stage 1 does not match Keras: " + "; ".join(failed))
+        keep = functools.partial(
+            written.write_failed, model=model, proto=proto, reference=reference, built=built
+        )
+        raise failures.keep("export", out_dir, keep, error)
+    return comparisons
 
 
 def forget_models() -> None:
@@ -149,7 +149,7 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
     start = time.perf_counter()
     loaded = resolve(model, options)  # a bad file is refused before TensorFlow is imported
 
-    from pipeline.export import anchor, annotate, fingerprints, tf2onnx_export
+    from pipeline.export import anchor, annotate, fingerprints, tf2onnx_export, written
 
     keras_model = loaded.model
     log.info(
@@ -168,15 +168,12 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
     anchor_start = time.perf_counter()
     reference, anchor_note = anchor.anchored(keras_model, reference)
     anchor_seconds = time.perf_counter() - anchor_start
-    comparisons = rebuild_comparisons(loaded, reference)
-    comparisons += tuple(ort.check_against(proto, reference, artifacts.STAGE1))
-    failed = [c.describe() for c in comparisons if not c.passed]
-    if failed:
-        raise MismatchError("stage 1 does not match Keras: " + "; ".join(failed))
-    written = _write(out_dir, proto, reference, keras_model if loaded.built_here else None)
+    built = keras_model if loaded.built_here else None
+    comparisons = _checked(model, out_dir, loaded, proto, reference, built)
+    files = written.write(out_dir, proto, reference, built)
     report = StageReport(
         "export",
-        written,
+        files,
         time.perf_counter() - start,
         comparisons,
         details={

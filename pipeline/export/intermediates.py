@@ -23,6 +23,8 @@ KERAS_VALUES = "diagnose_keras.npz"
 def _model(out_dir: Path) -> keras.Model:
     saved = out_dir / "keras_model.keras"
     if saved.is_file():
+        import models.small  # noqa: F401  (registers the functions its models save by name)
+
         return keras.saving.load_model(saved, compile=False, safe_mode=False)
     import models
 

@@ -14,9 +14,9 @@ import onnx
 import onnx_ir as ir
 from onnx_ir.passes import common
 
-from pipeline import artifacts
+from pipeline import artifacts, failed
 from pipeline import reference as ref
-from pipeline.errors import BadInputError
+from pipeline.errors import BadInputError, MismatchError
 from pipeline.passes import postcheck
 from pipeline.passes._base import RemoveUnusedNodes, op_histogram
 from pipeline.passes.cancel_transposes import CancelTransposes
@@ -141,9 +141,18 @@ def _run(src: Path, dst: Path, reference: Path | None, every_pass: bool) -> Stag
     model = load_onnx(src)
     reference_data = ref.load(reference) if reference is not None else None
     before = op_histogram(model.graph)
-    records, comparisons = run_checked(
-        model, DEFAULT_PASSES, reference_data, artifacts.STAGE2, every_pass
-    )
+    try:
+        records, comparisons = run_checked(
+            model, DEFAULT_PASSES, reference_data, artifacts.STAGE2, every_pass
+        )
+    except MismatchError as exc:  # the graph as the passes left it, for diagnose and Netron
+        raise failed.keep(
+            "passes",
+            dst.parent,
+            lambda to: onnx.save(to_proto(model), to / artifacts.STAGE2),
+            exc,
+            src.parent,
+        ) from exc
     postcheck.ensure_stage3_ready(model.graph)
     model.metadata_props["pipeline.passes"] = json.dumps([r.name for r in records])
     after = op_histogram(model.graph)

@@ -9,6 +9,7 @@ onnx2torch.
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from onnx2torch import convert
 
 from pipeline import artifacts, metadata
+from pipeline import failed as failures
 from pipeline import reference as ref
 from pipeline.compare import Comparison
 from pipeline.errors import BadInputError, MismatchError, UnsupportedError
@@ -73,8 +75,19 @@ def _write_verified(text: str, state: dict, out_dir: Path, src: Path, reference_
         comparisons = tuple(Comparison.from_json(c) for c in result["comparisons"])
         failed = found_in(comparisons, result)
         if failed:
-            raise MismatchError("the emitted PyTorch module fails its checks: " + "; ".join(failed))
+            error = MismatchError(
+                "the emitted PyTorch module fails its checks: " + "; ".join(failed)
+            )
+            made = dict(zip(OUTPUTS, (tmp_py, tmp_w, tmp_pt2, tmp_onnx), strict=True))
+            raise failures.keep("torch", out_dir, lambda to: _move(made, to), error, src.parent)
     return comparisons, result
+
+
+def _move(made: dict[str, Path], to: Path) -> None:
+    """The files a failed check made (under temporary names), into ``to`` by their names."""
+    for name, path in made.items():
+        if path.is_file():
+            os.replace(path, to / name)
 
 
 def _drop_domains(gm: torch.fx.GraphModule) -> None:

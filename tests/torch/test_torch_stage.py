@@ -117,7 +117,7 @@ def test_op_without_native_module_names_node_and_layer(tmp_path):
     assert not (tmp_path / artifacts.WEIGHTS).exists()
 
 
-def test_mismatch_with_reference_fails_and_writes_nothing(tmp_path):
+def test_mismatch_writes_nothing_in_out_and_keeps_its_files_in_failed(tmp_path):
     proto = _small_cnn()
     good = reference_of(proto)
     shifted = {
@@ -127,7 +127,11 @@ def test_mismatch_with_reference_fails_and_writes_nothing(tmp_path):
     with pytest.raises(MismatchError, match=r"model.py \[batch1\] probs: max abs .* MISMATCH"):
         run(_write(tmp_path, proto, dataclasses.replace(good, cases=shifted)), tmp_path)
     leftovers = sorted(p.name for p in tmp_path.iterdir())
-    assert leftovers == [artifacts.REFERENCE, artifacts.STAGE2]
+    assert leftovers == [artifacts.FAILED, artifacts.REFERENCE, artifacts.STAGE2]
+    kept = sorted(p.name for p in (tmp_path / artifacts.FAILED).iterdir())
+    made = [artifacts.MODEL_ONNX, artifacts.MODEL_PT2, artifacts.MODEL_PY, artifacts.WEIGHTS]
+    assert kept == sorted([*made, artifacts.REFERENCE, artifacts.STAGE2])
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
 
 
 def test_constructor_writes_only_non_defaults():
