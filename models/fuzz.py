@@ -7,9 +7,11 @@ are what the fuzzer shrinks: a step deleted is a smaller model with the same fai
 that no longer builds (then the step stays).
 
 The draws cover the supported layers with random configurations: image, sequence, token and
-vector inputs; chains with residual adds and concatenations; a second input (a vector joined
-before the head) and a second output; kernels, strides, "same"/"valid" padding, dilation,
-activations, use_bias, keepdims, norm axes.
+vector inputs (a single channel too); chains with residual adds and concatenations; a second
+input (a vector joined before the head) and a second output; kernels, strides, "same"/"valid"
+padding, dilation, activations, use_bias, keepdims, norm axes; every Dropout-like layer
+inside conv stacks; DepthwiseConv1D and SeparableConv1D; an output named as torch.onnx names
+its own values (``conv2d``, ``linear``, ...).
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ ACTIVATIONS = (
     "softsign",
     "exponential",
 )
+
+
+# the layers that compute nothing at inference (layout-free, element by element)
+DROPOUTS = (
+    "dropout",
+    "gaussian_noise",
+    "gaussian_dropout",
+    "alpha_dropout",
+    "activity_regularization",
+)
+# names torch.onnx gives its values (after the aten op) that a Keras output may have too
+INTERNAL_NAMES = ("conv2d", "conv2d_1", "conv1d", "linear", "relu", "sigmoid", "add", "cat")
 
 
 def _act(rng: random.Random):
@@ -134,12 +148,13 @@ def _image_step(rng: random.Random, h: int, w: int, c: int) -> dict:
             "interpolation": rng.choice(("nearest", "bilinear")),
         }
     if kind == "dropout":
-        return {"kind": rng.choice(("dropout", "spatial_dropout", "gaussian_noise"))}
+        return {"kind": rng.choice(("spatial_dropout", *DROPOUTS))}
     return {"kind": kind, "filters": rng.randint(1, 6)}  # residual, concat
 
 
 def _sequence_step(rng: random.Random, t: int, f: int) -> dict:
     kinds = ["conv1d", "dense", "lstm", "gru", "layernorm", "bn", "act", "dropout", "bidir"]
+    kinds += ["depthwise1d", "separable1d"]
     kinds += ["max_pool1d"] if t >= 2 else []
     kinds += ["attention"] if f % 2 == 0 else []
     kind = rng.choice(kinds)
@@ -152,6 +167,14 @@ def _sequence_step(rng: random.Random, t: int, f: int) -> dict:
             "padding": rng.choice(("valid", "same", "causal")),
             "activation": _act(rng),
         }
+    if kind in ("depthwise1d", "separable1d"):
+        k = rng.choice([k for k in (1, 2, 3) if k <= t] or [1])
+        step = {"kind": kind, "kernel_size": k, "padding": rng.choice(("valid", "same"))}
+        if kind == "depthwise1d":
+            return {**step, "depth_multiplier": rng.choice((1, 2)), "activation": _act(rng)}
+        return {**step, "filters": rng.randint(1, 6), "activation": _act(rng)}
+    if kind == "dropout":  # "dropout" itself on a sequence: SpatialDropout1D (fuzz_build)
+        return {"kind": rng.choice(DROPOUTS)}
     if kind in ("lstm", "gru", "bidir"):
         return {"kind": kind, "units": rng.randint(2, 6), "merge": rng.choice(("concat", "sum"))}
     if kind == "dense":
@@ -181,7 +204,7 @@ def spec(seed: int) -> dict:
                 break
         head = rng.choice(("flatten", "gap", "gmp", "map"))
     elif source in ("sequence", "tokens"):
-        t, f = rng.randint(3, 10), rng.randint(2, 6)
+        t, f = rng.randint(3, 10), rng.choice((1, 2, 3, 4, 5, 6))  # one channel too
         shape = [t, f] if source == "sequence" else [t]
         if source == "tokens":
             steps.append({"kind": "embedding", "input_dim": 20, "output_dim": f})
@@ -213,6 +236,7 @@ def spec(seed: int) -> dict:
         "head_activation": rng.choice((None, "softmax", "sigmoid")),
         "second_input": rng.random() < 0.2 and head != "map",
         "second_output": rng.random() < 0.2,
+        "output_name": rng.choice(INTERNAL_NAMES) if rng.random() < 0.3 else None,
     }
 
 
@@ -257,6 +281,9 @@ def _sequence_shape(step: dict, t: int, f: int) -> tuple[int, int]:
         return t, step["filters"]
     if kind in ("dense", "lstm", "gru"):
         return t, step["units"]
+    if kind in ("depthwise1d", "separable1d"):
+        t = t - step["kernel_size"] + 1 if step["padding"] == "valid" else t
+        return t, step.get("filters", f * step.get("depth_multiplier", 1))
     if kind == "bidir":
         return t, step["units"] * (2 if step["merge"] == "concat" else 1)
     if kind == "max_pool1d":

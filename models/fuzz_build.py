@@ -70,6 +70,19 @@ SIMPLE = {
     "groupnorm": lambda s, n: L.GroupNormalization(groups=s["groups"], name=n),
     "upsample": lambda s, n: L.UpSampling2D(s["size"], interpolation=s["interpolation"], name=n),
     "dropout": lambda s, n: L.Dropout(0.3, name=n),
+    "gaussian_dropout": lambda s, n: L.GaussianDropout(0.2, name=n),
+    "alpha_dropout": lambda s, n: L.AlphaDropout(0.2, name=n),
+    "activity_regularization": lambda s, n: L.ActivityRegularization(0.01, 0.01, name=n),
+    "depthwise1d": lambda s, n: L.DepthwiseConv1D(
+        s["kernel_size"],
+        padding=s["padding"],
+        depth_multiplier=s["depth_multiplier"],
+        activation=s["activation"],
+        name=n,
+    ),
+    "separable1d": lambda s, n: L.SeparableConv1D(
+        s["filters"], s["kernel_size"], padding=s["padding"], activation=s["activation"], name=n
+    ),
     "spatial_dropout": lambda s, n: L.SpatialDropout2D(0.3, name=n),
     "gaussian_noise": lambda s, n: L.GaussianNoise(0.1, name=n),
     "embedding": lambda s, n: L.Embedding(s["input_dim"], s["output_dim"], name=n),
@@ -121,7 +134,8 @@ def _head(spec: dict, x, extra):
         return x
     if extra is not None:
         x = L.Concatenate(name="join")([x, L.Dense(3, name="extra_dense")(extra)])
-    return L.Dense(spec["units"], activation=spec["head_activation"], name="out")(x)
+    name = spec.get("output_name") or "out"
+    return L.Dense(spec["units"], activation=spec["head_activation"], name=name)(x)
 
 
 def build(spec: dict) -> keras.Model:
@@ -130,8 +144,12 @@ def build(spec: dict) -> keras.Model:
     dtype = "int32" if spec["input"] == "tokens" else "float32"
     inputs = [keras.Input(tuple(spec["shape"]), dtype=dtype, name="x")]
     x = inputs[0]
+    last = len(spec["steps"]) - 1
     for index, step in enumerate(spec["steps"]):
-        x = _apply(step, x, f"{step['kind']}_{index}", len(x.shape))
+        name = f"{step['kind']}_{index}"
+        if index == last and spec["head"] == "map" and spec.get("output_name"):
+            name = spec["output_name"]  # the output layer, named like a torch.onnx value
+        x = _apply(step, x, name, len(x.shape))
     extra = None
     if spec.get("second_input"):
         inputs.append(keras.Input((4,), name="v"))
