@@ -9,6 +9,7 @@ still the four stage processes of ``python -m pipeline convert``.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -68,6 +69,9 @@ STAGE_REPORTS = {
 }
 
 
+_ERROR_LINE = re.compile(r"\[\w+\] (internal )?error:")  # a stage's one line (pipeline.cli)
+
+
 def _read(path: Path, since: float) -> dict:
     """A stage report written by this run (a failed run leaves the earlier runs' reports of
     the stages after the failure in place: they are not this run's figures)."""
@@ -85,7 +89,9 @@ def convert_one(model: str, out_root: Path = OUT) -> dict:
         text=True,
     )
     reports = {stage: _read(out / name, since) for stage, name in STAGE_REPORTS.items()}
-    errors = [line for line in proc.stderr.splitlines() if "] error:" in line]
+    errors = [
+        line for line in proc.stderr.splitlines() if re.match(r"\[\w+\] (internal )?error:", line)
+    ]
     row = {
         "model": model,
         "ok": proc.returncode == 0,
@@ -114,6 +120,7 @@ def convert_one(model: str, out_root: Path = OUT) -> dict:
         row["max_error"] = worst
         row["modules"] = check["torch"]["module_types"]
         row["torch_params"] = check["torch"]["param_count"]
+        row["weights"] = check["torch"].get("weights_as_parameters")
     return row
 
 

@@ -14,7 +14,8 @@ def table(rows: list[dict]) -> str:
     head = (
         "| model | params | result | max error stage1 / stage2 / torch | Transpose "
         "before -> after | ops before -> after | torch modules | seconds export / passes "
-        "/ torch / check | float64 copy s |\n|---|---|---|---|---|---|---|---|---|"
+        "/ torch / check | float64 copy s | weights as parameters |"
+        "\n|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for r in rows:
@@ -32,7 +33,8 @@ def table(rows: list[dict]) -> str:
             f"| {r['model']} | {r['params'] or '-'} / {r.get('torch_params') or '-'} | {result} | "
             f"{errors} | "
             f"{transposes} | {ops} | "
-            f"{', '.join(r.get('modules', [])) or '-'} | {secs} | {_anchor(r)} |"
+            f"{', '.join(r.get('modules', [])) or '-'} | {secs} | {_anchor(r)} | "
+            f"{_weights(r.get('weights'))} |"
         )
     return "\n".join(lines)
 
@@ -46,6 +48,17 @@ BROUGHT_SECTION = (
     "a vector in with a dict of three outputs; an image flattened and joined with a vector; "
     'a decoder head; every uneven TensorFlow "same" padding in one model.\n\n'
 )
+
+
+def _weights(found: dict | None) -> str:
+    """'yes (N)': every one of the N Keras weights told apart by value is in an
+    nn.Parameter and in no buffer (``torch_stage.keras_weights``); 'NO' and how many not."""
+    if not found:
+        return "-"
+    judged = found["keras_weights"] - found["constant"]
+    if found["passed"]:
+        return f"yes ({judged})"
+    return f"NO ({len(found['not_parameters'])} of {judged})"
 
 
 def _anchor(row: dict) -> str:
@@ -66,7 +79,11 @@ def write_doc(rows: list[dict], brought: tuple[str, ...], meta: dict) -> None:
         "nets of more than 50 layers. Params: Keras' `count_params()` / the emitted module's "
         "parameters and module-owned buffers; the check holds the latter to Keras' count "
         "adjusted as the README's Limits say (BatchNorm/LayerNorm without scale or center, "
-        "Normalization's statistics, the recurrent `bias_hh` torch adds).\n\n"
+        "Normalization's statistics, the recurrent `bias_hh` torch adds). Weights as parameters: "
+        "every Keras weight Keras trains is found in an `nn.Parameter` of the emitted module "
+        "(a seeded sample of its values, up to layout) and in no buffer; in brackets how many "
+        "weights were told apart by their values (a constant one, such as an untrained zero "
+        "bias, cannot be).\n\n"
         + _run_facts(meta)
         + table([r for r in rows if r["model"] not in brought])
         + "\n"

@@ -1,0 +1,30 @@
+"""docs/zoo.md's rows: the weights-as-parameters column says yes only when every Keras
+weight told apart by value is in an nn.Parameter."""
+
+from __future__ import annotations
+
+from pipeline.zoo.table import table
+
+
+def _row(weights) -> dict:
+    return {"model": "m", "ok": True, "params": 10, "seconds": {"export": 1.0}, "weights": weights}
+
+
+def _last_cell(row: dict) -> str:
+    return table([row]).splitlines()[-1].rstrip(" |").rsplit("| ", 1)[-1]
+
+
+def test_all_weights_in_parameters_is_yes_with_the_count():
+    found = {"keras_weights": 12, "constant": 2, "not_parameters": [], "passed": True}
+    assert _last_cell(_row(found)) == "yes (10)"
+
+
+def test_a_weight_in_a_buffer_is_no():
+    wrong = [{"weight": "conv/bias", "buffers": ["conv_add_const"]}]
+    found = {"keras_weights": 12, "constant": 2, "not_parameters": wrong, "passed": False}
+    assert _last_cell(_row(found)) == "NO (1 of 10)"
+
+
+def test_a_row_without_a_check_says_nothing():
+    assert _last_cell(_row(None)) == "-"
+    assert table([_row(None)]).splitlines()[0].endswith("| weights as parameters |")
