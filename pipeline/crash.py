@@ -35,6 +35,13 @@ def _layer_of(value: object) -> str | None:
 
 def where(exc: BaseException) -> str:
     """' in pass 'x', working on Keras layer 'y' (Conv2D)', as far as the frames tell."""
+    try:
+        return _where(exc)
+    except Exception:  # noqa: BLE001  (a property that raises: the help must not hide the error)
+        return ""
+
+
+def _where(exc: BaseException) -> str:
     frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
     layer = step = None
     for frame in reversed(frames):  # innermost first

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline import artifacts
-from pipeline.errors import MismatchError
+from pipeline.errors import MismatchError, OutputError
 
 # what a later stage's diagnosis reads of the stages before it, by the failing stage
 EARLIER = {
@@ -52,9 +52,9 @@ def keep(
             if (inputs / name).is_file():
                 _link(inputs / name, failed / name)
         write(failed)
-    except OSError as exc:  # a full disk: the failure itself must still be reported
+    except (OSError, OutputError) as exc:  # a full disk: the failure must still be reported
         clear(out_dir)
-        return MismatchError(f"{error} (its files could not be kept: {exc.strerror or exc})")
+        return MismatchError(f"{error} (its files could not be kept: {exc})")
     from pipeline import diagnose
 
     note = diagnose.first_layer_note(failed)
