@@ -23,6 +23,7 @@ from pipeline.passes.cancel_transposes import CancelTransposes
 from pipeline.passes.canonical_order import CanonicalOrder
 from pipeline.passes.channel_norm import ChannelLayerNorm
 from pipeline.passes.conv1d import Conv1d
+from pipeline.passes.conv_bias import ConvBias
 from pipeline.passes.conv_transpose import SplitAsymmetricConvTranspose
 from pipeline.passes.dense_reshape import DenseReshape
 from pipeline.passes.driver import run_checked, to_proto
@@ -98,6 +99,8 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     PointwiseConv(),
     # Whatever the removals left back to back merges or disappears.
     CancelTransposes(),
+    # A per-channel Add the moved Transposes left right after a conv: its bias.
+    ConvBias(),
     # An output sink_transposes made channels-first again (PReLU as the last layer) too.
     _named(NchwOutput(), "nchw_output_again"),
     # Dense = MatMul + Add -> Gemm(transB=1): nn.Linear with parameters, not buffers.

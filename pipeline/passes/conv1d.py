@@ -22,7 +22,8 @@ import numpy as np
 import onnx_ir as ir
 
 from pipeline.passes._base import GraphPass, Skips
-from pipeline.passes._ir import add_initializer, bias_add, const, only_consumer, perm, take_over
+from pipeline.passes._ir import add_initializer, const, only_consumer, perm, take_over
+from pipeline.passes.conv_bias import fold_bias_add
 
 _OPS = ("Conv", "MaxPool", "AveragePool")
 _TO_NCHW, _TO_NHWC, _SWAP = (0, 3, 1, 2), (0, 2, 3, 1), (0, 2, 1)
@@ -165,21 +166,4 @@ class Conv1d(GraphPass):
         take_over(y, result)
         graph.remove([*reversed(out_nodes), op, *in_nodes], safe=True)
         if op.op_type == "Conv" and not y_last:
-            _fold_bias(graph, new)
-
-
-def _fold_bias(graph: ir.Graph, conv: ir.Node) -> None:
-    """Conv1d -> Add(per-channel constant [C, 1]) -> Conv1d with that bias (added to its own)."""
-    channels = const(conv.inputs[1]).shape[0]
-    found = bias_add(conv.outputs[0], channels, spatial=1)
-    if found is None:
-        return
-    add, bias = found
-    if len(conv.inputs) > 2 and conv.inputs[2] is not None:
-        bias = bias + const(conv.inputs[2])
-    value = add_initializer(graph, f"{conv.name}_bias", bias.astype(np.float32))
-    if len(conv.inputs) < 3:
-        conv.resize_inputs(3)
-    conv.replace_input_with(2, value)
-    take_over(add.outputs[0], conv.outputs[0])
-    graph.remove(add, safe=True)
+            fold_bias_add(graph, new)

@@ -56,5 +56,6 @@ def _swap(graph: ir.Graph, transpose: ir.Node, op: ir.Node) -> None:
     transpose.replace_input_with(0, y)
     y.shape, t.shape, t.type = x.shape, y_shape, y_type
     y.name, t.name = t_name, y_name
+    transpose.doc_string = op.doc_string  # it now lays out the op's layer's output (diagnose)
     graph.remove(transpose)
     graph.insert_after(op, transpose)

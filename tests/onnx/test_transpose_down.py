@@ -107,3 +107,18 @@ def test_a_dropout_with_a_computed_ratio_stays():
     proto = model(nodes, [value("x", ["N", 2, 4, 3]), value("r", [])], [value("y", ["N", 4, 3, 2])])
     result, _ = apply(TransposesPastElementwise(), proto)
     assert not result.modified
+
+
+def test_the_moved_transpose_takes_the_provenance_of_the_op_it_passed():
+    """diagnose reads a layer's value at its last node: the Transpose, now after the op,
+    lays out the op's layer's output, not its own layer's."""
+    nodes = [
+        node("Transpose", ["x"], ["t"], layer="pool", perm=NHWC),
+        node("Selu", ["t"], ["s"], layer="act", cls="Activation"),
+        node("Flatten", ["s"], ["y"], axis=1),
+    ]
+    proto = model(nodes, [value("x", ["N", 2, 4, 3])], [value("y", ["N", 24])])
+    _, after = apply(TransposesPastElementwise(), proto)
+    assert [n.op_type for n in after.graph.node] == ["Selu", "Transpose", "Flatten"]
+    assert after.graph.node[1].doc_string == after.graph.node[0].doc_string
+    assert "act" in after.graph.node[1].doc_string
