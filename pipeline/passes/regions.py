@@ -62,8 +62,11 @@ class Region:
             value = self._pending.pop()
             if value.is_graph_output():
                 # the model's output: channels-last again by a Transpose, which nchw_output
-                # then turns into a declared channels-first output (only for that layout)
+                # then turns into a declared channels-first output (only for that layout);
+                # an entry's own output is that Transpose already: nothing to sink
                 if self.p != (0, *range(2, len(self.p)), 1) or value in self.outputs:
+                    raise Abort
+                if any(value is entry.outputs[0] for entry in self.entries):
                     raise Abort
                 self.outputs.append(value)
             for consumer in value.consumers():

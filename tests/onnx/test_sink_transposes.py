@@ -309,3 +309,18 @@ def test_a_layer_norm_on_channels_that_is_the_model_s_output():
     assert ops(after) == {"Transpose": 3, "LayerNormalization": 1}  # pair + output's
     assert [o.name for o in after.graph.output] == ["y"]
     assert_parity(proto, after)
+
+
+def test_a_transpose_that_is_the_output_itself_is_left_to_nchw_output():
+    """A Transpose to NHWC whose own output is the model's (moved there past an Elu by
+    transposes_past_elementwise; fuzz seed 6091): there is no region to sink, and treating
+    it as one gave the output a second Transpose(p), so channels in the wrong place."""
+    nodes = [
+        node("Elu", ["x"], ["e"], alpha=0.3),
+        node("Transpose", ["e"], ["y"], perm=[0, 2, 3, 1]),
+    ]
+    proto = model(nodes, [value("x", ["N", 3, 4, 5])], [value("y", ["N", 4, 5, 3])])
+    result, after = apply(SinkTransposes(), proto)
+    assert not result.modified and ops(after) == {"Elu": 1, "Transpose": 1}
+    result, final = apply(NchwOutput(), after)
+    assert result.modified and ops(final) == {"Elu": 1}
