@@ -7,11 +7,6 @@ such ops and fails naming the node, its Keras layer and what to do.
 
 from __future__ import annotations
 
-import copy
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import keras
 import onnx
 import tensorflow as tf
@@ -19,10 +14,9 @@ import tf2onnx
 
 from pipeline import metadata
 from pipeline.errors import UnsupportedError
-from pipeline.export import keras_forms, layer_support, own_layers, structure
+from pipeline.export import keras_forms, layer_support, own_layers, structure, tf2onnx_optimizers
 
 OPSET = 17
-log = logging.getLogger(__name__)
 
 
 def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
@@ -33,7 +27,11 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
         for tensor in model.inputs
     ]
     traced: list[own_layers.Traced] = []
-    with keras_forms.traceable_forms(), own_layers.placeholders(traced), _optimizer_copy_once():
+    with (
+        keras_forms.traceable_forms(),
+        own_layers.placeholders(traced),
+        tf2onnx_optimizers.copy_once(),
+    ):
         proto, _ = tf2onnx.convert.from_keras(
             functional(model), input_signature=signature, opset=opset
         )
@@ -41,65 +39,6 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
     explicit_same_pads(proto)
     structure.name_outputs(proto, structure.output_keys(model))
     return proto
-
-
-@contextmanager
-def _optimizer_copy_once() -> Iterator[None]:
-    """tf2onnx's graph optimizers, copying the graph once rather than before each run.
-
-    With tf2onnx's default ``catch_errors``, each of its ~24 optimizer runs first deep-copies
-    the whole graph, weights included, so that a failing optimizer is skipped: 10 of
-    ResNet50's 34 s of export. Here they run without, on a graph copied once; only if one
-    raises (fuzz seed 1078: ``max() arg is an empty sequence``) do they run again from that
-    copy the way tf2onnx runs them by default, skipping the failing ones, with a warning.
-    Stage 1's check against Keras holds the result either way."""
-    original = tf2onnx.optimizer.optimize_graph
-
-    def optimize_graph(graph, catch_errors=True, optimizers=None):
-        backup = copy.deepcopy(graph)
-        try:
-            return original(graph, catch_errors=False, optimizers=optimizers)
-        except Exception as exc:  # any optimizer's; tf2onnx itself would skip it
-            log.warning(
-                "a tf2onnx graph optimizer failed (%s: %s); optimizing again as tf2onnx does "
-                "by default, skipping the optimizers that fail",
-                type(exc).__name__,
-                exc,
-            )
-            return original(backup, catch_errors=True, optimizers=optimizers)
-
-    tf2onnx.optimizer.optimize_graph = optimize_graph
-    try:
-        with _const_protos_left_alone():
-            yield
-    finally:
-        tf2onnx.optimizer.optimize_graph = original
-
-
-@contextmanager
-def _const_protos_left_alone() -> Iterator[None]:
-    """tf2onnx's ``Node.update_proto`` without copying a constant's tensor into its NodeProto.
-
-    After each of its ~24 optimizer runs, tf2onnx re-writes every node's NodeProto from the
-    node's attributes; for a ``Const`` that copies its tensor, so the whole model's weights
-    are copied about 24 times (``RepeatedCompositeContainer.extend``: 6.0 s of ResNet50's
-    export under cProfile; skipping it took the export from 23.5 to 14.6 s and VGG16's from
-    49.9 to 27.7 s, and their peak memory from 5.7 to 3.1 GB and 9.6 to 5.6 GB). A Const's
-    NodeProto is never read: ``Graph.make_graph`` writes each constant as an initializer
-    from the node's attributes (``get_value_attr``), and only non-constant nodes' NodeProtos
-    enter the graph. So a Const's update is skipped; every other node's runs as before."""
-    node_class = tf2onnx.graph.Node
-    original = node_class.update_proto
-
-    def update_proto(node, external_tensor_storage=None):
-        if not node.is_const():
-            original(node, external_tensor_storage)
-
-    node_class.update_proto = update_proto
-    try:
-        yield
-    finally:
-        node_class.update_proto = original
 
 
 def functional(model: keras.Model) -> keras.Model:

@@ -272,12 +272,13 @@ def _by_value(graph: onnx.GraphProto) -> tuple:
 
 def test_constants_left_out_of_tf2onnx_proto_updates_change_nothing(monkeypatch):
     """Stage 1 skips tf2onnx's re-copying of each constant's tensor after every optimizer
-    (``_const_protos_left_alone``): the ONNX model is the same as tf2onnx's own, constant
-    folding, merged duplicates and a BatchNormalization included, and tf2onnx is restored after."""
+    (``tf2onnx_optimizers.const_protos_left_alone``): the ONNX model is the same as tf2onnx's
+    own, constant folding, merged duplicates and a BatchNormalization included, and tf2onnx
+    is restored after."""
     from contextlib import nullcontext
 
     import tf2onnx.graph
-    from pipeline.export import tf2onnx_export
+    from pipeline.export import tf2onnx_export, tf2onnx_optimizers
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((6, 6, 2), name="x")
@@ -290,7 +291,28 @@ def test_constants_left_out_of_tf2onnx_proto_updates_change_nothing(monkeypatch)
     original = tf2onnx.graph.Node.update_proto
     skipped = tf2onnx_export.to_onnx(model)
     assert tf2onnx.graph.Node.update_proto is original
-    monkeypatch.setattr(tf2onnx_export, "_const_protos_left_alone", nullcontext)
+    monkeypatch.setattr(tf2onnx_optimizers, "const_protos_left_alone", nullcontext)
     tf2onnx_default = tf2onnx_export.to_onnx(model)
     assert _by_value(tf2onnx_default.graph) == _by_value(skipped.graph)
     assert {n.op_type for n in skipped.graph.node} >= {"Conv", "MatMul", "Reshape"}
+
+
+def test_a_skipped_tf2onnx_optimizer_logs_its_error_without_a_traceback(caplog):
+    """Fuzz seed 1078 makes a tf2onnx optimizer raise; stage 1 then runs them as tf2onnx
+    does by default, and tf2onnx logs each one it skips with its traceback: only the
+    exception's message may reach the user."""
+    import json
+    import logging
+    from pathlib import Path
+
+    from models import fuzz_build
+    from pipeline.export import tf2onnx_export
+
+    spec_path = Path(__file__).parents[1] / "fuzz_regressions"
+    spec = json.loads((spec_path / "1078_tf2onnx_optimizer_that_raises.json").read_text())
+    with caplog.at_level(logging.WARNING):
+        tf2onnx_export.to_onnx(fuzz_build.build(spec))
+    skipped = [r for r in caplog.records if r.getMessage().startswith("Failed to apply")]
+    assert skipped, [r.getMessage() for r in caplog.records]
+    assert all(r.exc_info is None and "Error" in r.getMessage() for r in skipped)
+    assert "Traceback" not in caplog.text
