@@ -12,6 +12,9 @@ the rows re-ordered from Keras' (H, W, C) flatten order to PyTorch's (C, H, W) (
 a Concat only the block of rows the flattened values meet is re-ordered (rows ``offset`` to
 ``offset + H*W*C``, ``offset`` the widths of the Concat's inputs before it).
 
+The same for a sequence (``[0,2,1]``, [N, C, W]: a Conv1D before the Flatten) and a volume
+(``[0,2,3,4,1]``, [N, C, D, H, W]), the rows re-ordered from (W, C) and (D, H, W, C).
+
 Left alone (reason recorded): the NHWC tensor has another consumer; a Flatten consumer that
 is not a Dense with an initializer kernel; a kernel shared with a node not folded the same way
 (a shared Dense called on images of one [C, H, W] is folded at each call); unknown C, H, W.
@@ -19,12 +22,17 @@ is not a Dense with an initializer kernel; a kernel shared with a node not folde
 
 from __future__ import annotations
 
+import numpy as np
 import onnx_ir as ir
 
-from pipeline import metadata
 from pipeline.passes._base import GraphPass, Skips, where
 from pipeline.passes._ir import add_initializer, const, perm, static_dims
 from pipeline.passes.layout_math import nhwc_rows_to_nchw
+
+
+def channels_last(rank: int) -> tuple[int, ...]:
+    """The layout change channels-first -> channels-last of ``rank``: (0, 2, ..., 1)."""
+    return (0, *range(2, rank), 1) if rank >= 3 else ()
 
 
 class FlattenDense(GraphPass):
@@ -33,7 +41,7 @@ class FlattenDense(GraphPass):
     def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         modified = False
         for node in list(model.graph):
-            if perm(node) == metadata.NCHW_TO_NHWC:
+            if (p := perm(node)) is not None and p == channels_last(len(p)):
                 modified |= self._fold(model.graph, node, skips)
         return modified
 
@@ -51,16 +59,17 @@ class FlattenDense(GraphPass):
             skips.add(transpose, f"its NHWC output also feeds {where(other)}")
             return False
         dims = static_dims(transpose.inputs[0])
-        if dims is None or len(dims) != 4 or None in dims[1:]:
+        if dims is None or len(dims) != len(perm(transpose)) or None in dims[1:]:
             skips.add(transpose, "needs a static [N, C, H, W] input shape")
             return False
-        _, c, h, w = dims
+        hwc = (*dims[2:], dims[1])  # the channels-last shape Keras flattens
+        size = int(np.prod(hwc))
         plan = []
         for flatten in flattens:
             if flatten.attributes.get_int("axis", 1) != 1:
                 skips.add(flatten, "only Flatten(axis=1) is folded")
                 return False
-            found = self._denses(flatten.outputs[0], h * w * c)
+            found = self._denses(flatten.outputs[0], size)
             if isinstance(found, tuple):
                 skips.add(*found)
                 return False
@@ -69,8 +78,8 @@ class FlattenDense(GraphPass):
             transposed = dense.op_type == "Gemm" and dense.attributes.get_int("transB", 0)
             kernel = const(dense.inputs[1])
             kernel = (kernel.T if transposed else kernel).copy()
-            rows = slice(offset, offset + h * w * c)
-            kernel[rows] = nhwc_rows_to_nchw(kernel[rows], (h, w, c))
+            rows = slice(offset, offset + size)
+            kernel[rows] = nhwc_rows_to_nchw(kernel[rows], hwc)
             new = kernel.T if transposed else kernel
             dense.replace_input_with(1, add_initializer(graph, dense.inputs[1].name, new))
         for flatten in flattens:
@@ -142,7 +151,7 @@ class FlattenDense(GraphPass):
             if flatten is None or flatten.op_type != "Flatten" or user.op_type != dense.op_type:
                 return None
             transpose = flatten.inputs[0].producer()
-            if transpose is None or perm(transpose) != metadata.NCHW_TO_NHWC:
+            if transpose is None or perm(transpose) != channels_last(len(perm(transpose) or ())):
                 return None
             dims = static_dims(transpose.inputs[0])
             return None if dims is None else tuple(dims[1:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def nhwc_rows_to_nchw(weight: np.ndarray, hwc: tuple[int, int, int]) -> np.ndarray:
+def nhwc_rows_to_nchw(weight: np.ndarray, hwc: tuple[int, ...]) -> np.ndarray:
     """Re-order the rows of a Dense kernel that follows a Flatten.
 
     Keras flattens an (H, W, C) activation, so row ``h*W*C + w*C + c`` of the kernel
@@ -15,16 +15,18 @@ def nhwc_rows_to_nchw(weight: np.ndarray, hwc: tuple[int, int, int]) -> np.ndarr
         flatten_hwc(x) @ weight == flatten_chw(x) @ nhwc_rows_to_nchw(weight, (H, W, C))
 
     This is the reference post's manual fix (reshape to (H, W, C, out), transpose to
-    (C, H, W, out), flatten back), automated.
+    (C, H, W, out), flatten back), automated. ``hwc`` is any channels-last shape, the
+    channels last: (W, C) for a sequence, (D, H, W, C) for a volume.
     """
-    h, w, c = hwc
-    if weight.shape[0] != h * w * c:
-        raise ValueError(f"weight has {weight.shape[0]} rows, expected H*W*C = {h * w * c}")
+    *spatial, c = hwc
+    rank = len(hwc)
+    size = int(np.prod(hwc))
+    if weight.shape[0] != size:
+        raise ValueError(f"weight has {weight.shape[0]} rows, expected H*W*C = {size}")
     out_shape = weight.shape[1:]
+    order = (rank - 1, *range(rank - 1), *range(rank, rank + len(out_shape)))
     return np.ascontiguousarray(
-        weight.reshape(h, w, c, *out_shape)
-        .transpose(2, 0, 1, *range(3, 3 + len(out_shape)))
-        .reshape(h * w * c, *out_shape)
+        weight.reshape(*spatial, c, *out_shape).transpose(order).reshape(size, *out_shape)
     )
 
 

@@ -169,3 +169,19 @@ def test_a_flatten_that_is_also_a_model_output_is_left_alone():
     result, after = apply(FlattenDense(), proto)
     assert not result.modified and ops(after) == ops(proto)
     assert "a model output too" in result.skipped[0]
+
+
+def test_a_sequence_flattened_after_a_conv1d_is_folded_too():
+    """Conv1D -> Flatten -> Dense: the Transpose(0, 2, 1) before the Flatten goes into the
+    kernel's rows, re-ordered from (W, C) to (C, W)."""
+    rng = np.random.default_rng(3)
+    nodes = [
+        node("Transpose", ["x"], ["t"], perm=[0, 2, 1]),
+        node("Flatten", ["t"], ["f"], axis=1),
+        node("MatMul", ["f", "k"], ["y"]),
+    ]
+    kernel = init("k", rng.standard_normal((4 * 6, 3)).astype(np.float32))
+    proto = model(nodes, [value("x", ["N", 4, 6])], [value("y", ["N", 3])], [kernel])
+    result, after = apply(FlattenDense(), proto)
+    assert result.modified and ops(after) == {"Flatten": 1, "MatMul": 1}
+    assert_parity(proto, after)

@@ -43,3 +43,16 @@ def test_wrong_row_count_is_refused():
         assert "expected H*W*C = 8" in str(exc)
     else:
         raise AssertionError("no error")
+
+
+@settings(max_examples=40, deadline=None)
+@given(spatial=st.lists(dims, min_size=1, max_size=3), c=dims, seed=st.integers(0, 2**31 - 1))
+def test_flatten_row_permutation_of_any_rank_matches_numpy(spatial, c, seed):
+    """A sequence [N, C, W] and a volume [N, C, D, H, W] too: Keras flattens channels last."""
+    rng = np.random.default_rng(seed)
+    x_first = rng.standard_normal((2, c, *spatial))
+    kernel = rng.standard_normal((c * int(np.prod(spatial)), 3))
+    to_last = (0, *range(2, x_first.ndim), 1)
+    keras = x_first.transpose(to_last).reshape(2, -1) @ kernel
+    torch_like = x_first.reshape(2, -1) @ nhwc_rows_to_nchw(kernel, (*spatial, c))
+    np.testing.assert_allclose(torch_like, keras, rtol=1e-12, atol=1e-12)
