@@ -4,6 +4,8 @@ BatchNorm) pairs ``optimize_for_inference()`` folds, and which it must not."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -121,7 +123,26 @@ def test_optimize_for_inference_method_folds_what_it_lists():
     fast = net.optimize_for_inference(channels_last=True)
     assert isinstance(fast.bn, nn.Identity) and isinstance(fast.bn2, nn.BatchNorm2d)
     assert fast.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert {p.dtype for p in fast.parameters()} == {torch.float32}  # folded in float64 only
     torch.testing.assert_close(
         fast(x.contiguous(memory_format=torch.channels_last)), expected, rtol=1e-5, atol=1e-5
     )
     assert "nothing to fold" in batchnorm.method("_Net", [])
+
+
+def test_the_fold_is_computed_in_float64_and_rounded_once():
+    """The folded kernel is the float64 fold rounded to float32, not a float32 fold."""
+    text = batchnorm.method("_Net", [("conv", "bn")])
+    scope = {"torch": torch, "nn": nn, "fuse_conv_bn_eval": torch.nn.utils.fusion.fuse_conv_bn_eval}
+    exec(compile("class Mixin:\n" + text.replace("-> _Net", ""), "model.py", "exec"), scope)  # noqa: S102
+    torch.manual_seed(0)
+    net = type("Folded", (scope["Mixin"], _Net), {})().eval()
+    with torch.no_grad():
+        net.bn.running_var.uniform_(1e-3, 1e-2)  # a large scale: float32 folding rounds
+        net.bn.weight.uniform_(0.5, 2)
+    exact = torch.nn.utils.fusion.fuse_conv_bn_eval(
+        copy.deepcopy(net.conv).double(), copy.deepcopy(net.bn).double()
+    )
+    net.optimize_for_inference()
+    assert torch.equal(net.conv.weight, exact.weight.float())
+    assert torch.equal(net.conv.bias, exact.bias.float())
