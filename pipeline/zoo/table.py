@@ -46,7 +46,9 @@ BROUGHT_SECTION = (
     "Sequential blocks; a siamese net (a nested encoder and a Dense shared by two inputs); "
     "MobileNetV2 without its top, called as a layer after augmentation layers; an image and "
     "a vector in with a dict of three outputs; an image flattened and joined with a vector; "
-    'a decoder head; every uneven TensorFlow "same" padding in one model.\n\n'
+    'a decoder head; every uneven TensorFlow "same" padding in one model; a conv autoencoder, '
+    "the common CNN head with a Dropout, a WaveNet-style stack on one channel (each broke a "
+    "first try before issue 26).\n\n"
 )
 
 
