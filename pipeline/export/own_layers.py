@@ -30,6 +30,7 @@ import onnx
 import tensorflow as tf
 from onnx import helper
 
+from pipeline.errors import PipelineError
 from pipeline.export import layers
 from pipeline.forms import DOMAIN, VERSION
 
@@ -67,9 +68,15 @@ def placeholders(traced: list[Traced]) -> Iterator[None]:
     behind ``k2t_layer_<n>``)."""
     originals = {cls: cls.call for handler in layers.handlers() for cls in handler.CLASSES}
 
+    refusals: list[PipelineError] = []  # as raised: TensorFlow re-raises them reworded
+
     def patched(handler, original):
         def call(self, *args, **kwargs):
-            found = handler.trace(self, *args, **kwargs)
+            try:
+                found = handler.trace(self, *args, **kwargs)
+            except PipelineError as exc:
+                refusals.append(exc)
+                raise
             if found is None:
                 return original(self, *args, **kwargs)
             inputs, shape, info = found
@@ -87,6 +94,10 @@ def placeholders(traced: list[Traced]) -> Iterator[None]:
         logger.addFilter(quiet)
     try:
         yield
+    except Exception:
+        if refusals:  # the refusal as raised, not TensorFlow's "in user code: File ..." copy
+            raise refusals[0] from None
+        raise
     finally:
         for cls, original in originals.items():
             cls.call = original
