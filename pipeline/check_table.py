@@ -3,6 +3,7 @@ where each comparison was made (``python -m pipeline check``)."""
 
 from __future__ import annotations
 
+from pipeline.problems import weights_found
 from pipeline.report import StageReport
 
 
@@ -89,8 +90,7 @@ def _weights_note(result: dict | None) -> str:
     """'; Keras weights in nn.Parameters: 10 of 10 (2 constant, not told apart)'."""
     if not result:
         return ""
-    judged = result["keras_weights"] - result["constant"]
-    good = judged - len(result["not_parameters"])
+    good, judged = weights_found(result)
     note = f"; Keras weights in nn.Parameters: {good} of {judged}"
     return note + (
         f" ({result['constant']} constant, not told apart)" if result["constant"] else ""

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+# the one line a command ends with on an error: "[stage] error: ..." or, for a bug of ours,
+# "[stage] internal error: ..." (pipeline.cli, pipeline.crash); read by fuzz and zoo
+ERROR_LINE = re.compile(r"^\[(\w+)\] (?:internal )?error: (.*)$", re.MULTILINE)
+
 
 class PipelineError(Exception):
     """A conversion failure the CLI reports as one clear message and a non-zero exit."""

@@ -26,12 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline import artifacts
-from pipeline.errors import InternalError
+from pipeline.errors import ERROR_LINE, InternalError
 
 OUT = Path("build") / "fuzz"
 CLASSES = ("ok", "refused", "mismatch", "weight_as_buffer", "crash")
 BUGS = ("mismatch", "weight_as_buffer", "crash")
-_ERROR = re.compile(r"^\[(\w+)\] (?:internal )?error: (.*)$", re.MULTILINE)
 _NAMES_A_LAYER = re.compile(r"layer '[^']+'|Keras layer|layers? \S+ \(")
 _MISMATCH = ("does not match Keras", "fails its checks", "changed the model's outputs")
 _NOT_PARAMETER = "is not an nn.Parameter"  # pipeline.problems: a weight fine-tuning never moves
@@ -42,7 +41,7 @@ def classify(returncode: int, output: str) -> tuple[str, str, str]:
     """(class, stage, message) of one conversion from its exit code and its output."""
     if returncode == 0:
         return "ok", "", ""
-    errors = _ERROR.findall(output)
+    errors = ERROR_LINE.findall(output)
     if returncode == InternalError.exit_code and errors:  # a bug of ours, said in one line
         return "crash", errors[-1][0], errors[-1][1][:500]
     if "Traceback (most recent call last)" in output or not errors:

@@ -58,3 +58,9 @@ def weights_not_parameters(result: dict | None) -> list[str]:
             "would never move it"
         )
     return lines
+
+
+def weights_found(result: dict) -> tuple[int, int]:
+    """(Keras weights found in parameters, weights judged: told apart by their values)."""
+    judged = result["keras_weights"] - result["constant"]
+    return judged - len(result["not_parameters"]), judged

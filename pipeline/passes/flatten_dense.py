@@ -27,12 +27,7 @@ import onnx_ir as ir
 
 from pipeline.passes._base import GraphPass, Skips, where
 from pipeline.passes._ir import add_initializer, const, perm, static_dims
-from pipeline.passes.layout_math import nhwc_rows_to_nchw
-
-
-def channels_last(rank: int) -> tuple[int, ...]:
-    """The layout change channels-first -> channels-last of ``rank``: (0, 2, ..., 1)."""
-    return (0, *range(2, rank), 1) if rank >= 3 else ()
+from pipeline.passes.layout_math import channels_last, nhwc_rows_to_nchw
 
 
 class FlattenDense(GraphPass):
@@ -41,7 +36,7 @@ class FlattenDense(GraphPass):
     def rewrite(self, model: ir.Model, skips: Skips) -> bool:
         modified = False
         for node in list(model.graph):
-            if (p := perm(node)) is not None and p == channels_last(len(p)):
+            if (p := perm(node)) is not None and len(p) >= 3 and p == channels_last(len(p)):
                 modified |= self._fold(model.graph, node, skips)
         return modified
 
@@ -151,7 +146,8 @@ class FlattenDense(GraphPass):
             if flatten is None or flatten.op_type != "Flatten" or user.op_type != dense.op_type:
                 return None
             transpose = flatten.inputs[0].producer()
-            if transpose is None or perm(transpose) != channels_last(len(perm(transpose) or ())):
+            p = perm(transpose)
+            if p is None or len(p) < 3 or p != channels_last(len(p)):
                 return None
             dims = static_dims(transpose.inputs[0])
             return None if dims is None else tuple(dims[1:])

@@ -37,3 +37,13 @@ def compose(first: tuple[int, ...], then: tuple[int, ...]) -> tuple[int, ...]:
 
 def is_identity(perm: tuple[int, ...]) -> bool:
     return tuple(perm) == tuple(range(len(perm)))
+
+
+def channels_first(rank: int) -> tuple[int, ...]:
+    """The layout change channels-last -> channels-first of ``rank``: (0, rank-1, 1, ...)."""
+    return (0, rank - 1, *range(1, rank - 1))
+
+
+def channels_last(rank: int) -> tuple[int, ...]:
+    """The layout change channels-first -> channels-last of ``rank``: (0, 2, ..., 1)."""
+    return (0, *range(2, rank), 1)

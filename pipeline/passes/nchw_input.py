@@ -28,6 +28,7 @@ import onnx_ir as ir
 from pipeline import metadata
 from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import add_initializer, const, only_consumer, other_operand, perm
+from pipeline.passes.layout_math import channels_first
 from pipeline.passes.regions import UNARY
 
 _LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1), "NDHWC": (0, 4, 1, 2, 3)}
@@ -36,16 +37,12 @@ _LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1), "NDHWC": (0, 4, 1, 
 def _to_nchw_node(node: ir.Node, nhwc: tuple) -> bool:
     """Is ``node`` a pure channels-last -> channels-first layout change of its first input?
     (tf2onnx's Reshape for one on a single channel is a Transpose since reshape_as_transpose.)"""
-    return node.op_type == "Transpose" and perm(node) == _channels_first(len(nhwc))
+    return node.op_type == "Transpose" and perm(node) == channels_first(len(nhwc))
 
 
 _BINARY = ("Mul", "Add", "Sub", "Div")
 # element-wise, so free of layout (also the ones sink_transposes moves a Transpose through)
 _UNARY = (*UNARY, "Log", "Sqrt", "Clip", "Identity")
-
-
-def _channels_first(rank: int) -> tuple[int, ...]:
-    return (0, rank - 1, *range(1, rank - 1))
 
 
 def _const_pad(node: ir.Node) -> bool:
@@ -118,7 +115,7 @@ class NchwInput(GraphPass):
     def _through_chain(model: ir.Model, value: ir.Value, chain: list[ir.Node], last: ir.Node):
         graph = model.graph
         nhwc = tuple(value.shape)
-        order = _channels_first(len(nhwc))
+        order = channels_first(len(nhwc))
         channels = nhwc[-1]
         for node in chain:
             if node.op_type == "Pad":
@@ -150,6 +147,6 @@ class NchwInput(GraphPass):
 
 
 def _declare_nchw(model: ir.Model, value: ir.Value, nhwc: tuple) -> None:
-    order = _channels_first(len(nhwc))
+    order = channels_first(len(nhwc))
     value.shape = ir.Shape([nhwc[p] for p in order])
     model.metadata_props[metadata.perm_key(value.name)] = metadata.format_perm(order)

@@ -18,11 +18,7 @@ import onnx_ir as ir
 
 from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import const, replace_nodes, static_dims
-
-
-def layout_perms(rank: int) -> tuple[tuple[int, ...], ...]:
-    """The layout changes of ``rank``: channels-last to first, then first to last."""
-    return (0, rank - 1, *range(1, rank - 1)), (0, *range(2, rank), 1)
+from pipeline.passes.layout_math import channels_first, channels_last
 
 
 def as_transpose(dims: tuple[int | None, ...], target: list[int]) -> tuple[int, ...] | None:
@@ -33,7 +29,7 @@ def as_transpose(dims: tuple[int | None, ...], target: list[int]) -> tuple[int, 
         return None
     if target[0] not in (-1, 0) and target[0] != dims[0]:
         return None
-    for p in layout_perms(rank):
+    for p in (channels_first(rank), channels_last(rank)):  # channels-first preferred
         moved = [dims[a] for a in p[1:]]
         kept = [a for a in p if a == 0 or dims[a] != 1]
         if moved == list(target[1:]) and kept == sorted(kept):

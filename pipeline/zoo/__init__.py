@@ -9,7 +9,6 @@ still the four stage processes of ``python -m pipeline convert``.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from models import REGISTRY
 from pipeline import artifacts
+from pipeline.errors import ERROR_LINE
 from pipeline.zoo import startup
 from pipeline.zoo.table import table, write_doc
 
@@ -69,9 +69,6 @@ STAGE_REPORTS = {
 }
 
 
-_ERROR_LINE = re.compile(r"\[\w+\] (internal )?error:")  # a stage's one line (pipeline.cli)
-
-
 def _read(path: Path, since: float) -> dict:
     """A stage report written by this run (a failed run leaves the earlier runs' reports of
     the stages after the failure in place: they are not this run's figures)."""
@@ -89,9 +86,7 @@ def convert_one(model: str, out_root: Path = OUT) -> dict:
         text=True,
     )
     reports = {stage: _read(out / name, since) for stage, name in STAGE_REPORTS.items()}
-    errors = [
-        line for line in proc.stderr.splitlines() if re.match(r"\[\w+\] (internal )?error:", line)
-    ]
+    errors = [line for line in proc.stderr.splitlines() if ERROR_LINE.match(line)]
     row = {
         "model": model,
         "ok": proc.returncode == 0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline import artifacts
+from pipeline.problems import weights_found
 from pipeline.zoo import startup
 
 DOC_PATH = "docs/zoo.md"
@@ -57,10 +58,8 @@ def _weights(found: dict | None) -> str:
     nn.Parameter and in no buffer (``torch_stage.keras_weights``); 'NO' and how many not."""
     if not found:
         return "-"
-    judged = found["keras_weights"] - found["constant"]
-    if found["passed"]:
-        return f"yes ({judged})"
-    return f"NO ({len(found['not_parameters'])} of {judged})"
+    good, judged = weights_found(found)
+    return f"yes ({judged})" if found["passed"] else f"NO ({judged - good} of {judged})"
 
 
 def _anchor(row: dict) -> str:
