@@ -10,7 +10,7 @@ MODEL ?= lenet4
 # SavedModel) by its name (same rule as the CLI)
 OUT ?= build/$(basename $(notdir $(patsubst %/,%,$(MODEL))))
 
-.PHONY: convert export passes torch check bench finetune-demo zoo fuzz keras2-files test test-slow lint lock clean
+.PHONY: convert export passes torch check bench finetune-demo zoo fuzz keras2-files test test-slow lint lock clean report-screenshot
 # Stages run one after the other, even under make -j.
 .NOTPARALLEL:
 
@@ -114,3 +114,7 @@ lock: $(VENV)/.installed
 
 clean:
 	rm -rf build
+
+# The report page of LeNet4 as headless Chromium shows it, for the README (docs/).
+report-screenshot: $(VENV)/.installed
+	REPORT_SCREENSHOT=docs/report-lenet4.png $(PY) -m pytest -q tests/e2e/test_report_page.py -k renders

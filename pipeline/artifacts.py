@@ -21,6 +21,8 @@ WEIGHTS = "weights.pt"
 MODEL_PT2 = "model.pt2"  # torch.export.save of model.py's program (dynamic batch)
 MODEL_ONNX = "model.onnx"  # that program exported back to ONNX (torch.onnx, dynamo)
 REPORT = "report.json"
+REPORT_HTML = "report.html"  # the page check writes next to report.json (pipeline.html_report)
+DIAGNOSE = "diagnose.json"  # the per-layer errors diagnose writes (pipeline.diagnose)
 FAILED = "failed"  # the directory a stage whose check fails keeps its files in (pipeline.failed)
 # Per-stage reports (JSON), written by each stage next to its artifact.
 EXPORT_REPORT = "export.json"

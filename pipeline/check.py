@@ -25,7 +25,7 @@ from pathlib import Path
 
 import onnx
 
-from pipeline import artifacts, crash, diagnose, ort, recorded
+from pipeline import artifacts, crash, diagnose, html_report, metadata, ort, recorded
 from pipeline import reference as ref
 from pipeline.check_table import table
 from pipeline.compare import Comparison
@@ -84,6 +84,7 @@ TORCH_FACTS = (
     "deploy_fixed_axes",
     "deploy_cases",
     "module_types",
+    "modules",
 )
 ONNX_STAGES = (
     (artifacts.STAGE1, artifacts.EXPORT_REPORT),
@@ -98,7 +99,7 @@ def run(out_dir: Path, recheck: bool = False) -> StageReport:
     start = time.perf_counter()
     out_dir = Path(out_dir)
     report_path = out_dir / artifacts.REPORT
-    artifacts.clear([report_path])
+    artifacts.clear([report_path, out_dir / artifacts.REPORT_HTML, out_dir / artifacts.DIAGNOSE])
     reference = ref.load(out_dir / artifacts.REFERENCE)
     artifacts.require_file(out_dir / artifacts.MODEL_PY, "artifact", "Run the torch stage.")
     digests, records = recorded.Digests(out_dir), recorded.load(out_dir)
@@ -106,11 +107,11 @@ def run(out_dir: Path, recheck: bool = False) -> StageReport:
         name: [] if recheck else recorded.usable(records.get(name), digests, reference)
         for name in recorded.RECORDS
     }
-    comparisons, structure, torch_result = _compared(out_dir, reference, records, taken)
+    comparisons, structure, torch_result, layers = _compared(out_dir, reference, records, taken)
     files = sorted(p for p in out_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     report = StageReport(
         "check",
-        {p.name: str(p) for p in [*files, report_path]},
+        {p.name: str(p) for p in [*files, report_path, out_dir / artifacts.REPORT_HTML]},
         time.perf_counter() - start,
         tuple(comparisons),
         details={
@@ -119,38 +120,39 @@ def run(out_dir: Path, recheck: bool = False) -> StageReport:
             "file_sizes": {p.name: p.stat().st_size for p in files},
             # per stage: its comparisons taken as recorded (its files unchanged) or run here
             "recorded": {n.removesuffix(".json"): bool(taken[n]) for n in recorded.RECORDS},
+            # for report.html's layer table: Keras' layers, and the size of each weight
+            "keras_layers": layers,
+            "keras_weights": {w.path: w.size for w in reference.weights},
         },
     )
     problems = recorded.stale(records, digests) + found_in(comparisons, torch_result)
-    artifacts.write_json(
-        report_path, {**report.to_json(), "passed": not problems, "problems": problems}
-    )
+    written = {**report.to_json(), "passed": not problems, "problems": problems}
+    artifacts.write_json(report_path, written)
     print(table(report))
+    note = diagnose.first_layer_note(out_dir) if problems else ""
+    html_report.write(out_dir, written)  # after diagnose: the page shows its layer errors
     if problems:
-        raise MismatchError(
-            "the conversion does not match Keras: "
-            + "; ".join(problems)
-            + diagnose.first_layer_note(out_dir)
-        )
+        raise MismatchError("the conversion does not match Keras: " + "; ".join(problems) + note)
     return report
 
 
-def _compared(out_dir: Path, reference, records: dict, taken: dict) -> tuple[list, dict, dict]:
-    """(every artifact's comparisons, the ONNX files' op counts, verify's facts): ``taken``
-    where a stage's record could be taken, the rest run here."""
+def _compared(out_dir: Path, reference, records: dict, taken: dict) -> tuple:
+    """(every artifact's comparisons, the ONNX files' op counts, verify's facts, Keras'
+    layers): ``taken`` where a stage's record could be taken, the rest run here."""
     comparisons: list[Comparison] = []
-    structure = {}
+    structure, layers = {}, []
     with _torch_verify(out_dir, not taken[artifacts.TORCH_REPORT]) as torch_side:
         for name, report_name in ONNX_STAGES:
             proto = _onnx(out_dir / name)
             structure[name] = dict(sorted(Counter(n.op_type for n in proto.graph.node).items()))
+            layers = layers or metadata.keras_layers(proto)
             comparisons += taken[report_name] or ort.check_against(proto, reference, name)
         if torch_side is None:
             torch_result = {k: records[artifacts.TORCH_REPORT].data.get(k) for k in TORCH_FACTS}
-            return comparisons + taken[artifacts.TORCH_REPORT], structure, torch_result
+            return comparisons + taken[artifacts.TORCH_REPORT], structure, torch_result, layers
         torch_result = torch_side()
     comparisons += [Comparison.from_json(c) for c in torch_result.pop("comparisons")]
     deployed = _onnx(out_dir / artifacts.MODEL_ONNX)  # model.py's program, back in ONNX
     cases = tuple(torch_result["deploy_cases"])  # the sizes model.pt2 was exported for
     comparisons += ort.check_against(deployed, reference, artifacts.MODEL_ONNX, cases)
-    return comparisons, structure, torch_result
+    return comparisons, structure, torch_result, layers

@@ -13,6 +13,7 @@ Keras-layout data (the checks, a user) applies ``np.transpose(x, perm)`` first.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 
@@ -51,6 +52,13 @@ INPUT_LAYOUT_PREFIX = "keras.input_layout."  # per input: NHWC, NWC, ... or "" i
 # Keras computed with: stage 3 makes such a tensor an nn.Parameter even where no torch.nn
 # module takes it (ConvNeXt's LayerScale gamma is a Mul by a weight).
 KERAS_WEIGHT = "keras_weight"
+
+
+def keras_layers(proto) -> list[list[str]]:
+    """``[[layer name, class name], ...]`` in model order, from an ONNX ModelProto's metadata
+    (stage 1 writes it; [] for a file without it)."""
+    props = {p.key: p.value for p in proto.metadata_props}
+    return json.loads(props.get(LAYERS, "[]"))
 
 
 def layer_doc(name: str, cls: str) -> str:

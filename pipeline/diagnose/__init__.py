@@ -31,7 +31,7 @@ from pipeline import artifacts, crash, metadata, ort
 from pipeline import reference as ref
 from pipeline.errors import BadInputError
 
-DIAGNOSE = "diagnose.json"
+DIAGNOSE = artifacts.DIAGNOSE
 ARTIFACTS = (artifacts.STAGE1, artifacts.STAGE2, artifacts.MODEL_PY)
 
 

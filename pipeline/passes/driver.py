@@ -28,6 +28,7 @@ class PassRecord:
     op_diff: str
     skipped: tuple[str, ...]
     worst_error: float | None  # max scaled error vs Keras after this pass
+    transposes: int = 0  # Transposes in the graph after this pass (the report's chart)
 
     def to_json(self) -> dict:
         return {
@@ -36,6 +37,7 @@ class PassRecord:
             "op_diff": self.op_diff,
             "skipped": list(self.skipped),
             "worst_error": self.worst_error,
+            "transposes": self.transposes,
         }
 
 
@@ -93,12 +95,14 @@ def run_passes(
         name = getattr(pass_, "NAME", type(pass_).__name__)
         before = op_histogram(model.graph)
         result = pass_(model)
-        diff = histogram_diff(before, op_histogram(model.graph))
+        after = op_histogram(model.graph)
+        diff = histogram_diff(before, after)
         if result.modified and diff == "no change":
             diff = "modified, same op counts"
         log.info("%-20s %s", name, diff)
         results = check(model, reference, f"pass '{name}'") if check_structure else []
         worst = max((c.max_rel for c in results), default=None)
         skipped = result.skipped if isinstance(result, PassOutcome) else ()
-        records.append(PassRecord(name, result.modified, diff, skipped, worst))
+        transposes = after.get("Transpose", 0)
+        records.append(PassRecord(name, result.modified, diff, skipped, worst, transposes))
     return records

@@ -35,3 +35,15 @@ def frozen_counts(model: torch.nn.Module, props: dict) -> dict[str, int]:
         "frozen_param_count": sum(p.numel() for p in model.parameters() if not p.requires_grad),
         "keras_frozen_param_count": int(props.get(metadata.FROZEN_PARAM_COUNT, 0)),
     }
+
+
+def structure(model: torch.nn.Module) -> dict:
+    """The module types it uses, and each attribute of the module (``[name, type,
+    parameters]``, in order) for the report's layer table."""
+    return {
+        "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
+        "modules": [
+            [name, type(child).__name__, sum(p.numel() for p in child.parameters())]
+            for name, child in model.named_children()
+        ],
+    }

@@ -29,23 +29,41 @@ def _holds(values: np.ndarray, sample: np.ndarray) -> bool:
 
 
 def check(model: torch.nn.Module, weights: tuple[ref.KerasWeight, ...]) -> dict:
-    """Each Keras weight found in the parameters, and in no buffer; ``passed`` if all are."""
-    params = [p for p in model.parameters() if p.is_floating_point()]
-    pool = _values(torch.cat([p.reshape(-1) for p in params])) if params else np.array([])
+    """Each Keras weight found in the parameters, and in no buffer; ``passed`` if all are.
+    ``held_by``: the parameters that hold each weight judged (those of its size first; a
+    weight torch splits, a GRU's two biases, is held by several), for the report's layer
+    table."""
+    params = {n: p for n, p in model.named_parameters() if p.is_floating_point()}
+    values = {name: _values(p) for name, p in params.items()}
     buffers = {
         name: _values(b) for name, b in model.named_buffers() if b.is_floating_point() and b.numel()
     }
-    wrong, constant = [], 0
+    wrong, constant, held_by = [], 0, {}
     for weight in weights:
         if np.unique(weight.sample).size < 2:
             constant += 1
             continue
-        in_buffers = [name for name, values in buffers.items() if _holds(values, weight.sample)]
-        if in_buffers or not _holds(pool, weight.sample):
+        in_buffers = [name for name, found in buffers.items() if _holds(found, weight.sample)]
+        holders = _holders(weight, params, values)
+        if in_buffers or not holders:
             wrong.append({"weight": weight.path, "buffers": in_buffers})
+        held_by[weight.path] = holders
     return {
         "keras_weights": len(weights),
         "constant": constant,
         "not_parameters": wrong,
         "passed": not wrong,
+        "held_by": held_by,
     }
+
+
+def _holders(weight: ref.KerasWeight, params: dict, values: dict) -> list[str]:
+    """The parameter that holds all of the weight's sample (one of its size first), else
+    those that hold part of it and together all of it (a weight torch splits in two)."""
+    same_size = [n for n, p in params.items() if p.numel() == weight.size]
+    for name in [*same_size, *(n for n in params if n not in same_size)]:
+        if _holds(values[name], weight.sample):
+            return [name]
+    parts = [n for n in params if np.any(np.isin(weight.sample, values[n]))]
+    together = np.unique(np.concatenate([values[n] for n in parts])) if parts else np.array([])
+    return parts if _holds(together, weight.sample) else []

@@ -75,7 +75,7 @@ def verify(
         "weights_as_parameters": keras_weights.check(model, reference.weights),
         "regularization": regularization.check(model, _penalties(props)),
         **deployed,
-        "module_types": sorted({type(m).__name__ for m in model.modules() if m is not model}),
+        **counts.structure(model),
     }
 
 

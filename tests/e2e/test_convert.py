@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 import onnx
-import pytest
 
 from pipeline import artifacts
 from pipeline.compare import FLOAT32_TOL
@@ -19,19 +18,6 @@ from tests.e2e.golden import assert_model_py_matches
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "lenet4.json"
-
-
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lenet4")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "convert", "lenet4", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-    return out, proc.stdout
 
 
 def test_progress_and_table_are_shown(converted):
@@ -304,3 +290,12 @@ def test_bench_measures_every_runner(converted):
     assert "denormals flushed to zero" in proc.stdout
     assert [t["batch"] for t in report["targets"]] == [1, 8]
     assert all({"fastest_vs_naive", "fastest_vs_handwritten"} <= set(t) for t in report["targets"])
+
+
+def test_check_writes_the_report_page_next_to_report_json(converted):
+    out, stdout = converted
+    report = json.loads((out / artifacts.REPORT).read_text())
+    assert report["artifacts"][artifacts.REPORT_HTML] == str(out / artifacts.REPORT_HTML)
+    html = (out / artifacts.REPORT_HTML).read_text()
+    assert "PASS: lenet4 matches Keras" in html and "<code>fc1</code>" in html
+    assert str(out / artifacts.REPORT_HTML) in stdout  # named among check's files

@@ -50,7 +50,21 @@ def test_weights_in_parameters_pass():
         module.dense.weight.copy_(torch.from_numpy(KERNEL.T.copy()).reshape(4, 3, 1))
         module.dense.bias.copy_(torch.from_numpy(BIAS))
     result = keras_weights.check(module, _weights())
-    assert result == {"keras_weights": 2, "constant": 0, "not_parameters": [], "passed": True}
+    assert result == {
+        "keras_weights": 2,
+        "constant": 0,
+        "not_parameters": [],
+        "passed": True,
+        "held_by": {"dense/kernel": ["dense.weight"], "dense/bias": ["dense.bias"]},
+    }
+
+
+def test_a_weight_torch_splits_is_held_by_both_parts():
+    module = torch.nn.Module()
+    module.first = torch.nn.Parameter(torch.from_numpy(BIAS[:2].copy()))
+    module.second = torch.nn.Parameter(torch.from_numpy(BIAS[2:].copy()))
+    result = keras_weights.check(module, (_weights()[1],))
+    assert result["passed"] and result["held_by"] == {"dense/bias": ["first", "second"]}
 
 
 def test_a_bias_in_a_buffer_fails_naming_weight_and_buffer():
@@ -77,4 +91,5 @@ def test_a_parameter_copied_into_a_buffer_too_fails():
 def test_a_constant_weight_is_counted_not_judged():
     zeros = KerasWeight("dense/bias", 4, np.zeros(4, np.float32))
     result = keras_weights.check(_BiasAsBuffer(), (_weights()[0], zeros))
-    assert result == {"keras_weights": 2, "constant": 1, "not_parameters": [], "passed": True}
+    assert (result["keras_weights"], result["constant"]) == (2, 1)
+    assert result["passed"] and result["not_parameters"] == []
