@@ -25,7 +25,7 @@ from pathlib import Path
 
 import onnx
 
-from pipeline import artifacts, crash, diagnose, html_report, metadata, ort, recorded
+from pipeline import artifacts, crash, diagnose, html_report, metadata, ort, progress, recorded
 from pipeline import reference as ref
 from pipeline.check_table import table
 from pipeline.compare import Comparison
@@ -128,7 +128,8 @@ def run(out_dir: Path, recheck: bool = False) -> StageReport:
     problems = recorded.stale(records, digests) + found_in(comparisons, torch_result)
     written = {**report.to_json(), "passed": not problems, "problems": problems}
     artifacts.write_json(report_path, written)
-    print(table(report))
+    if not progress.quiet():
+        print(table(report))
     note = diagnose.first_layer_note(out_dir) if problems else ""
     html_report.write(out_dir, written)  # after diagnose: the page shows its layer errors
     if problems:
@@ -146,10 +147,13 @@ def _compared(out_dir: Path, reference, records: dict, taken: dict) -> tuple:
             proto = _onnx(out_dir / name)
             structure[name] = dict(sorted(Counter(n.op_type for n in proto.graph.node).items()))
             layers = layers or metadata.keras_layers(proto)
+            if not taken[report_name]:
+                progress.step("onnxruntime: %s against Keras", name)
             comparisons += taken[report_name] or ort.check_against(proto, reference, name)
         if torch_side is None:
             torch_result = {k: records[artifacts.TORCH_REPORT].data.get(k) for k in TORCH_FACTS}
             return comparisons + taken[artifacts.TORCH_REPORT], structure, torch_result, layers
+        progress.step("torch (its own process): model.py, its forms and model.pt2")
         torch_result = torch_side()
     comparisons += [Comparison.from_json(c) for c in torch_result.pop("comparisons")]
     deployed = _onnx(out_dir / artifacts.MODEL_ONNX)  # model.py's program, back in ONNX

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 import time
 from pathlib import Path
 
-from pipeline import artifacts, convert, options
+from pipeline import artifacts, convert, options, progress
 from pipeline.errors import OutputError, PipelineError
 
 # command -> module that implements it (each exposes run(...) -> StageReport)
@@ -35,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     script = Path(sys.argv[0]).name if sys.argv else ""
     prog = script if script == "keras2torch" else "python -m pipeline"  # the console script
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    said = parser.add_mutually_exclusive_group()
+    said.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    said.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("export", help="Keras -> stage1.onnx + reference.npz")
     p.add_argument("model", help="registry name, .keras/.h5 path or keras.applications name")
@@ -100,31 +101,27 @@ def run_stage(command: str, args: argparse.Namespace) -> int:
     module = importlib.import_module(STAGES[command])
     if args.when_told and not convert.told_to_run():
         return 0  # convert stopped before this stage's turn
-    print(f"[{command}] started", flush=True)
+    progress.configure(command, args.verbose, args.quiet)  # the clock starts here
+    if not args.quiet:
+        print(f"[{command}] started", flush=True)
     start = time.perf_counter()
     report = module.run(*stage_argv(command, args))
     elapsed = time.perf_counter() - start
-    print(
-        f"[{command}] done in {elapsed:.1f} s: "
-        + ", ".join(str(p) for p in report.artifacts.values()),
-        flush=True,
-    )
+    if not args.quiet:
+        files = ", ".join(str(p) for p in report.artifacts.values())
+        print(f"[{command}] done in {elapsed:.1f} s: {files}", flush=True)
     return 0 if report.passed else 4
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="  %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("onnx_ir").setLevel(logging.WARNING)  # our passes log the op diffs
+    progress.configure(args.command, args.verbose, args.quiet)
     try:
         if args.command == "convert":
             out_dir = args.out_dir or default_out(args.model)
             every = ["--check-every-pass"] if args.check_every_pass else []
-            return convert.convert(args.model, out_dir, options.export_flags(args), every)
+            said = progress.flags(args.verbose, args.quiet)
+            return convert.convert(args.model, out_dir, options.export_flags(args), every, said)
         if args.command == "diagnose":
             from pipeline import diagnose
 

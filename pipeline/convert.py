@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
-from pipeline import artifacts
+from pipeline import artifacts, progress
 
 GO = "go"
+JOIN_S = 10  # s to wait for a stage's last lines of standard error after it ended
 
 
 def steps(model: str, out_dir: Path, export_flags=(), passes_flags=()) -> list[list[str]]:
@@ -32,14 +34,20 @@ def steps(model: str, out_dir: Path, export_flags=(), passes_flags=()) -> list[l
 
 
 def convert(
-    model: str, out_dir: Path, export_flags: list[str] = (), passes_flags: list[str] = ()
+    model: str,
+    out_dir: Path,
+    export_flags: list[str] = (),
+    passes_flags: list[str] = (),
+    said: list[str] = (),
 ) -> int:
-    """Run the stages in order; the first that fails stops the chain (its exit code)."""
+    """Run the stages in order; the first that fails stops the chain (its exit code).
+    ``said``: ``-q`` or ``-v``, for each stage (``pipeline.progress``)."""
     commands = steps(model, out_dir, export_flags, passes_flags)
-    waiting = [_start(command) for command in commands]
+    waiting = [_start(command, said) for command in commands]
     try:
-        for command, proc in zip(commands, waiting, strict=True):
+        for command, (proc, errors) in zip(commands, waiting, strict=True):
             code = _release(proc)
+            errors.join(JOIN_S)  # its last lines before the next stage's, or our own
             if code:
                 print(
                     f"convert: stage '{command[0]}' failed (exit {code}); stopped.", file=sys.stderr
@@ -47,19 +55,27 @@ def convert(
                 return code
         return 0
     finally:
-        for proc in waiting:  # the stages after a failure, still importing or waiting: they
-            if proc.poll() is None:  # have touched no file, so they are stopped at once
-                proc.kill()
+        for proc, errors in waiting:  # the stages after a failure, still importing or
+            if proc.poll() is None:  # waiting: they have touched no file, so they are
+                proc.kill()  # stopped at once
                 proc.wait()
+            errors.join(JOIN_S)
 
 
-def _start(command: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *command, "--when-told"],
+def _start(command: list[str], said: list[str]) -> tuple[subprocess.Popen, threading.Thread]:
+    """A stage's process, and the thread that passes its standard error on, less
+    TensorFlow's start-up lines (``progress.pass_on``)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *said, *command, "--when-told"],
         stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=os.environ.copy(),
     )
+    verbose = "-v" in said
+    errors = threading.Thread(target=progress.pass_on, args=(proc.stderr, sys.stderr, verbose))
+    errors.start()
+    return proc, errors
 
 
 def _release(proc: subprocess.Popen) -> int:

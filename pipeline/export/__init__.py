@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import os
 import time
 from pathlib import Path
@@ -17,14 +16,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from pipeline import artifacts, ort  # noqa: E402
+from pipeline import artifacts, ort, progress  # noqa: E402
 from pipeline import failed as failures  # noqa: E402
 from pipeline import reference as ref  # noqa: E402
 from pipeline.compare import Comparison, tolerance_for  # noqa: E402
 from pipeline.errors import MismatchError  # noqa: E402
 from pipeline.report import StageReport  # noqa: E402
-
-log = logging.getLogger(__name__)
 
 BATCH_SIZES = (1, 4)
 INPUT_SEED = 0
@@ -107,6 +104,7 @@ def _checked(model: str, out_dir: Path, loaded, proto, reference: ref.Reference,
     go to OUT/failed and the error names the first Keras layer that differs."""
     from pipeline.export import written
 
+    progress.step("onnxruntime: stage1.onnx against Keras")
     comparisons = rebuild_comparisons(loaded, reference)
     comparisons += tuple(ort.check_against(proto, reference, artifacts.STAGE1))
     failed = [c.describe() for c in comparisons if not c.passed]
@@ -147,15 +145,17 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
     from models import resolve
 
     start = time.perf_counter()
+    progress.step("loading %s", model)
     loaded = resolve(model, options)  # a bad file is refused before TensorFlow is imported
 
     from pipeline.export import anchor, annotate, fingerprints, tf2onnx_export, written
 
     keras_model = loaded.model
-    log.info(
-        "exporting %s (%s), %d parameters",
+    progress.step(
+        "tf2onnx: converting and optimizing %s (%s: %d layers, %d parameters)",
         keras_model.name,
         loaded.source,
+        len(keras_model.layers),
         keras_model.count_params(),
     )
     proto = tf2onnx_export.to_onnx(keras_model)
@@ -163,8 +163,10 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
     tf2onnx_export.validate(proto)
     onnx_outputs = tuple(o.name for o in proto.graph.output)
     onnx_inputs = tuple(i.name for i in proto.graph.input)
+    progress.step("Keras: outputs on the reference cases")
     reference = reference_cases(loaded.reference, onnx_inputs, onnx_outputs, loaded.labeled)
     reference = dataclasses.replace(reference, weights=fingerprints.fingerprints(keras_model))
+    progress.step("Keras: the float64 copy's outputs (the check's rule 2)")
     anchor_start = time.perf_counter()
     reference, anchor_note = anchor.anchored(keras_model, reference)
     anchor_seconds = time.perf_counter() - anchor_start

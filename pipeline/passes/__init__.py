@@ -14,7 +14,7 @@ import onnx
 import onnx_ir as ir
 from onnx_ir.passes import common
 
-from pipeline import artifacts, failed
+from pipeline import artifacts, failed, progress
 from pipeline import reference as ref
 from pipeline.errors import BadInputError, MismatchError
 from pipeline.passes import postcheck
@@ -144,6 +144,7 @@ def _run(src: Path, dst: Path, reference: Path | None, every_pass: bool) -> Stag
     model = load_onnx(src)
     reference_data = ref.load(reference) if reference is not None else None
     before = op_histogram(model.graph)
+    progress.step("%d passes over %d nodes", len(DEFAULT_PASSES), len(model.graph))
     try:
         records, comparisons = run_checked(
             model, DEFAULT_PASSES, reference_data, artifacts.STAGE2, every_pass

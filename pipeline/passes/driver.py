@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import onnx
 import onnx_ir as ir
 
-from pipeline import ort
+from pipeline import ort, progress
 from pipeline.compare import Comparison
 from pipeline.errors import MismatchError, PipelineError
 from pipeline.passes._base import PassOutcome, histogram_diff, op_histogram
@@ -77,6 +77,7 @@ def run_checked(
         return records, check(model, reference, label)
     original = to_proto(model)
     records = run_passes(model, passes, None, check_structure=False)
+    progress.step("onnxruntime: %s against Keras", label)
     try:
         return records, check(model, reference, label)
     except PipelineError:
@@ -99,7 +100,8 @@ def run_passes(
         diff = histogram_diff(before, after)
         if result.modified and diff == "no change":
             diff = "modified, same op counts"
-        log.info("%-20s %s", name, diff)
+        # only what changed the graph: a pass that did nothing is said with -v
+        log.log(logging.INFO if result.modified else logging.DEBUG, "%-20s %s", name, diff)
         results = check(model, reference, f"pass '{name}'") if check_structure else []
         worst = max((c.max_rel for c in results), default=None)
         skipped = result.skipped if isinstance(result, PassOutcome) else ()

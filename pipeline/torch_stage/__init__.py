@@ -18,7 +18,7 @@ import onnx
 import torch
 from onnx2torch import convert
 
-from pipeline import artifacts, metadata
+from pipeline import artifacts, metadata, progress
 from pipeline import failed as failures
 from pipeline import reference as ref
 from pipeline.compare import Comparison
@@ -157,6 +157,7 @@ def _run(src: Path, out_dir: Path, reference: Path | None) -> StageReport:
     reference = reference or src.parent / artifacts.REFERENCE
     reference_data = ref.load(reference)
     converters.ensure_convertible(proto)
+    progress.step("onnx2torch: converting %s (%d nodes)", src.name, len(proto.graph.node))
     try:
         gm = convert(proto, save_input_names=True, attach_onnx_mapping=True)
     except NotImplementedError as exc:  # an onnx2torch converter refused a node's form
@@ -166,6 +167,7 @@ def _run(src: Path, out_dir: Path, reference: Path | None) -> StageReport:
             "Keras layer or its configuration (README, 'Supported layers')."
         ) from exc
     _drop_domains(gm)
+    progress.step("writing model.py")
     text, state = emit_source(proto, gm, src.name)
     comparisons, result = _write_verified(text, state, out_dir, src, reference_data)
     report = StageReport(

@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 import torch
 
-from pipeline import artifacts, metadata
+from pipeline import artifacts, metadata, progress
 from pipeline import reference as ref
 from pipeline.compare import accuracy
 from pipeline.torch_stage import counts, deploy, keras_weights, regularization
@@ -54,6 +54,7 @@ def verify(
     perms = metadata.input_perms(props)
     model = load_module(model_py, weights)
     out_perms = metadata.output_perms(props)
+    progress.step("model.py and its optimize_for_inference() forms against Keras")
     comparisons, accuracies = _on_cases(model, reference, perms, out_perms)
     for artifact, channels_last in OPTIMIZED.items():  # optimize_for_inference(), both ways
         fast = copy.deepcopy(model).optimize_for_inference(channels_last)  # it works in place
@@ -61,6 +62,7 @@ def verify(
     example = export_example(reference, perms)
     keras_count = int(props.get(metadata.PARAM_COUNT, -1))
     if recorded is None:
+        progress.step("torch.export: model.pt2, then model.onnx from it; each against Keras")
         deployed = _deployed(model, example, proto, reference, pt2, onnx_out)
     else:
         deployed = _recorded(recorded, reference, props, pt2)

@@ -34,8 +34,9 @@ def small_models(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
 
 
 @pytest.fixture(scope="session")
-def converted(tmp_path_factory) -> tuple[Path, str]:
-    """LeNet4 converted by `python -m pipeline convert` once: (its directory, the stdout)."""
+def converted(tmp_path_factory) -> tuple[Path, str, str]:
+    """LeNet4 converted by `python -m pipeline convert` once: (its directory, what it wrote
+    on stdout, on stderr)."""
     out = tmp_path_factory.mktemp("lenet4")
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline", "convert", "lenet4", str(out)],
@@ -44,4 +45,4 @@ def converted(tmp_path_factory) -> tuple[Path, str]:
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-    return out, proc.stdout
+    return out, proc.stdout, proc.stderr

@@ -21,15 +21,41 @@ GOLDEN = ROOT / "tests" / "golden" / "lenet4.json"
 
 
 def test_progress_and_table_are_shown(converted):
-    _, stdout = converted
+    _, stdout, stderr = converted
     for stage in ("export", "passes", "torch", "check"):
         assert f"[{stage}] started" in stdout and f"[{stage}] done in" in stdout
     assert "artifact      case         output" in stdout
     assert "top-1 agreement 100.00%" in stdout
+    # the steps, each once, and no line of TensorFlow's native start-up log
+    for said in (
+        "[export ",
+        "] tf2onnx: converting and optimizing lenet4 (registry:lenet4: 9 layers, 69362 parameters)",
+        "[passes ",
+        "] onnxruntime: stage2.onnx against Keras",
+        "[torch ",
+        "] torch.export: model.pt2, then model.onnx from it; each against Keras",
+    ):
+        assert said in stderr, stderr
+    assert "absl::InitializeLog" not in stderr and "I0000" not in stderr
+    # a pass that changed nothing is not said (-v says it)
+    assert "fold_shapes" in stderr and "tensordot" not in stderr
+    assert len(stderr.splitlines()) < 30, stderr
+
+
+def test_quiet_says_nothing_and_still_writes_the_report(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "-q", "convert", "lenet4", str(tmp_path / "q")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (proc.stdout, proc.stderr) == ("", "")
+    assert json.loads((tmp_path / "q" / artifacts.REPORT).read_text())["passed"]
 
 
 def test_report_holds_every_stage_within_tolerance(converted):
-    out, _ = converted
+    out, *_ = converted
     report = json.loads((out / artifacts.REPORT).read_text())
     assert report["passed"] and report["problems"] == []
     seen = {(c["artifact"], c["case"]) for c in report["comparisons"]}
@@ -47,14 +73,14 @@ def test_report_holds_every_stage_within_tolerance(converted):
 
 def test_model_py_matches_golden(converted):
     """The emitted source, whole: any change to what a user reads shows as a diff."""
-    out, _ = converted
+    out, *_ = converted
     assert_model_py_matches("lenet4", (out / artifacts.MODEL_PY).read_text())
 
 
 def test_structure_matches_golden(converted):
     """Op histogram of stage2.onnx and module kinds of model.py; regenerate on purpose with
     UPDATE_GOLDEN=1 and review the diff."""
-    out, _ = converted
+    out, *_ = converted
     proto = onnx.load(out / artifacts.STAGE2)
     report = json.loads((out / artifacts.REPORT).read_text())
     structure = {
@@ -73,7 +99,7 @@ def test_structure_matches_golden(converted):
 
 
 def test_emitted_model_needs_only_torch(converted):
-    out, _ = converted
+    out, *_ = converted
     code = f"""
 import sys, numpy as np, torch
 sys.path.insert(0, {str(out)!r})
@@ -97,7 +123,7 @@ print(err, heavy)
 def test_the_deployable_files_load_as_users_load_them(converted):
     """model.pt2 with torch alone, at a batch size export never saw; model.onnx in
     onnxruntime with model.py's input name and layout, and a dynamic batch."""
-    out, _ = converted
+    out, *_ = converted
     code = f"""
 import json, numpy as np, torch, onnxruntime as ort
 data = np.load({str(out / artifacts.REFERENCE)!r})
@@ -120,7 +146,7 @@ def test_the_converted_lenet4_fine_tunes_in_torch(converted):
     """The fine-tune demo: the torch-side digits equal Keras' test inputs (else it exits),
     one more epoch keeps the accuracy (96.67% -> 97.78% measured), and a new head on the
     frozen converted convs learns from chance (11.11% -> 90.56%)."""
-    out, _ = converted
+    out, *_ = converted
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline.torch_stage.finetune_demo", str(out)],
         cwd=ROOT,
@@ -184,7 +210,7 @@ def test_check_fails_loudly_on_a_mismatch(converted, tmp_path):
 
     import numpy as np
 
-    out, _ = converted
+    out, *_ = converted
     copy = tmp_path / "tampered"
     shutil.copytree(out, copy)
     with np.load(copy / artifacts.REFERENCE) as data:
@@ -224,7 +250,7 @@ def test_check_takes_the_stages_own_comparisons_and_recheck_finds_the_same(conve
     process) and finds the same numbers, bit for bit."""
     import shutil
 
-    out, stdout = converted
+    out, stdout, _ = converted
     report = json.loads((out / artifacts.REPORT).read_text())
     assert report["recorded"] == {"export": True, "passes": True, "torch": True}
     assert "as the export, passes, torch stage(s) recorded them" in stdout
@@ -248,7 +274,7 @@ def test_check_notices_an_artifact_edited_between_stages(converted, tmp_path):
     producer name): check does not vouch for a model.py made from another graph."""
     import shutil
 
-    out, _ = converted
+    out, *_ = converted
     copy = tmp_path / "edited"
     shutil.copytree(out, copy)
     proto = onnx.load(copy / artifacts.STAGE2)
@@ -273,7 +299,7 @@ def test_check_notices_an_artifact_edited_between_stages(converted, tmp_path):
 def test_bench_measures_every_runner(converted):
     """A smoke test of `make bench`: every runner timed, the same numbers computed.
     (Speed itself is never asserted in tests; see bench.json.)"""
-    out, _ = converted
+    out, *_ = converted
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline", "bench", str(out), "--model", "lenet4"],
         cwd=ROOT,
@@ -293,7 +319,7 @@ def test_bench_measures_every_runner(converted):
 
 
 def test_check_writes_the_report_page_next_to_report_json(converted):
-    out, stdout = converted
+    out, stdout, _ = converted
     report = json.loads((out / artifacts.REPORT).read_text())
     assert report["artifacts"][artifacts.REPORT_HTML] == str(out / artifacts.REPORT_HTML)
     html = (out / artifacts.REPORT_HTML).read_text()

@@ -38,7 +38,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 @needs_browser
 def test_the_report_page_renders_with_its_verdict(converted):
-    out, _ = converted
+    out, *_ = converted
     page = browser.open_page(out / artifacts.REPORT_HTML, ASK)
     assert page.problems == []
     assert page.values["verdict"].startswith("PASS: lenet4 matches Keras: 21 comparisons")
@@ -53,7 +53,7 @@ def test_the_report_page_renders_with_its_verdict(converted):
 
 @needs_browser
 def test_a_failed_check_page_shows_fail_and_the_first_diverging_layer(converted, tmp_path):
-    out, _ = converted
+    out, *_ = converted
     copy = tmp_path / "negated"
     shutil.copytree(out, copy)
     negate = (  # in its own process: this one never imports torch
