@@ -68,7 +68,7 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     # a nested model's own name is no orphan's layer: its nodes are its layers'
     order = [n for n, layer in qualified.items() if not hasattr(layer, "layers")]
     operations = {n for n, op in qualified.items() if not isinstance(op, keras.layers.Layer)}
-    _inherit_owners(graph, owner, order, operations)
+    _inherit_owners(graph, owner, order, operations, layers)
     for index, node in enumerate(graph.node):
         if index in owner:
             node.doc_string = metadata.layer_doc(owner[index], layers[owner[index]])
@@ -147,11 +147,17 @@ def _layer_between(region, graph, owner, order, operations, producer, consumers)
     return between[0]
 
 
-def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str], order, operations) -> None:
+# an op tf2onnx made up that only these layers compute (a Conv it merged with a Pad and a
+# Transpose, Conv__435, is the Conv2D's even though a BatchNormalization reads it)
+_COMPUTED_BY = {"Conv": "Conv", "ConvTranspose": "Conv", "MatMul": "Dense", "Gemm": "Dense"}
+
+
+def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str], order, operations, classes):
     """Nodes tf2onnx made up (Transpose__36, Shape__38) take a layer: the one layer with no
     node between their neighbours' layers if there is exactly one (for a connected group of
-    such nodes at once), else a consumer's (the layout transpose before Flatten belongs to
-    'flatten'), else the producer's."""
+    such nodes at once), else a neighbour's that computes such an op (``_COMPUTED_BY``), else
+    a consumer's (the layout transpose before Flatten belongs to 'flatten'), else the
+    producer's."""
     producer = {out: i for i, node in enumerate(graph.node) for out in node.output}
     consumers: dict[str, list[int]] = {}
     for i, node in enumerate(graph.node):
@@ -169,6 +175,8 @@ def _inherit_owners(graph: onnx.GraphProto, owner: dict[int, str], order, operat
                 continue
             near = [c for out in node.output for c in consumers.get(out, []) if c in owner]
             near += [producer[n] for n in node.input if producer.get(n) in owner]
+            kind = _COMPUTED_BY.get(node.op_type, "\0")
+            fitting = [n for n in near if kind in classes[owner[n]]]
             if near:
-                owner[i] = owner[near[0]]
+                owner[i] = owner[(fitting or near)[0]]
                 changed = True

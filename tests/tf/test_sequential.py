@@ -44,3 +44,27 @@ def test_sequential_exports_and_matches_keras(build):
     result = compare("stage1", "batch2", "y", np.asarray(model(x)), actual, FLOAT32_TOL)
     assert result.passed, result.describe()
     assert all(n.doc_string for n in proto.graph.node if n.op_type in ("Conv", "MatMul"))
+
+
+def test_a_conv_tf2onnx_made_up_is_the_conv2ds_not_the_batchnorms():
+    """ResNet50's stem as tf2onnx leaves it: the layout Transpose of 'conv1_conv', then a
+    Conv its optimizer made up (Conv__435: no layer in its name), read by 'conv1_bn'. The
+    Conv is the Conv2D's (model.py named it 'conv1_bn', after the BatchNormalization)."""
+    from onnx import helper
+
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], "m/conv1_conv_1/convolution__6"),
+        helper.make_node("Conv", ["t", "w"], ["c"], "Conv__435"),
+        helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["y"],
+                         "m/conv1_bn_1/FusedBatchNormV3"),
+    ]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", [], [])
+    classes = {
+        "conv1_pad": "ZeroPadding2D",
+        "conv1_conv": "Conv2D",
+        "conv1_bn": "BatchNormalization",
+    }
+    owner = {i: annotate._layer_for(n.name, classes) for i, n in enumerate(nodes)}
+    owner = {i: layer for i, layer in owner.items() if layer}
+    annotate._inherit_owners(graph, owner, list(classes), set(), classes)
+    assert owner == {0: "conv1_conv", 1: "conv1_conv", 2: "conv1_bn"}
