@@ -55,9 +55,11 @@ def chart(comparisons: list[dict], tol: float) -> str:
     if not rows:
         return "<p>No comparisons were made.</p>"
     errors = [c["max_rel"] for cases in rows.values() for c in cases.values()]
-    positive = [e for e in errors if e > 0] or [tol]
+    positive = [e for e in errors if e > 0] or [tol if tol > 0 else 1.0]
     low = max(LOWEST, math.floor(math.log10(min(positive))) - 1)
-    high = max(math.ceil(math.log10(tol)) + 2, math.ceil(math.log10(max(positive))) + 1)
+    high = math.ceil(math.log10(max(positive))) + 1
+    if tol > 0:  # (a bar of 0: outputs compared exactly, integers; no line to draw)
+        high = max(high, math.ceil(math.log10(tol)) + 2)
     span = WIDTH - LEFT - RIGHT
     cases = list(dict.fromkeys(case for found in rows.values() for case in found))
 
@@ -94,20 +96,24 @@ def _axes(x, low: int, high: int, tol: float, height: int) -> list[str]:
         f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
         f'height="{height}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>Scaled error of each artifact per reference case; the bar is {tol:g}</title>",
-        f'<rect x="{x(tol):.1f}" y="{TOP - 6}" width="{LEFT + span - x(tol):.1f}" '
-        f'height="{height - TOP}" fill="#fdecea"/>',
     ]
+    if tol > 0:
+        parts.append(
+            f'<rect x="{x(tol):.1f}" y="{TOP - 6}" width="{LEFT + span - x(tol):.1f}" '
+            f'height="{height - TOP}" fill="#fdecea"/>'
+        )
     for decade in range(low, high + 1, 1 if high - low <= 8 else 2):
         parts.append(
             f'<text x="{x(10.0**decade):.1f}" y="14" class="tick">1e{decade}</text>'
             f'<line x1="{x(10.0**decade):.1f}" x2="{x(10.0**decade):.1f}" y1="{TOP - 6}" '
             f'y2="{height - 2}" class="grid"/>'
         )
-    parts.append(
-        f'<line x1="{x(tol):.1f}" x2="{x(tol):.1f}" y1="{TOP - 6}" y2="{height - 2}" '
-        f'class="bar"/><text x="{x(tol) + 4:.1f}" y="{height - 6}" class="barlabel">'
-        f"bar {tol:g}</text>"
-    )
+    if tol > 0:
+        parts.append(
+            f'<line x1="{x(tol):.1f}" x2="{x(tol):.1f}" y1="{TOP - 6}" y2="{height - 2}" '
+            f'class="bar"/><text x="{x(tol) + 4:.1f}" y="{height - 6}" class="barlabel">'
+            f"bar {tol:g}</text>"
+        )
     return parts
 
 

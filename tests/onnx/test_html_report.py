@@ -114,3 +114,11 @@ def test_the_transposes_say_which_pass_removed_them_and_why_one_is_left():
     assert "<code>nchw_input</code>: 3 &rarr; 2" in html
     assert "<code>flatten_dense</code>: 2 &rarr; 1" in html and "no_op" not in html
     assert "Left: <code>t0</code> (keras_layer: p (Permute)): a Permute" in html
+
+
+def test_outputs_compared_exactly_have_a_chart_without_a_bar():
+    """An integer output is compared exactly (tol 0): nothing to take a logarithm of."""
+    exact = [_comparison(rel=0.0, tol=0.0), _comparison(case="b", rel=0.0, tol=0.0)]
+    svg = chart.chart(exact, 0.0)
+    assert 'class="bar"' not in svg and svg.count("scaled error 0 (exact)") == 2
+    assert "PASS" in page.render(_report(comparisons=exact), "m", None, None)

@@ -28,3 +28,17 @@ def test_a_weight_in_a_buffer_is_no():
 def test_a_row_without_a_check_says_nothing():
     assert _last_cell(_row(None)) == "-"
     assert table([_row(None)]).splitlines()[0].endswith("| weights as parameters |")
+
+
+def test_make_zoo_rewrites_its_tables_and_keeps_the_notes_after_them(tmp_path):
+    from pipeline.zoo.table import BEGIN, END, write_doc
+
+    doc = tmp_path / "zoo.md"
+    write_doc([_row(None)], (), {}, doc)  # a first run: the tables alone
+    first = doc.read_text()
+    assert first.startswith(BEGIN) and first.endswith(END)
+    doc.write_text(first.replace("| m |", "| edited |") + "\n## Notes\n\nBy hand.\n")
+    write_doc([_row(None)], (), {"wall_seconds": 12.5}, doc)
+    text = doc.read_text()
+    assert "| edited |" not in text and "| m |" in text and "12.5 s wall time" in text
+    assert text.endswith(END + "\n## Notes\n\nBy hand.\n")
