@@ -27,7 +27,7 @@ from torch import fx
 
 from pipeline.errors import UnsupportedError
 from pipeline.torch_stage import frozen as frozen_modules
-from pipeline.torch_stage import lowering, printing, shared
+from pipeline.torch_stage import inplace, lowering, printing, shared
 from pipeline.torch_stage.lowering.graph import attr
 from pipeline.torch_stage.naming import Naming, name_values
 from pipeline.torch_stage.printing import Written
@@ -66,7 +66,7 @@ def emit(
     onnx_names = _onnx_names(gm)  # before lowering: the wrappers carry the ONNX mapping
     lowering.lower(gm)
     shared.share(gm, {name: node.layer for name, node in info.items()})
-    written = _writings(gm, info)
+    written = inplace.activations(gm, _writings(gm, info))
     keras_weights = {node for node, name in onnx_names.items() if name in weights}
     naming = name_values(gm, written, keras_weights)
     emitted = render(gm, info, written, naming, output_keys)

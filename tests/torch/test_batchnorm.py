@@ -146,3 +146,35 @@ def test_the_fold_is_computed_in_float64_and_rounded_once():
     net.optimize_for_inference()
     assert torch.equal(net.conv.weight, exact.weight.float())
     assert torch.equal(net.conv.bias, exact.bias.float())
+
+
+class _PaddedConv(nn.Module):
+    """TensorFlow's uneven "same" padding of a strided conv, as model.py writes it, then its
+    BatchNorm (MobileNetV2's and EfficientNet's strided blocks); and a Sequential that is not
+    such a pair."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(2, 3, 3, stride=2))
+        self.bn = nn.BatchNorm2d(3)
+        self.other = nn.Sequential(nn.Conv2d(3, 3, 1), nn.ReLU())
+        self.bn2 = nn.BatchNorm2d(3)
+
+    def forward(self, x):
+        return self.bn2(self.other(self.bn(self.conv(x))))
+
+
+def test_a_batchnorm_after_a_padded_conv_folds_into_its_conv():
+    assert batchnorm.fold_pairs(fx.symbolic_trace(_PaddedConv())) == [("conv.1", "bn")]
+    text = batchnorm.method("_PaddedConv", [("conv.1", "bn")])
+    scope = {"torch": torch, "nn": nn, "fuse_conv_bn_eval": torch.nn.utils.fusion.fuse_conv_bn_eval}
+    exec(compile("class Mixin:\n" + text.replace("-> _PaddedConv", ""), "model.py", "exec"), scope)  # noqa: S102
+    net = type("Folded", (scope["Mixin"], _PaddedConv), {})()
+    with torch.no_grad():
+        net.bn.running_mean.uniform_(-1, 1)
+        net.bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 2, 8, 8)
+    expected = net.eval()(x)
+    fast = net.optimize_for_inference()
+    assert isinstance(fast.bn, nn.Identity) and isinstance(fast.conv[0], nn.ZeroPad2d)
+    torch.testing.assert_close(fast(x), expected, rtol=1e-5, atol=1e-5)

@@ -83,7 +83,7 @@ def test_emitted_source_is_plain_pytorch(tmp_path):
         "self.flatten = nn.Flatten()",
         "self.fc = nn.Linear(36, 5)",
         "x = self.conv(x)",
-        "x = torch.relu(x)  # conv (Conv2D)",
+        "x = torch.relu_(x)  # conv (Conv2D)",  # in place: nothing else reads the conv
         "x = torch.softmax(x, dim=-1)  # probs (Activation)",
     ):
         assert line in text, line
