@@ -26,6 +26,13 @@ BENCH_PNG = "bench.png"
 BASELINE = "emitted model.py (NCHW)"
 NAIVE = "naive onnx2torch GraphModule of stage1.onnx"
 HANDWRITTEN = "hand-written LeNet4 (reference post)"
+# torch_side.compiled's LABEL and AOTI_LABEL: compiled ahead, apart from the eager forms
+COMPILED = (
+    "emitted, torch.compile(optimize_for_inference())",
+    "emitted, AOTInductor package of optimize_for_inference()",
+)
+TWIN = "torchvision "  # torch_side.twins.PREFIX: those modules import torchvision
+VARIANT = "variant: torchvision "  # twins.KERAS_VARIANT: a twin made to compute Keras' ops
 HOW = (
     f"{timing.THREADS} threads in every framework; denormals flushed to zero (torch "
     "set_flush_denormal, onnxruntime session.set_denormal_as_zero, TensorFlow's CPU default); "
@@ -71,7 +78,8 @@ def run(out_dir: Path, model: str | None = None) -> dict:
     )
     results = _child("pipeline.bench.keras_side.run", str(out_dir), model or out_dir.name)
     results += _onnxruntime(out_dir / artifacts.STAGE2)
-    results += _child("pipeline.bench.torch_side.run", str(out_dir))
+    torch_side = _child("pipeline.bench.torch_side.run", str(out_dir), model or out_dir.name)
+    results += torch_side.pop("results")
     for row in results:
         base = next(r for r in results if r["runner"] == BASELINE and r["batch"] == row["batch"])
         row["vs_emitted"] = row["median_ms"] / base["median_ms"]
@@ -80,6 +88,7 @@ def run(out_dir: Path, model: str | None = None) -> dict:
         "how": HOW,
         "results": results,
         "targets": targets(results),
+        **torch_side,  # the torch.compile form's comparisons with Keras, what was not timed
     }
     artifacts.write_json(out_dir / BENCH_JSON, report)
     plot(report, out_dir / BENCH_PNG)
@@ -87,16 +96,26 @@ def run(out_dir: Path, model: str | None = None) -> dict:
 
 
 def targets(results: list[dict]) -> list[dict]:
-    """Per batch: the emitted module as written (NCHW) and in its fastest configuration (each
-    one model.py documents) against the naive GraphModule and, for LeNet4, the hand-written
-    module; ratio < 1 is faster."""
+    """Per batch: the emitted module as written (NCHW) and in its fastest eager
+    configuration (each one model.py documents) against the naive GraphModule, for LeNet4
+    the hand-written module, and for a torchvision twin that twin's fastest form; the
+    compiled form against the twin too. Ratio < 1 is faster."""
     rows = []
     for batch in timing.BATCH_SIZES:
         at = {r["runner"]: r["median_ms"] for r in results if r["batch"] == batch}
-        emitted = {k: v for k, v in at.items() if k.startswith("emitted")}
+        emitted = {k: v for k, v in at.items() if k.startswith("emitted") and k not in COMPILED}
         best = min(emitted, key=emitted.get)
         row = {"batch": batch, "fastest_emitted": best}
-        for other, key in ((NAIVE, "naive"), (HANDWRITTEN, "handwritten")):
+        others = [(NAIVE, "naive"), (HANDWRITTEN, "handwritten")]
+        others += [(k, "torchvision_as_keras") for k in at if k.startswith(VARIANT)]
+        twin = {k: v for k, v in at.items() if k.startswith(TWIN)}
+        if twin:
+            row["fastest_torchvision"] = min(twin, key=twin.get)
+            others.append((row["fastest_torchvision"], "torchvision"))
+            compiled = [at[k] for k in COMPILED if k in at]
+            if compiled:
+                row["compiled_vs_torchvision"] = min(compiled) / twin[row["fastest_torchvision"]]
+        for other, key in others:
             if other in at:
                 row[f"nchw_vs_{key}"] = at[BASELINE] / at[other]
                 row[f"fastest_vs_{key}"] = emitted[best] / at[other]
@@ -105,19 +124,21 @@ def targets(results: list[dict]) -> list[dict]:
 
 
 def table(report: dict) -> str:
-    lines = [f"{'runner':<46} {'batch':>5} {'median ms':>10} {'p10-p90 ms':>15} {'x emitted':>9}"]
+    lines = [f"{'runner':<52} {'batch':>5} {'median ms':>10} {'p10-p90 ms':>15} {'x emitted':>9}"]
     for r in sorted(report["results"], key=lambda r: (r["batch"], r["median_ms"])):
         spread = f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}"
         lines.append(
-            f"{r['runner']:<46} {r['batch']:>5} {r['median_ms']:>10.3f} "
+            f"{r['runner']:<52} {r['batch']:>5} {r['median_ms']:>10.3f} "
             f"{spread:>15} {r['vs_emitted']:>9.2f}"
         )
     for t in report["targets"]:
         vs = [
             f"{key}: as written x{t[f'nchw_vs_{key}']:.2f}, fastest x{t[f'fastest_vs_{key}']:.2f}"
-            for key in ("naive", "handwritten")
+            for key in ("naive", "handwritten", "torchvision", "torchvision_as_keras")
             if f"nchw_vs_{key}" in t
         ]
+        if "compiled_vs_torchvision" in t:
+            vs.append(f"torch.compile vs torchvision's fastest x{t['compiled_vs_torchvision']:.2f}")
         lines.append(
             f"batch {t['batch']}: emitted time / other ({'; '.join(vs)}); "
             f"fastest: {t['fastest_emitted']}"

@@ -55,10 +55,10 @@ def verify(
     model = load_module(model_py, weights)
     out_perms = metadata.output_perms(props)
     progress.step("model.py and its optimize_for_inference() forms against Keras")
-    comparisons, accuracies = _on_cases(model, reference, perms, out_perms)
+    comparisons, accuracies = on_cases(model, reference, perms, out_perms)
     for artifact, channels_last in OPTIMIZED.items():  # optimize_for_inference(), both ways
         fast = copy.deepcopy(model).optimize_for_inference(channels_last)  # it works in place
-        comparisons += _on_cases(fast, reference, perms, out_perms, artifact, channels_last)[0]
+        comparisons += on_cases(fast, reference, perms, out_perms, artifact, channels_last)[0]
     example = export_example(reference, perms)
     keras_count = int(props.get(metadata.PARAM_COUNT, -1))
     if recorded is None:
@@ -91,7 +91,7 @@ def export_example(reference: ref.Reference, perms: dict) -> dict[str, torch.Ten
     }
 
 
-def _on_cases(
+def on_cases(
     model,
     reference: ref.Reference,
     perms: dict,

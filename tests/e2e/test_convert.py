@@ -309,7 +309,10 @@ def test_bench_measures_every_runner(converted):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((out / "bench.json").read_text())
     runners = {(r["runner"], r["batch"]) for r in report["results"]}
-    assert len(runners) == 6 * 2  # Keras, onnxruntime, emitted x2, naive, hand-written
+    # Keras, onnxruntime, emitted x2, torch.compile, AOTInductor, naive, hand-written
+    assert len(runners) == 8 * 2
+    for form in ("torch.compile", "aoti"):  # each compiled form held to Keras before timing
+        assert report["compiled"][form] and all(c["passed"] for c in report["compiled"][form])
     hand = [r for r in report["results"] if r["runner"].startswith("hand-written")]
     assert all(r["max_abs_vs_emitted"] <= FLOAT32_TOL for r in hand)
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
