@@ -48,6 +48,10 @@ class Digests:
             self._seen[name] = digest(path) if path.is_file() else None
         return self._seen[name]
 
+    def known(self) -> dict[str, str]:
+        """Every digest computed so far, by file name."""
+        return {name: found for name, found in self._seen.items() if found}
+
 
 @dataclass(frozen=True)
 class Record:

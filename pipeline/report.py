@@ -18,6 +18,9 @@ class StageReport:
     comparisons: tuple[Comparison, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()  # the files the stage read (their digests are recorded)
+    # file name -> sha256 already computed (check hashed every file to compare them): not
+    # read again for this report
+    known_digests: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -35,8 +38,8 @@ class StageReport:
             "artifacts": self.artifacts,
             "comparisons": [c.to_json() for c in self.comparisons],
             # by file name: what the check stage compares the files next to it with
-            "sha256": digests(self.artifacts.values()),
-            "input_sha256": digests(self.inputs),
+            "sha256": digests(self.artifacts.values(), self.known_digests),
+            "input_sha256": digests(self.inputs, self.known_digests),
             **self.details,
         }
 
@@ -49,6 +52,7 @@ def digest(path: Path) -> str:
     return sha.hexdigest()
 
 
-def digests(paths) -> dict[str, str]:
-    """File name -> sha256 of each path that is a file."""
-    return {Path(p).name: digest(p) for p in paths if Path(p).is_file()}
+def digests(paths, known: dict[str, str] | None = None) -> dict[str, str]:
+    """File name -> sha256 of each path that is a file (taken from ``known`` where there)."""
+    known = known or {}
+    return {Path(p).name: known.get(Path(p).name) or digest(p) for p in paths if Path(p).is_file()}

@@ -183,7 +183,7 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
             "source": loaded.source,
             "keras_model": keras_model.name,
             "param_count": keras_model.count_params(),
-            "onnx_ops": len(proto.graph.node),
+            **written.structure(proto),
             # rule 2 of the check (compare.ANCHOR_FACTOR): the float64 copy's outputs
             "float64_anchor": anchor_note,
             "float64_anchor_seconds": round(anchor_seconds, 2),

@@ -1,13 +1,15 @@
 """Stage 1's files, each written atomically: ``stage1.onnx``, ``reference.npz`` and, for a
-model built here, the Keras model; after a failed check, the same in ``OUT/failed``."""
+model built here, the Keras model; after a failed check, the same in ``OUT/failed``; and
+what export.json says of ``stage1.onnx`` so that check need not read it again."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import onnx
 
-from pipeline import artifacts
+from pipeline import artifacts, metadata
 from pipeline import reference as ref
 
 
@@ -35,3 +37,12 @@ def write_failed(to: Path, model: str, proto, reference: ref.Reference, built) -
     artifacts.write_json(
         to / artifacts.EXPORT_REPORT, {"stage": "export", "passed": False, "model": model}
     )
+
+
+def structure(proto) -> dict:
+    """stage1.onnx's op counts and Keras' layers: check reads them here, not the file."""
+    return {
+        "onnx_ops": len(proto.graph.node),
+        "ops": dict(sorted(Counter(n.op_type for n in proto.graph.node).items())),
+        "keras_layers": metadata.keras_layers(proto),
+    }

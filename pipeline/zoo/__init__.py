@@ -18,7 +18,7 @@ from pathlib import Path
 from models import REGISTRY
 from pipeline import artifacts
 from pipeline.errors import ERROR_LINE
-from pipeline.zoo import startup
+from pipeline.zoo import floor, startup
 from pipeline.zoo.table import table, write_doc
 
 # The models of models.REGISTRY that convert (the registry imports no framework).
@@ -116,6 +116,8 @@ def convert_one(model: str, out_root: Path = OUT) -> dict:
         row["modules"] = check["torch"]["module_types"]
         row["torch_params"] = check["torch"]["param_count"]
         row["weights"] = check["torch"].get("weights_as_parameters")
+    if row["ok"]:  # what the same conversion costs at the least (pipeline.zoo.floor), once
+        row["floor_seconds"] = round(sum(floor.measure(model, str(out), runs=1).values()), 1)
     return row
 
 

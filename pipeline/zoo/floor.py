@@ -22,14 +22,19 @@ def _side(module: str, argument: str) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str]) -> int:
-    model, out = argv[0], argv[1]
-    runs = int(argv[2]) if len(argv) > 2 else 3
+def measure(model: str, out: str, runs: int = 3) -> dict[str, float]:
+    """Each part's median seconds over ``runs`` (``make zoo`` takes one run per model for
+    its convert/floor column)."""
     found = [
         _side("pipeline.export.floor", model) | _side("pipeline.torch_stage.floor", out)
         for _ in range(runs)
     ]
-    medians = {part: statistics.median(run[part] for run in found) for part in found[0]}
+    return {part: statistics.median(run[part] for run in found) for part in found[0]}
+
+
+def main(argv: list[str]) -> int:
+    model, out = argv[0], argv[1]
+    medians = measure(model, out, int(argv[2]) if len(argv) > 2 else 3)
     print("| model | " + " | ".join(medians) + " | sum |")
     print("|---" * (len(medians) + 2) + "|")
     cells = " | ".join(f"{s:.1f} s" for s in medians.values())

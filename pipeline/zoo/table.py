@@ -15,8 +15,8 @@ def table(rows: list[dict]) -> str:
     head = (
         "| model | params | result | max error stage1 / stage2 / torch | Transpose "
         "before -> after | ops before -> after | torch modules | seconds export / passes "
-        "/ torch / check | float64 copy s | weights as parameters |"
-        "\n|---|---|---|---|---|---|---|---|---|---|"
+        "/ torch / check | float64 copy s | weights as parameters | convert / floor |"
+        "\n|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for r in rows:
@@ -35,9 +35,19 @@ def table(rows: list[dict]) -> str:
             f"{errors} | "
             f"{transposes} | {ops} | "
             f"{', '.join(r.get('modules', [])) or '-'} | {secs} | {_anchor(r)} | "
-            f"{_weights(r.get('weights'))} |"
+            f"{_weights(r.get('weights'))} | {_vs_floor(r)} |"
         )
     return "\n".join(lines)
+
+
+def _vs_floor(row: dict) -> str:
+    """'1.31 (31.2 / 23.8 s)': the conversion's wall time over what it costs at the least
+    (``pipeline.zoo.floor``: TensorFlow's import, the build, tf2onnx, torch.export, the
+    model.pt2 round trip, torch.onnx), both measured in this run."""
+    if not row.get("floor_seconds"):
+        return "-"
+    ratio = row["total_seconds"] / row["floor_seconds"]
+    return f"{ratio:.2f} ({row['total_seconds']:.1f} / {row['floor_seconds']:.1f} s)"
 
 
 BROUGHT_SECTION = (

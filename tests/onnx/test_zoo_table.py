@@ -10,8 +10,13 @@ def _row(weights) -> dict:
     return {"model": "m", "ok": True, "params": 10, "seconds": {"export": 1.0}, "weights": weights}
 
 
+def _cells(row: dict) -> list[str]:
+    return [c.strip() for c in table([row]).splitlines()[-1].strip("|").split("|")]
+
+
 def _last_cell(row: dict) -> str:
-    return table([row]).splitlines()[-1].rstrip(" |").rsplit("| ", 1)[-1]
+    """The weights-as-parameters column."""
+    return _cells(row)[9]
 
 
 def test_all_weights_in_parameters_is_yes_with_the_count():
@@ -27,7 +32,13 @@ def test_a_weight_in_a_buffer_is_no():
 
 def test_a_row_without_a_check_says_nothing():
     assert _last_cell(_row(None)) == "-"
-    assert table([_row(None)]).splitlines()[0].endswith("| weights as parameters |")
+    assert "| weights as parameters | convert / floor |" in table([_row(None)]).splitlines()[0]
+    assert _cells(_row(None))[10] == "-"  # no floor measured
+
+
+def test_the_conversion_time_is_a_ratio_to_its_floor():
+    row = {**_row(None), "total_seconds": 31.2, "floor_seconds": 24.0}
+    assert _cells(row)[10] == "1.30 (31.2 / 24.0 s)"
 
 
 def test_make_zoo_rewrites_its_tables_and_keeps_the_notes_after_them(tmp_path):
