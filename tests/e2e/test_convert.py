@@ -267,6 +267,11 @@ def test_check_takes_the_stages_own_comparisons_and_recheck_finds_the_same(conve
     assert again["recorded"] == {"export": False, "passes": False, "torch": False}
     assert again["comparisons"] == report["comparisons"]
     assert again["torch"] == report["torch"]
+    # the op counts and Keras' layers the recorded run read from export.json and
+    # passes.json, not from the ONNX files, are what the files say
+    assert again["ops"] == report["ops"] and again["keras_layers"] == report["keras_layers"]
+    # each file hashed once, the same digests (`again` also has what later tests wrote)
+    assert {k: again["sha256"][k] for k in report["sha256"]} == report["sha256"]
 
 
 def test_check_notices_an_artifact_edited_between_stages(converted, tmp_path):
