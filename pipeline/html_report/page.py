@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from html import escape
 
+from pipeline.artifacts import MODEL_PY, STAGE1, STAGE2
 from pipeline.html_report.chart import chart
 from pipeline.html_report.layers import LayerRow, rows
+from pipeline.problems import weights_found
 
 STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}
@@ -56,8 +58,7 @@ def _facts(report: dict) -> str:
         )
     found = torch_facts.get("weights_as_parameters") or {}
     if found:
-        judged = found["keras_weights"] - found["constant"]
-        good = judged - len(found["not_parameters"])
+        good, judged = weights_found(found)
         lines.append(f"Keras weights held by nn.Parameters: {good} of {judged}")
     error = torch_facts.get("torch_export_error")
     lines.append(f"torch.export: {'fails: ' + error if error else 'ok'}")
@@ -93,7 +94,7 @@ def _layer_table(report: dict, diagnosis: dict | None) -> str:
 
 
 def _stage_order(artifact: str) -> int:
-    order = ("stage1.onnx", "stage2.onnx", "model.py")
+    order = (STAGE1, STAGE2, MODEL_PY)  # diagnose's columns
     return order.index(artifact) if artifact in order else len(order)
 
 
