@@ -101,7 +101,7 @@ def run_stage(command: str, args: argparse.Namespace) -> int:
     module = importlib.import_module(STAGES[command])
     if args.when_told and not convert.told_to_run():
         return 0  # convert stopped before this stage's turn
-    progress.configure(command, args.verbose, args.quiet)  # the clock starts here
+    progress.restart()  # the stage's clock starts after its imports
     if not args.quiet:
         print(f"[{command}] started", flush=True)
     start = time.perf_counter()

@@ -60,6 +60,11 @@ def configure(stage: str, verbose: bool = False, quiet: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
+def restart() -> None:
+    """Start the stage's clock again (after its imports)."""
+    _state["start"] = time.perf_counter()
+
+
 def quiet() -> bool:
     return _state["quiet"]
 

@@ -36,9 +36,9 @@ def rows(
 ) -> tuple[list[LayerRow], list[list]]:
     """(a row per Keras layer in model order, the torch attributes no row claims)."""
     table = {name: LayerRow(name, cls) for name, cls in keras_layers}
-    attributes = {m[0] for m in modules}
+    attributes, names = {m[0] for m in modules}, set(table)
     for path, size in weight_sizes.items():
-        owner = _owner(path, set(table))
+        owner = _owner(path, names)
         if owner is None:
             continue
         table[owner].keras_params += size

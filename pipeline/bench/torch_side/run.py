@@ -38,8 +38,8 @@ FUSED_CHANNELS_LAST = "emitted, optimize_for_inference(channels_last=True)"
 def _runners(out_dir: Path, model: str, facts: dict) -> list[tuple[str, torch.nn.Module, Feed]]:
     """Every torch runner, built once, with how to feed it a Keras-layout input; what the
     compiled form's check found goes into ``facts``."""
-    runners = eager_runners(out_dir, model)
     stage2 = onnx.load(out_dir / artifacts.STAGE2, load_external_data=False)
+    runners = eager_runners(out_dir, model, stage2)
     meta = {p.key: p.value for p in stage2.metadata_props}
     perm = metadata.input_perms(meta).get(stage2.graph.input[0].name)
     found, facts["compiled"] = compiled.compiled(
@@ -52,9 +52,13 @@ def _runners(out_dir: Path, model: str, facts: dict) -> list[tuple[str, torch.nn
     return [*runners, *((label, module, runners[0][2]) for label, module in found)]
 
 
-def eager_runners(out_dir: Path, model: str) -> list[tuple[str, torch.nn.Module | None, Feed]]:
-    """The runners but the compiled one (a twin fx cannot trace: its module None)."""
-    stage2 = onnx.load(out_dir / artifacts.STAGE2, load_external_data=False)
+def eager_runners(
+    out_dir: Path, model: str, stage2: onnx.ModelProto | None = None
+) -> list[tuple[str, torch.nn.Module | None, Feed]]:
+    """The runners but the compiled one (a twin fx cannot trace: its module None);
+    ``stage2``: stage2.onnx, if the caller has read it already."""
+    if stage2 is None:
+        stage2 = onnx.load(out_dir / artifacts.STAGE2, load_external_data=False)
     meta = {p.key: p.value for p in stage2.metadata_props}
     perm = metadata.input_perms(meta).get(stage2.graph.input[0].name)
 

@@ -11,6 +11,7 @@ compared, only their speed."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -63,9 +64,11 @@ def runners(model: str, nchw: Callable) -> list[tuple[str, torch.nn.Module, Call
         return []
     name = TWINS[model]
 
-    def build() -> torch.nn.Module:
-        torch.manual_seed(0)
-        return getattr(torchvision.models, name)(weights=None).eval()
+    torch.manual_seed(0)
+    built = getattr(torchvision.models, name)(weights=None).eval()
+
+    def build() -> torch.nn.Module:  # a copy: the same weights, built once (VGG16: 138M)
+        return copy.deepcopy(built)
 
     found = [
         (f"{PREFIX}{name} (NCHW)", build(), nchw),
