@@ -1,3 +1,8 @@
-from pipeline.cli import main
+import sys
 
-raise SystemExit(main())
+from pipeline.cli import end_at_once, main
+
+code = main()
+if "--when-told" in sys.argv:  # a stage of ``convert``: every file it writes is closed
+    end_at_once(code)
+raise SystemExit(code)

@@ -11,13 +11,12 @@ still run strictly in order and talk only through their files.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-from pipeline import artifacts, progress
+from pipeline import artifacts, malloc, progress
 
 GO = "go"
 JOIN_S = 10  # s to wait for a stage's last lines of standard error after it ended
@@ -70,7 +69,7 @@ def _start(command: list[str], said: list[str]) -> tuple[subprocess.Popen, threa
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ.copy(),
+        env=malloc.environment(),
     )
     verbose = "-v" in said
     errors = threading.Thread(target=progress.pass_on, args=(proc.stderr, sys.stderr, verbose))

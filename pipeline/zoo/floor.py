@@ -12,10 +12,16 @@ import statistics
 import subprocess
 import sys
 
+from pipeline import malloc
+
 
 def _side(module: str, argument: str) -> dict[str, float]:
     proc = subprocess.run(
-        [sys.executable, "-m", module, argument], capture_output=True, text=True, check=False
+        [sys.executable, "-m", module, argument],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=malloc.environment(),  # as convert's stages run
     )
     if proc.returncode != 0:
         raise SystemExit(f"{module} {argument} failed:\n{proc.stderr[-2000:]}")
