@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline import hashing
 from pipeline.errors import BadInputError, OutputError
 
 KERAS_MODEL = "keras_model.keras"  # the Keras model a named MODEL was built into
@@ -35,7 +36,8 @@ def atomic_path(dst: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``dst``; rename it to ``dst`` only if the block succeeds.
 
     The temporary name keeps ``dst``'s suffix (numpy and torch care), so a failure leaves
-    neither a half-written ``dst`` nor a stray file.
+    neither a half-written ``dst`` nor a stray file. Once in place, ``dst`` is hashed on a
+    second thread for the stage's report (``pipeline.hashing``).
     """
     dst = Path(dst)
     try:
@@ -49,6 +51,7 @@ def atomic_path(dst: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, dst)
+        hashing.hash_soon(dst)
     except OSError as exc:  # a full disk, a quota
         raise OutputError(
             f"writing '{dst}' failed: {exc.strerror or exc}; nothing was left half-written. "

@@ -103,6 +103,7 @@ def run(out_dir: Path, recheck: bool = False) -> StageReport:
     reference = ref.load(out_dir / artifacts.REFERENCE)
     artifacts.require_file(out_dir / artifacts.MODEL_PY, "artifact", "Run the torch stage.")
     digests, records = recorded.Digests(out_dir), recorded.load(out_dir)
+    digests.ahead(records)
     taken = {
         name: [] if recheck else recorded.usable(records.get(name), digests, reference)
         for name in recorded.RECORDS

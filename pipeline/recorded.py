@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pipeline import artifacts
 from pipeline.compare import Comparison
+from pipeline.hashing import digest, hash_soon
 from pipeline.reference import Reference
-from pipeline.report import digest
 
 # stage report -> the artifacts whose comparisons it records, in the check table's order
 RECORDS = {
@@ -47,6 +47,11 @@ class Digests:
             path = self.out_dir / name
             self._seen[name] = digest(path) if path.is_file() else None
         return self._seen[name]
+
+    def ahead(self, records: dict[str, Record]) -> None:
+        """Start hashing every file ``records`` name, two at a time (``pipeline.hashing``)."""
+        names = sorted({name for record in records.values() for name, _, _ in record.files()})
+        hash_soon(*(self.out_dir / name for name in names))
 
     def known(self) -> dict[str, str]:
         """Every digest computed so far, by file name."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.compare import Comparison
+from pipeline.hashing import digest
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,6 @@ class StageReport:
             "input_sha256": digests(self.inputs, self.known_digests),
             **self.details,
         }
-
-
-def digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with Path(path).open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def digests(paths, known: dict[str, str] | None = None) -> dict[str, str]:

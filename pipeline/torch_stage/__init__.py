@@ -18,7 +18,7 @@ import onnx
 import torch
 from onnx2torch import convert
 
-from pipeline import artifacts, metadata, progress
+from pipeline import artifacts, hashing, metadata, progress
 from pipeline import failed as failures
 from pipeline import reference as ref
 from pipeline.compare import Comparison
@@ -155,6 +155,7 @@ def _run(src: Path, out_dir: Path, reference: Path | None) -> StageReport:
     except Exception as exc:
         raise BadInputError(f"'{src}' is not an ONNX model: {exc}") from exc
     reference = reference or src.parent / artifacts.REFERENCE
+    hashing.hash_soon(src, reference)  # for this stage's report, while it converts
     reference_data = ref.load(reference)
     converters.ensure_convertible(proto)
     progress.step("onnx2torch: converting %s (%d nodes)", src.name, len(proto.graph.node))
