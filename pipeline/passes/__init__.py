@@ -14,7 +14,7 @@ import onnx
 import onnx_ir as ir
 from onnx_ir.passes import common
 
-from pipeline import artifacts, failed, progress
+from pipeline import artifacts, failed, hashing, progress
 from pipeline import reference as ref
 from pipeline.errors import BadInputError, MismatchError
 from pipeline.passes import postcheck
@@ -26,7 +26,7 @@ from pipeline.passes.conv1d import Conv1d
 from pipeline.passes.conv_bias import ConvBias
 from pipeline.passes.conv_transpose import SplitAsymmetricConvTranspose
 from pipeline.passes.dense_reshape import DenseReshape
-from pipeline.passes.driver import run_checked, to_proto
+from pipeline.passes.driver import pass_name, run_checked, to_proto
 from pipeline.passes.flatten_dense import FlattenDense
 from pipeline.passes.fold_shapes import FoldShapes
 from pipeline.passes.gemm import MatMulAddToGemm
@@ -142,12 +142,20 @@ def run(
 def _run(src: Path, dst: Path, reference: Path | None, every_pass: bool) -> StageReport:
     start = time.perf_counter()
     model = load_onnx(src)
+    hashing.hash_soon(src, *([reference] if reference is not None else []))  # for the report
     reference_data = ref.load(reference) if reference is not None else None
     before = op_histogram(model.graph)
     progress.step("%d passes over %d nodes", len(DEFAULT_PASSES), len(model.graph))
+    # before the check, so that the bytes checked are the bytes written
+    model.metadata_props["pipeline.passes"] = json.dumps([pass_name(p) for p in DEFAULT_PASSES])
     try:
-        records, comparisons = run_checked(
-            model, DEFAULT_PASSES, reference_data, artifacts.STAGE2, every_pass
+        records, comparisons, checked = run_checked(
+            model,
+            DEFAULT_PASSES,
+            reference_data,
+            artifacts.STAGE2,
+            every_pass,
+            original=lambda: load_onnx(src),  # the input again, only should the check fail
         )
     except MismatchError as exc:  # the graph as the passes left it, for diagnose and Netron
         raise failed.keep(
@@ -158,10 +166,9 @@ def _run(src: Path, dst: Path, reference: Path | None, every_pass: bool) -> Stag
             src.parent,
         ) from exc
     postcheck.ensure_stage3_ready(model.graph)
-    model.metadata_props["pipeline.passes"] = json.dumps([r.name for r in records])
     after = op_histogram(model.graph)
     with artifacts.atomic_path(dst) as tmp:
-        onnx.save(to_proto(model), tmp)
+        tmp.write_bytes(checked)
     report = StageReport(
         "passes",
         {"stage2": str(dst)},

@@ -6,6 +6,7 @@ passes.json), as the bisection does."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -45,16 +46,25 @@ def to_proto(model: ir.Model) -> onnx.ModelProto:
     return ir.serde.serialize_model(model)
 
 
-def check(model: ir.Model, reference: Reference | None, label: str) -> list[Comparison]:
+def pass_name(pass_) -> str:
+    return getattr(pass_, "NAME", type(pass_).__name__)
+
+
+def check(
+    model: ir.Model, reference: Reference | None, label: str
+) -> tuple[list[Comparison], bytes]:
+    """``model`` held to the ONNX checker and (with a ``reference``) to Keras in onnxruntime:
+    the comparisons, and the model's bytes as checked (what the stage writes)."""
     proto = to_proto(model)
+    serialized = proto.SerializeToString()  # once, for the checker and onnxruntime
     try:
-        onnx.checker.check_model(proto)
+        onnx.checker.check_model(serialized)
     except onnx.checker.ValidationError as exc:
         raise PipelineError(f"{label} left an invalid ONNX graph: {exc}") from exc
     if reference is None:
-        return []
+        return [], serialized
     try:
-        results = ort.check_against(proto, reference, label)
+        results = ort.check_against(proto, reference, label, serialized=serialized)
     except Exception as exc:  # onnxruntime raises its own types for a graph it cannot load
         raise PipelineError(
             f"{label} left a graph onnxruntime cannot run: {str(exc).splitlines()[0]}. "
@@ -63,26 +73,34 @@ def check(model: ir.Model, reference: Reference | None, label: str) -> list[Comp
     failed = [c.describe() for c in results if not c.passed]
     if failed:
         raise MismatchError(f"{label} changed the model's outputs: " + "; ".join(failed))
-    return results
+    return results, serialized
 
 
 def run_checked(
-    model: ir.Model, passes, reference: Reference | None, label: str, every_pass: bool = False
-) -> tuple[list[PassRecord], list[Comparison]]:
+    model: ir.Model,
+    passes,
+    reference: Reference | None,
+    label: str,
+    every_pass: bool = False,
+    original=None,
+) -> tuple[list[PassRecord], list[Comparison], bytes]:
     """``passes`` over ``model`` (in place), then one check of the result, named ``label``:
-    (the records, its comparisons). A failed check re-runs the passes on a
-    copy of the input, checking after each, and raises naming the first that fails."""
+    (the records, its comparisons, the result's bytes as checked). A failed check re-runs
+    the passes on the input again (``original()``; by default a copy taken first), checking
+    after each, and raises naming the first that fails."""
     if every_pass or reference is None:
         records = run_passes(model, passes, reference)
-        return records, check(model, reference, label)
-    original = to_proto(model)
+        return records, *check(model, reference, label)
+    if original is None:
+        copy = to_proto(model)
+        original = functools.partial(ir.from_proto, copy)
     records = run_passes(model, passes, None, check_structure=False)
     progress.step("onnxruntime: %s against Keras", label)
     try:
-        return records, check(model, reference, label)
+        return records, *check(model, reference, label)
     except PipelineError:
         log.warning("%s fails its check: re-running the passes, checking after each", label)
-        run_passes(ir.from_proto(original), passes, reference)
+        run_passes(original(), passes, reference)
         raise  # every pass checked fine one by one (a pass that is not deterministic)
 
 
@@ -93,7 +111,7 @@ def run_passes(
     alone, or nothing without ``check_structure``)."""
     records = []
     for pass_ in passes:
-        name = getattr(pass_, "NAME", type(pass_).__name__)
+        name = pass_name(pass_)
         before = op_histogram(model.graph)
         result = pass_(model)
         after = op_histogram(model.graph)
@@ -102,7 +120,7 @@ def run_passes(
             diff = "modified, same op counts"
         # only what changed the graph: a pass that did nothing is said with -v
         log.log(logging.INFO if result.modified else logging.DEBUG, "%-20s %s", name, diff)
-        results = check(model, reference, f"pass '{name}'") if check_structure else []
+        results = check(model, reference, f"pass '{name}'")[0] if check_structure else []
         worst = max((c.max_rel for c in results), default=None)
         skipped = result.skipped if isinstance(result, PassOutcome) else ()
         transposes = after.get("Transpose", 0)

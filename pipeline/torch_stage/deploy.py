@@ -92,8 +92,9 @@ def write_pt2(program, path: Path) -> None:
     torch.export.save(program, path)
 
 
-def write_onnx(program, path: Path, stage2: onnx.ModelProto) -> str | None:
-    """Export ``program`` to ONNX at ``path``; None, or why torch.onnx could not."""
+def write_onnx(program, path: Path, stage2: onnx.ModelProto):
+    """Export ``program`` to ONNX at ``path``: (the model, its bytes as written, None), or
+    (None, None, why torch.onnx could not)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.onnx's deprecation and dynamo notices
@@ -102,7 +103,7 @@ def write_onnx(program, path: Path, stage2: onnx.ModelProto) -> str | None:
             # bar); onnxruntime folds it anyway when a session is made with its defaults
             exported = torch.onnx.export(program, dynamo=True, optimize=False, verbose=False)
     except Exception as exc:  # torch.onnx raises many types; the message is the finding
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return None, None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     graph = exported.model.graph
     _own_outputs(graph)
     renames = [
@@ -114,8 +115,12 @@ def write_onnx(program, path: Path, stage2: onnx.ModelProto) -> str | None:
         {p.key: p.value for p in stage2.metadata_props}
         | {"pipeline.artifact": "model.onnx: model.py exported by torch.onnx (dynamo)"}
     )
-    exported.save(path)
-    return None
+    # what ONNXProgram.save writes (ir.save) below its external-data size, serialized once
+    # for the file and onnxruntime (a protobuf over 2 GB fails here, as stage1.onnx would)
+    proto = ir.serde.serialize_model(exported.model)
+    data = proto.SerializeToString()
+    Path(path).write_bytes(data)
+    return proto, data, None
 
 
 def rename_free_of_clashes(graph: ir.Graph, renames: list[tuple[ir.Value, str]]) -> None:
@@ -180,7 +185,7 @@ def onnx_round_trip(
     onnxruntime on ``cases``: (its comparisons, None), or ([], why it could not be exported)."""
     from pipeline import ort
 
-    error = write_onnx(saved, path, stage2)
+    proto, data, error = write_onnx(saved, path, stage2)
     if error is not None:
         return [], error
-    return ort.check_against(onnx.load(path), reference, artifacts.MODEL_ONNX, tuple(cases)), None
+    return ort.check_against(proto, reference, artifacts.MODEL_ONNX, tuple(cases), data), None

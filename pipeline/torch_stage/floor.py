@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
         deploy.write_pt2(program, Path(tmp) / artifacts.MODEL_PT2)
         saved = torch.export.load(Path(tmp) / artifacts.MODEL_PT2)
         loaded = time.perf_counter()
-        error = deploy.write_onnx(saved, Path(tmp) / artifacts.MODEL_ONNX, stage2)
+        error = deploy.write_onnx(saved, Path(tmp) / artifacts.MODEL_ONNX, stage2)[2]
         done = time.perf_counter()
     if error is not None:
         raise SystemExit(f"torch.onnx.export fails: {error}")

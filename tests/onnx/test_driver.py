@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import onnx
 import onnx_ir as ir
 import pytest
 
@@ -57,16 +58,17 @@ def test_checked_once_a_planted_bad_pass_is_named_by_re_running_pass_by_pass():
 
 def test_checked_once_records_no_per_pass_error_and_the_final_comparisons():
     proto = _relu()
-    records, comparisons = run_checked(
+    records, comparisons, checked = run_checked(
         ir.from_proto(proto), [Nothing(), Nothing()], reference_of(proto), "stage2.onnx"
     )
+    assert onnx.load_from_string(checked).graph.node  # the bytes the stage writes
     assert [r.worst_error for r in records] == [None, None]
     assert comparisons and all(c.passed and c.artifact == "stage2.onnx" for c in comparisons)
 
 
 def test_every_pass_checked_records_each_pass_error():
     proto = _relu()
-    records, _ = run_checked(
+    records, _, _ = run_checked(
         ir.from_proto(proto), [Nothing()], reference_of(proto), "stage2.onnx", every_pass=True
     )
     assert records[0].worst_error == 0.0

@@ -43,8 +43,10 @@ def _write(stage2: onnx.ModelProto, tmp_path) -> tuple[onnx.ModelProto, float]:
     program, error = deploy.export_program(module, {"input_layer": x}, {"input_layer": [0]})
     assert error is None
     path = tmp_path / "model.onnx"
-    assert deploy.write_onnx(program, path, stage2) is None
+    proto, data, error = deploy.write_onnx(program, path, stage2)
+    assert error is None
     written = onnx.load(path)
+    assert written.SerializeToString() == data == proto.SerializeToString()  # what was checked
     onnx.checker.check_model(written, full_check=True)
     (actual,) = ort.run(written, {stage2.graph.input[0].name: x.numpy()})
     with torch.no_grad():
