@@ -21,57 +21,22 @@ from pipeline import failed as failures  # noqa: E402
 from pipeline import reference as ref  # noqa: E402
 from pipeline.compare import Comparison, tolerance_for  # noqa: E402
 from pipeline.errors import MismatchError  # noqa: E402
+from pipeline.export import written  # noqa: E402  (no TensorFlow: its functions import it)
+from pipeline.export.cases import BATCH_SIZES, case_inputs  # noqa: E402, F401
 from pipeline.report import StageReport  # noqa: E402
-
-BATCH_SIZES = (1, 4)
-INPUT_SEED = 0
-# Sizes for input dimensions the model leaves open (an image's height and width, a sequence's
-# length): the first for the batch cases, the second for one more case (batch 2), so that a
-# model that accepts other sizes is checked at two of them.
-FREE_SIZES = (16, 24)
-SECOND_SIZE_BATCH = 2
-INT_HIGH = 10  # integer inputs (token ids) are drawn from [0, INT_HIGH) without an Embedding
-
-
-def _token_high(model) -> int:
-    """Token ids must index every Embedding the model has: below the smallest input_dim."""
-    from pipeline.export.tf2onnx_export import all_layers
-
-    dims = [layer.input_dim for layer in all_layers(model) if hasattr(layer, "input_dim")]
-    return min(dims, default=INT_HIGH)
-
-
-def _input(rng, tensor, batch: int, free: int, high: int) -> np.ndarray:
-    shape = (batch, *(free if d is None else d for d in tensor.shape[1:]))
-    if "int" in str(tensor.dtype):
-        return rng.integers(0, high, shape).astype(str(tensor.dtype))
-    return rng.standard_normal(shape).astype(np.float32)
 
 
 def reference_cases(
-    model, names: tuple[str, ...], output_names: tuple[str, ...], labeled=None
+    model, names: tuple[str, ...], output_names: tuple[str, ...], labeled=None, inputs=None
 ) -> ref.Reference:
-    """Seeded inputs (standard normal; token ids for integer inputs) at each batch size, at a
-    second size of the open dimensions if the model has any, plus a labelled split; and the
-    Keras outputs for them, named as the ONNX graph names its inputs and outputs."""
-    rng = np.random.default_rng(INPUT_SEED)
-    high = _token_high(model)
-    runs = [(f"batch{batch}", batch, FREE_SIZES[0]) for batch in BATCH_SIZES]
-    if any(None in t.shape[1:] for t in model.inputs):
-        runs.append(
-            (f"batch{SECOND_SIZE_BATCH}_size{FREE_SIZES[1]}", SECOND_SIZE_BATCH, FREE_SIZES[1])
-        )
+    """``case_inputs`` (or ``inputs``, as it gives them) and the Keras outputs for them,
+    named as the ONNX graph names its inputs and outputs."""
+    inputs = case_inputs(model, labeled) if inputs is None else inputs
     cases = {}
-    for case, batch, free in runs:
-        inputs = {
-            name: _input(rng, t, batch, free, high)
-            for name, t in zip(names, model.inputs, strict=True)
-        }
-        cases[case] = ref.Case(inputs, _keras_outputs(model, inputs, output_names))
-    if labeled is not None:
-        inputs = {names[0]: labeled.x.astype(np.float32)}
-        outputs = _keras_outputs(model, inputs, output_names)
-        cases[labeled.name] = ref.Case(inputs, outputs, labeled.y)
+    for case, arrays in inputs.items():
+        named = dict(zip(names, arrays, strict=True))
+        labels = labeled.y if labeled is not None and case == labeled.name else None
+        cases[case] = ref.Case(named, _keras_outputs(model, named, output_names), labels)
     return ref.Reference(names, output_names, cases, tolerance_for(len(model.layers)))
 
 
@@ -99,14 +64,12 @@ def rebuild_comparisons(loaded, reference: ref.Reference) -> tuple[Comparison, .
     )
 
 
-def _checked(model: str, out_dir: Path, loaded, proto, reference: ref.Reference, built):
-    """The Keras 2 rebuild and stage1.onnx held to the reference; on a failure, the files
-    go to OUT/failed and the error names the first Keras layer that differs."""
-    from pipeline.export import written
-
+def _checked(model: str, out_dir: Path, loaded, proto, data, reference: ref.Reference, built):
+    """The Keras 2 rebuild and stage1.onnx (``data``: its bytes) held to the reference; on
+    a failure, the files go to OUT/failed and the error names the first layer that differs."""
     progress.step("onnxruntime: stage1.onnx against Keras")
     comparisons = rebuild_comparisons(loaded, reference)
-    comparisons += tuple(ort.check_against(proto, reference, artifacts.STAGE1))
+    comparisons += tuple(ort.check_against(proto, reference, artifacts.STAGE1, serialized=data))
     failed = [c.describe() for c in comparisons if not c.passed]
     if failed:
         error = MismatchError("stage 1 does not match Keras: " + "; ".join(failed))
@@ -147,8 +110,13 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
     start = time.perf_counter()
     progress.step("loading %s", model)
     loaded = resolve(model, options)  # a bad file is refused before TensorFlow is imported
+    built = loaded.model if loaded.built_here else None
+    with written.keras_model_saved(out_dir, built) as saving:
+        return _converted(model, out_dir, loaded, start, saving)
 
-    from pipeline.export import anchor, annotate, fingerprints, tf2onnx_export, written
+
+def _converted(model: str, out_dir: Path, loaded, start: float, saving) -> StageReport:
+    from pipeline.export import anchor, annotate, fingerprints, tf2onnx_export
 
     keras_model = loaded.model
     progress.step(
@@ -158,21 +126,26 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
         len(keras_model.layers),
         keras_model.count_params(),
     )
-    proto = tf2onnx_export.to_onnx(keras_model)
-    annotate.annotate(proto, keras_model)
-    tf2onnx_export.validate(proto)
-    onnx_outputs = tuple(o.name for o in proto.graph.output)
-    onnx_inputs = tuple(i.name for i in proto.graph.input)
+    inputs = case_inputs(loaded.reference, loaded.labeled)
+    with anchor.early(keras_model, inputs) as exact:  # the float64 copy, while tf2onnx converts
+        proto = tf2onnx_export.to_onnx(keras_model, after_trace=exact.start)
+        annotate.annotate(proto, keras_model)
+        tf2onnx_export.validate(proto)
+        progress.step("Keras: the float64 copy's outputs (the check's rule 2)")
+        waited = time.perf_counter()  # what the anchor adds to this stage's time, from here
+        exact_outputs = exact.result()
+        waited = time.perf_counter() - waited
+    names = tuple(i.name for i in proto.graph.input), tuple(o.name for o in proto.graph.output)
     progress.step("Keras: outputs on the reference cases")
-    reference = reference_cases(loaded.reference, onnx_inputs, onnx_outputs, loaded.labeled)
+    reference = reference_cases(loaded.reference, *names, loaded.labeled, inputs)
     reference = dataclasses.replace(reference, weights=fingerprints.fingerprints(keras_model))
-    progress.step("Keras: the float64 copy's outputs (the check's rule 2)")
     anchor_start = time.perf_counter()
-    reference, anchor_note = anchor.anchored(keras_model, reference)
-    anchor_seconds = time.perf_counter() - anchor_start
+    reference, anchor_note = anchor.anchored(keras_model, reference, exact_outputs)
+    anchor_seconds = waited + time.perf_counter() - anchor_start
     built = keras_model if loaded.built_here else None
-    comparisons = _checked(model, out_dir, loaded, proto, reference, built)
-    files = written.write(out_dir, proto, reference, built)
+    data = proto.SerializeToString()  # once, for onnxruntime and stage1.onnx
+    comparisons = _checked(model, out_dir, loaded, proto, data, reference, built)
+    files = written.write(out_dir, data, reference, saving=saving)
     report = StageReport(
         "export",
         files,

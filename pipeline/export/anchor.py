@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import keras
 import numpy as np
@@ -54,27 +57,75 @@ def _float64(dtype: str) -> str:
     return "float64" if dtype == "float32" else dtype
 
 
-def anchored(model: keras.Model, reference: ref.Reference) -> tuple[ref.Reference, str]:
-    """``reference`` with each case's float64 outputs, and what it cost or why there are none
-    (a model that cannot be copied in float64: rule 2 is then not offered)."""
+def exact_outputs(model: keras.Model, inputs: dict[str, list[np.ndarray]]) -> tuple:
+    """(per case, the float64 copy's outputs on ``inputs``; or None for a model that cannot
+    be copied in float64, rule 2 then not offered), and what it cost or why there are none."""
     start = time.perf_counter()
     try:
         copy = float64_copy(model)
-        cases = {}
-        for name, case in reference.cases.items():
-            feeds = [
-                v.astype(np.float64) if v.dtype == np.float32 else v for v in case.inputs.values()
+        found = {
+            case: [
+                np.asarray(v, np.float64)
+                for v in structure.call(copy, [_widened(x) for x in arrays])
             ]
-            exact = structure.call(copy, feeds)
-            outputs = dict(zip(reference.output_names, exact, strict=True))
-            cases[name] = dataclasses.replace(
-                case, exact={k: np.asarray(v, np.float64) for k, v in outputs.items()}
-            )
+            for case, arrays in inputs.items()
+        }
     except Exception as exc:  # any layer may refuse float64 or a clone: the anchor is a help
-        return reference, f"no float64 copy: {_reason(exc)}"
-    seconds = time.perf_counter() - start
-    anchored_reference = dataclasses.replace(reference, cases=cases)
-    return _with_compiled(model, anchored_reference, f"stored ({seconds:.2f} s)")
+        return None, f"no float64 copy: {_reason(exc)}"
+    return found, f"stored ({time.perf_counter() - start:.2f} s)"
+
+
+def _widened(array: np.ndarray) -> np.ndarray:
+    return array.astype(np.float64) if array.dtype == np.float32 else array
+
+
+@contextmanager
+def early(model: keras.Model, inputs: dict[str, list[np.ndarray]]) -> Iterator[Early]:
+    """``exact_outputs`` on a second thread, from when ``Early.start`` is called: stage 1
+    has tf2onnx call it once its trace is made, so that the copy is built while tf2onnx
+    freezes and converts the graph on one core (ResNet50: 2 s of 12 s of export). Keras'
+    own outputs are computed after ``Early.result``, with nothing else computing."""
+    found = Early(model, inputs)
+    try:
+        yield found
+    finally:
+        found.pool.shutdown(wait=True)
+
+
+class Early:
+    def __init__(self, model: keras.Model, inputs: dict[str, list[np.ndarray]]):
+        self.model, self.inputs = model, inputs
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="float64")
+        self.future: Future | None = None
+
+    def start(self) -> None:
+        self.future = self.pool.submit(exact_outputs, self.model, self.inputs)
+
+    def result(self) -> tuple:
+        """``exact_outputs``' result (computed now if it was never started)."""
+        if self.future is None:
+            return exact_outputs(self.model, self.inputs)
+        return self.future.result()
+
+
+def anchored(
+    model: keras.Model, reference: ref.Reference, exact: tuple | None = None
+) -> tuple[ref.Reference, str]:
+    """``reference`` with each case's float64 outputs (``exact``: ``exact_outputs``' result
+    for its cases, else computed here), and what it cost or why there are none."""
+    if exact is None:
+        inputs = {name: list(case.inputs.values()) for name, case in reference.cases.items()}
+        exact = exact_outputs(model, inputs)
+    found, note = exact
+    if found is None:
+        return reference, note
+    cases = {
+        name: dataclasses.replace(
+            case, exact=dict(zip(reference.output_names, found[name], strict=True))
+        )
+        for name, case in reference.cases.items()
+    }
+    return _with_compiled(model, dataclasses.replace(reference, cases=cases), note)
 
 
 def _with_compiled(model: keras.Model, reference: ref.Reference, note: str):

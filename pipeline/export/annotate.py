@@ -55,6 +55,13 @@ def _layer_for(node_name: str, layers: Mapping[str, str]) -> str | None:
     return found
 
 
+def _uses_bias(layer) -> bool:
+    """Built with ``use_bias=True``: the layer, or the one a TimeDistributed wraps."""
+    if isinstance(layer, keras.layers.TimeDistributed):
+        layer = layer.layer
+    return bool(getattr(layer, "use_bias", False))
+
+
 def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     """Write each node's Keras layer into its doc_string and the model facts into metadata."""
     qualified = qualified_layers(model)
@@ -80,7 +87,7 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
         metadata.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
         metadata.PARAM_COUNT: str(counts.inference_weight_count(model)),
         metadata.USE_BIAS: json.dumps(
-            [name for name, layer in qualified.items() if getattr(layer, "use_bias", False)]
+            [name for name, layer in qualified.items() if _uses_bias(layer)]
         ),
         **counts.frozen(qualified),
         **regularizers.penalties(qualified),

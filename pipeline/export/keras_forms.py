@@ -155,7 +155,6 @@ def traceable_forms() -> Iterator[None]:
     as one Gather, TimeDistributed without a loop, dilated and depthwise-grouped convolutions
     as plain TensorFlow ops."""
     originals = (keras_tf_nn.batch_normalization, keras_tf_nn.gelu, UpSampling2D._resize_images)
-    fusion = back_to_back_optimizer._func_map.pop(_CONV_BN, None)
     keras_tf_nn.batch_normalization = _fused_batch_normalization(originals[0])
     keras_tf_nn.gelu = _gelu_with_erf(originals[1])
     UpSampling2D._resize_images = _nearest_resize(originals[2])
@@ -173,5 +172,14 @@ def traceable_forms() -> Iterator[None]:
         Embedding.call = embedding_call
         TimeDistributed.call = time_distributed_call
         keras_tf_nn.conv = conv
+
+
+@contextmanager
+def batch_norm_kept() -> Iterator[None]:
+    """While tf2onnx converts: its Conv + BatchNormalization fusion switched off."""
+    fusion = back_to_back_optimizer._func_map.pop(_CONV_BN, None)
+    try:
+        yield
+    finally:
         if fusion is not None:
             back_to_back_optimizer._func_map[_CONV_BN] = fusion

@@ -85,13 +85,9 @@ def placeholders(traced: list[Traced]) -> Iterator[None]:
 
         return call
 
-    quiet = _QuietPlaceholders()
-    loggers = [logging.getLogger(name) for name in ("tf2onnx.tfonnx", "tf2onnx.tf_utils")]
     for handler in layers.handlers():
         for cls in handler.CLASSES:
             cls.call = patched(handler, originals[cls])
-    for logger in loggers:
-        logger.addFilter(quiet)
     try:
         yield
     except Exception:
@@ -101,6 +97,20 @@ def placeholders(traced: list[Traced]) -> Iterator[None]:
     finally:
         for cls, original in originals.items():
             cls.call = original
+
+
+@contextmanager
+def quiet_placeholders() -> Iterator[None]:
+    """While tf2onnx converts: its notes on the placeholders it cannot convert kept out of
+    the log (``substitute`` replaces them)."""
+    quiet = _QuietPlaceholders()
+    names = ("tf2onnx.tfonnx", "tf2onnx.tf_utils", "tf2onnx.shape_inference")
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
         for logger in loggers:
             logger.removeFilter(quiet)
 

@@ -7,20 +7,24 @@ such ops and fails naming the node, its Keras layer and what to do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import keras
 import onnx
 import tensorflow as tf
 import tf2onnx
 
 from pipeline import metadata
-from pipeline.errors import UnsupportedError
+from pipeline.errors import InternalError, UnsupportedError
 from pipeline.export import keras_forms, layer_support, own_layers, structure, tf2onnx_optimizers
 
 OPSET = 17
 
 
-def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
-    """tf2onnx conversion with a dynamic batch dimension on every input."""
+def to_onnx(model: keras.Model, opset: int = OPSET, after_trace=None) -> onnx.ModelProto:
+    """tf2onnx conversion with a dynamic batch dimension on every input. ``after_trace``, if
+    given, is called once tf2onnx has traced the model, with Keras as it was (``tracing``)."""
     layer_support.check_layers(model, all_layers(model))
     signature = [
         tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=input_name(tensor))
@@ -28,8 +32,9 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
     ]
     traced: list[own_layers.Traced] = []
     with (
-        keras_forms.traceable_forms(),
-        own_layers.placeholders(traced),
+        tracing(traced, after_trace),
+        keras_forms.batch_norm_kept(),
+        own_layers.quiet_placeholders(),
         tf2onnx_optimizers.copy_once(),
     ):
         proto, _ = tf2onnx.convert.from_keras(
@@ -39,6 +44,33 @@ def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
     explicit_same_pads(proto)
     structure.name_outputs(proto, structure.output_keys(model))
     return proto
+
+
+@contextmanager
+def tracing(traced: list[own_layers.Traced], after_trace=None) -> Iterator[None]:
+    """tf2onnx's trace of the model (``tf2onnx.convert._get_concrete_function``) made with our
+    Keras forms and placeholders, which are undone as soon as the trace exists: while
+    tf2onnx then freezes and converts the graph (most of its time, on one core), Keras is
+    itself again, and ``after_trace`` may start other work with the model (stage 1 makes
+    its float64 copy then). A tf2onnx that traces elsewhere is refused, not half-patched."""
+    original = tf2onnx.convert._get_concrete_function
+    calls = []
+
+    def traced_function(*args, **kwargs):
+        with keras_forms.traceable_forms(), own_layers.placeholders(traced):
+            function = original(*args, **kwargs)
+        calls.append(function)
+        if after_trace is not None:
+            after_trace()
+        return function
+
+    tf2onnx.convert._get_concrete_function = traced_function
+    try:
+        yield
+    finally:
+        tf2onnx.convert._get_concrete_function = original
+    if not calls:
+        raise InternalError("tf2onnx converted without tracing through _get_concrete_function")
 
 
 def functional(model: keras.Model) -> keras.Model:

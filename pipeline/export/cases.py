@@ -1,0 +1,50 @@
+"""The reference cases' inputs: seeded, at two batch sizes, at a second size of the
+dimensions a model leaves open, and a labelled data set where the model has one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+BATCH_SIZES = (1, 4)
+INPUT_SEED = 0
+# Sizes for input dimensions the model leaves open (an image's height and width, a sequence's
+# length): the first for the batch cases, the second for one more case (batch 2), so that a
+# model that accepts other sizes is checked at two of them.
+FREE_SIZES = (16, 24)
+SECOND_SIZE_BATCH = 2
+INT_HIGH = 10  # integer inputs (token ids) are drawn from [0, INT_HIGH) without an Embedding
+
+
+def _token_high(model) -> int:
+    """Token ids must index every Embedding the model has: below the smallest input_dim."""
+    from pipeline.export.tf2onnx_export import all_layers
+
+    dims = [layer.input_dim for layer in all_layers(model) if hasattr(layer, "input_dim")]
+    return min(dims, default=INT_HIGH)
+
+
+def _input(rng, tensor, batch: int, free: int, high: int) -> np.ndarray:
+    shape = (batch, *(free if d is None else d for d in tensor.shape[1:]))
+    if "int" in str(tensor.dtype):
+        return rng.integers(0, high, shape).astype(str(tensor.dtype))
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def case_inputs(model, labeled=None) -> dict[str, list[np.ndarray]]:
+    """Seeded inputs (standard normal; token ids for integer inputs) at each batch size, at a
+    second size of the open dimensions if the model has any, plus a labelled split: per
+    case, in the order of the model's inputs."""
+    rng = np.random.default_rng(INPUT_SEED)
+    high = _token_high(model)
+    runs = [(f"batch{batch}", batch, FREE_SIZES[0]) for batch in BATCH_SIZES]
+    if any(None in t.shape[1:] for t in model.inputs):
+        runs.append(
+            (f"batch{SECOND_SIZE_BATCH}_size{FREE_SIZES[1]}", SECOND_SIZE_BATCH, FREE_SIZES[1])
+        )
+    cases = {
+        case: [_input(rng, t, batch, free, high) for t in model.inputs]
+        for case, batch, free in runs
+    }
+    if labeled is not None:
+        cases[labeled.name] = [labeled.x.astype(np.float32)]
+    return cases
