@@ -10,11 +10,12 @@ Two phases, as in onnx-graphsurgeon: first evaluate every small integer tensor s
 - target ``[N, k]`` with ``N`` the data's own first dim and ``k`` = the product of the
   other dims (or -1) -> ``Flatten(axis=1)``: the batch stays dynamic, onnx2torch makes it
   ``nn.Flatten``;
-- any other target with only the first dim unknown and equal to the data's -> a constant
-  target with -1 there;
+- any other target -> a constant target: ``-1`` for its one unknown dim (the batch of a
+  TimeDistributed merged into its time axis and split again, UpSampling1D's
+  ``[N, steps * size, C]``); with more, ``0`` for each the data has at the same axis;
 - a fully known target -> a constant target.
 
-Left alone (reason recorded): a target that depends on an unknown dim other than the batch.
+Left alone (reason recorded): a target with two unknown dims that no 0 can copy.
 The shape nodes left unused are removed by the ``remove_unused`` pass that follows. Needs
 shapes: runs after shape inference.
 """
@@ -56,6 +57,21 @@ def _is_flatten(data: tuple[Dim, ...], target: tuple[Dim, ...]) -> bool:
     return first == -1 and rest_size is not None and second == rest_size
 
 
+def _static_target(data: tuple[Dim, ...], target: tuple[Dim, ...], zero_copies: bool):
+    """The constant target that computes ``target`` for every size of the unknown dims: one
+    unknown dim becomes ``-1``, which Reshape infers from the data's size as the computed
+    target had it (the batch of a TimeDistributed folded into its time axis, or read from
+    ``Shape`` of another value). With more, each the data has at the same axis becomes
+    ``0``, "copy" (unless ``allowzero``), and at most one other ``-1``. None if two remain."""
+    unknown = [i for i, t in enumerate(target) if not isinstance(t, int)]
+    if len(unknown) + list(target).count(-1) > 1 and zero_copies:
+        unknown = [i for i in unknown if not (i < len(data) and target[i] == data[i])]
+        target = tuple(t if i in unknown or isinstance(t, int) else 0 for i, t in enumerate(target))
+    if len(unknown) + list(target).count(-1) > 1:
+        return None
+    return [-1 if i in unknown else t for i, t in enumerate(target)]
+
+
 class FoldShapes(GraphPass):
     NAME = "fold_shapes"
 
@@ -94,7 +110,6 @@ class FoldShapes(GraphPass):
         if data is None:
             skips.add(node, "the input's rank is unknown; run shape inference first")
             return False
-        batch = data[0]
         if _is_flatten(data, target):
             replace_nodes(graph, [node], "Flatten", [node.inputs[0]], {"axis": 1})
             return True
@@ -102,12 +117,13 @@ class FoldShapes(GraphPass):
             node.outputs[0].replace_all_uses_with(node.inputs[0])  # a no-op Reshape
             graph.remove(node, safe=True)
             return True
-        resolved = [(-1 if d == batch and i == 0 else d) for i, d in enumerate(target)]
-        if not all(isinstance(d, int) for d in resolved) or resolved.count(-1) > 1:
+        resolved = _static_target(data, target, node.attributes.get_int("allowzero", 0) == 0)
+        if resolved is None:
             skips.add(
                 node,
-                f"target shape {list(target)} depends on an unknown dim other "
-                "than the batch; export the model with static non-batch shapes",
+                f"target shape {list(target)} has more than one dim computed from an unknown "
+                f"size of {list(data)} that no 0 or -1 can stand for; export the model "
+                "with static non-batch shapes",
             )
             return False
         if node.inputs[1].is_initializer() and list(const(node.inputs[1])) == resolved:

@@ -1,5 +1,6 @@
 """fold_shapes: every form of tf2onnx's computed Flatten becomes one Flatten; other computed
-targets become constants; a target with an unknown non-batch dim is left alone."""
+targets become constants (0 and -1 for unknown dims); a target with two unknown dims that
+no 0 can copy is left alone."""
 
 from __future__ import annotations
 
@@ -109,7 +110,14 @@ def test_other_computed_target_becomes_constant_with_dynamic_batch():
     assert_parity(proto, after)
 
 
-def test_unknown_non_batch_dim_is_left_alone():
+def _target(after) -> list[int]:
+    """The constant target of the graph's last Reshape."""
+    reshape = [n for n in after.graph.node if n.op_type == "Reshape"][-1]
+    shape = next(i for i in after.graph.initializer if i.name == reshape.input[1])
+    return list(np.frombuffer(shape.raw_data, np.int64))
+
+
+def test_unknown_dims_the_data_has_at_their_axis_become_zeros():
     proto = model(
         [
             node("Shape", ["x"], ["s"]),
@@ -126,10 +134,91 @@ def test_unknown_non_batch_dim_is_left_alone():
         ],
     )
     result, after = _fold(proto)
+    assert result.modified and not result.skipped
+    assert ops(after) == {"Reshape": 1}
+    assert _target(after) == [0, 0, -1]
+    assert_parity(proto, after)
+
+
+def test_time_distributed_split_becomes_a_constant_with_minus_one():
+    """TimeDistributed: [N, 5, 6] merged to [N*5, 6] for its layer, then split again by a
+    target [N, 5, 6] read from the input's Shape: the merged value's first dim is another
+    unknown, so N is the one -1."""
+    proto = model(
+        [
+            node("Reshape", ["x", "merged_shape"], ["merged"]),
+            node("Relu", ["merged"], ["r"]),
+            node("Shape", ["x"], ["s"]),
+            node("Slice", ["s", "zero", "two"], ["n5"]),
+            node("Concat", ["n5", "six"], ["target"], axis=0),
+            node("Reshape", ["r", "target"], ["y"]),
+        ],
+        [value("x", ["N", 5, 6])],
+        [value("y", ["N", 5, 6])],
+        [
+            init("merged_shape", np.array([-1, 6], np.int64)),
+            init("zero", np.array([0], np.int64)),
+            init("two", np.array([2], np.int64)),
+            init("six", np.array([6], np.int64)),
+        ],
+    )
+    result, after = _fold(proto)
+    assert result.modified and not result.skipped
+    assert ops(after) == {"Reshape": 2, "Relu": 1}
+    assert _target(after) == [-1, 5, 6]
+    assert_parity(proto, after)
+
+
+def test_upsampling1d_target_becomes_a_constant():
+    """UpSampling1D(2) as tf2onnx writes it: Unsqueeze, Tile, then a Reshape to
+    ``[Shape(x)[0], 20, Shape(x)[2:]]``."""
+    proto = model(
+        [
+            node("Shape", ["x"], ["s"]),
+            node("Unsqueeze", ["x", "two"], ["u"]),
+            node("Tile", ["u", "repeats"], ["tiled"]),
+            node("Slice", ["s", "two", "big", "zero"], ["channels"]),
+            node("Slice", ["s", "zero", "one", "zero"], ["n"]),
+            node("Concat", ["n", "twenty", "channels"], ["target"], axis=0),
+            node("Reshape", ["tiled", "target"], ["y"]),
+        ],
+        [value("x", ["N", 10, 4])],
+        [value("y", ["N", 20, 4])],
+        [
+            init("zero", np.array([0], np.int64)),
+            init("one", np.array([1], np.int64)),
+            init("two", np.array([2], np.int64)),
+            init("big", np.array([2**31 - 1], np.int64)),
+            init("twenty", np.array([20], np.int64)),
+            init("repeats", np.array([1, 1, 2, 1], np.int64)),
+        ],
+    )
+    result, after = _fold(proto)
+    assert result.modified and not result.skipped
+    assert ops(after) == {"Unsqueeze": 1, "Tile": 1, "Reshape": 1}
+    assert _target(after) in ([0, 20, 4], [-1, 20, 4])  # N kept by inference, or named apart
+    assert_parity(proto, after)
+
+
+def test_two_unknown_dims_no_zero_can_copy_are_left_alone():
+    """[N, T, 4] -> [T, N, 4] (a reshape, not a transpose): neither unknown is at its own
+    axis, and one -1 cannot stand for both."""
+    proto = model(
+        [
+            node("Shape", ["x"], ["s"]),
+            node("Gather", ["s", "swap"], ["tn"]),
+            node("Concat", ["tn", "four"], ["target"], axis=0),
+            node("Reshape", ["x", "target"], ["y"]),
+        ],
+        [value("x", ["N", "T", 4])],
+        [value("y", ["T", "N", 4])],
+        [init("swap", np.array([1, 0], np.int64)), init("four", np.array([4], np.int64))],
+    )
+    result, after = _fold(proto)
     assert not result.modified
     assert ops(after) == ops(proto)
     assert len(result.skipped) == 1
-    assert "depends on an unknown dim other than the batch" in result.skipped[0]
+    assert "more than one dim computed from an unknown size" in result.skipped[0]
 
 
 def test_no_op_reshape_goes():

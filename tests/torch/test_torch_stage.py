@@ -280,11 +280,27 @@ def _swish_gelu_branch():
     )
 
 
+def _reshape_copying_dims():
+    """A Reshape that copies two open dims (ONNX 0) and infers the last (fold_shapes' form
+    of ``[N, T, -1]``): ``x.reshape(x.shape[0], x.shape[1], -1)``."""
+    return model(
+        [node("Reshape", ["x", "target"], ["y"])],
+        [value("x", ["batch", "steps", 3, 4])],
+        [value("y", ["batch", "steps", 12])],
+        [init("target", np.array([0, 0, -1], np.int64))],
+    )
+
+
 ULPS = 2  # fused vs composed activation kernels: rounding differs by CPU
 
 
 @pytest.mark.parametrize(
-    ("graph", "shape"), [(_branchy, (2, 2, 5, 5)), (_swish_gelu_branch, (2, 3, 4))]
+    ("graph", "shape"),
+    [
+        (_branchy, (2, 2, 5, 5)),
+        (_swish_gelu_branch, (2, 3, 4)),
+        (_reshape_copying_dims, (2, 5, 3, 4)),
+    ],
 )
 def test_lowering_leaves_plain_torch_that_computes_the_same(graph, shape):
     """Lowering replaces every onnx2torch wrapper; the lowered GraphModule (whose expression

@@ -44,13 +44,17 @@ def _slice(module: OnnxSlice, consts: Consts) -> Lowered | None:
 
 
 def _reshape(module: OnnxReshape, consts: Consts) -> Lowered | None:
-    """Reshape to a constant shape whose first dim is the batch (-1 or 0 in ONNX)."""
+    """Reshape to a constant shape: ``x.reshape(-1, 20, 4)`` when only the first dim is
+    open (-1 or 0 in ONNX), else each ONNX 0 ("copy this dim") as ``x.shape[i]``."""
     if len(consts) < 2 or consts[1] is None:
         return None
     shape = [int(d) for d in consts[1].reshape(-1)]
-    if not shape or shape[0] not in (-1, 0) or -1 in shape[1:] or 0 in shape[1:]:
+    if not shape:
         return None
-    return Expression(f"{{0}}.reshape({', '.join(['-1', *map(str, shape[1:])])})"), 1
+    if shape[0] in (-1, 0) and -1 not in shape[1:] and 0 not in shape[1:]:
+        return Expression(f"{{0}}.reshape({', '.join(['-1', *map(str, shape[1:])])})"), 1
+    dims = [f"{{0}}.shape[{axis}]" if d == 0 else str(d) for axis, d in enumerate(shape)]
+    return Expression(f"{{0}}.reshape({', '.join(dims)})"), 1
 
 
 _REDUCTIONS = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "amax", "ReduceMin": "amin"}
