@@ -4,7 +4,9 @@ tf2onnx removes ``x + 0``, so a Keras Dense or Conv whose bias is still zero (an
 model) arrives without one, and PyTorch would get ``bias=False``: a different module with a
 different parameter count. Pattern: a ``Gemm`` without C, or a ``Conv``/``ConvTranspose``
 without B, whose Keras layer stage 1 recorded as built with ``use_bias=True``. Output form:
-the same node with a zero bias initializer (same numbers). Left alone: layers without a bias.
+the same node with a zero bias initializer (same numbers). A ``MatMul`` (a Dense on a
+sequence, ``TimeDistributed(Dense)``) gets an ``Add`` of the zero bias after it, which stage 3
+takes into its ``nn.Linear``. Left alone: layers without a bias.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import onnx_ir as ir
 
 from pipeline import metadata
 from pipeline.passes._base import GraphPass, Skips
-from pipeline.passes._ir import add_initializer, const
+from pipeline.passes._ir import add_initializer, bias_add, const, take_over
 
 # op -> (number of inputs with a bias, axis of the weight that is the output size)
-_BIASED = {"Gemm": (3, None), "Conv": (3, 0), "ConvTranspose": (3, 1)}
+_BIASED = {"Gemm": (3, None), "Conv": (3, 0), "ConvTranspose": (3, 1), "MatMul": (2, 1)}
 
 
 class RestoreZeroBiases(GraphPass):
@@ -36,9 +38,12 @@ class RestoreZeroBiases(GraphPass):
         for nodes in by_layer.values():
             # A layer has one bias: on its last weighted node (SeparableConv2D: the pointwise
             # conv), and only if no node of the layer kept one.
-            if any(len(n.inputs) >= _BIASED[n.op_type][0] for n in nodes):
+            if any(_has_bias(n) for n in nodes):
                 continue
-            modified |= self._add_zero_bias(model.graph, nodes[-1])
+            if nodes[-1].op_type == "MatMul":
+                modified |= _add_after(model.graph, nodes[-1])
+            else:
+                modified |= self._add_zero_bias(model.graph, nodes[-1])
         return modified
 
     @staticmethod
@@ -55,3 +60,25 @@ class RestoreZeroBiases(GraphPass):
         node.resize_inputs(_BIASED[node.op_type][0])
         node.replace_input_with(len(node.inputs) - 1, bias)
         return True
+
+
+def _has_bias(node: ir.Node) -> bool:
+    if node.op_type != "MatMul":
+        return len(node.inputs) >= _BIASED[node.op_type][0]
+    weight = const(node.inputs[1])
+    return weight is None or bias_add(node.outputs[0], weight.shape[-1]) is not None
+
+
+def _add_after(graph: ir.Graph, node: ir.Node) -> bool:
+    """``MatMul`` -> ``MatMul`` + ``Add(zeros[units])``, the Add taking over its output."""
+    weight = const(node.inputs[1])
+    if weight is None or weight.ndim != 2:
+        return False
+    bias = add_initializer(graph, f"{node.name}_bias", np.zeros(weight.shape[1], weight.dtype))
+    out = node.outputs[0]
+    add = ir.node("Add", [None, bias], name=f"{node.name}_bias_add", doc_string=node.doc_string)
+    graph.insert_after(node, add)
+    take_over(out, add.outputs[0])
+    add.replace_input_with(0, out)
+    out.name = f"{add.outputs[0].name}_unbiased"
+    return True

@@ -67,3 +67,41 @@ def test_a_layer_gets_one_bias_on_its_last_weighted_node():
     _, after = apply(RestoreZeroBiases(), proto)
     assert [len(n.input) for n in after.graph.node] == [2, 3]
     assert_parity(proto, after)
+
+
+def _sequence_dense(use_bias: list[str], bias: np.ndarray | None = None):
+    """A Dense on a sequence: MatMul by a [in, out] kernel (plus its Add, if kept)."""
+    nodes = [
+        node("MatMul", ["x", "k"], ["m" if bias is not None else "y"], layer="fc", cls="Dense")
+    ]
+    inits = [init("k", RNG.standard_normal((3, 4)).astype(np.float32))]
+    if bias is not None:
+        nodes.append(node("Add", ["m", "b"], ["y"], layer="fc", cls="Dense"))
+        inits.append(init("b", bias))
+    return model(
+        nodes,
+        [value("x", ["N", 5, 3])],
+        [value("y", ["N", 5, 4])],
+        inits,
+        metadata={metadata.USE_BIAS: json.dumps(use_bias)},
+    )
+
+
+def test_a_dense_on_a_sequence_gets_its_zero_bias_added_after():
+    proto = _sequence_dense(["fc"])
+    result, after = apply(RestoreZeroBiases(), proto)
+    assert result.modified and ops(after) == {"MatMul": 1, "Add": 1}
+    matmul, add = after.graph.node
+    assert add.input[0] == matmul.output[0] and add.output[0] == "y"  # the output keeps its name
+    inits = {i.name: numpy_helper.to_array(i) for i in after.graph.initializer}
+    assert inits[add.input[1]].shape == (4,) and not inits[add.input[1]].any()
+    assert_parity(proto, after)
+
+
+def test_a_dense_on_a_sequence_with_its_bias_or_without_one_is_left_alone():
+    for proto in (
+        _sequence_dense(["fc"], RNG.standard_normal(4).astype(np.float32)),
+        _sequence_dense([]),
+    ):
+        result, after = apply(RestoreZeroBiases(), proto)
+        assert not result.modified and ops(after) == ops(proto)
