@@ -51,15 +51,19 @@ class _QuietPlaceholders(logging.Filter):
         return PLACEHOLDER not in message and "'PyFunc'" not in message
 
 
-def _placeholder(inputs: list, shape: tuple, index: int):
-    y = tf.numpy_function(
-        lambda *xs: np.zeros((xs[0].shape[0], *shape[1:]), np.float32),
+def _placeholder(inputs: list, shape: tuple | list[tuple], index: int):
+    """One placeholder op of the output ``shape``, or of each shape of a list (a layer with
+    several outputs: an LSTM's ``[output, h, c]``), which it returns as a list."""
+    shapes = shape if isinstance(shape, list) else [shape]
+    ys = tf.numpy_function(
+        lambda *xs: [np.zeros((xs[0].shape[0], *s[1:]), np.float32) for s in shapes],
         inputs,
-        tf.float32,
+        [tf.float32] * len(shapes),
         stateful=True,
         name=f"{PLACEHOLDER}{index}",
     )
-    return tf.ensure_shape(y, shape)
+    ys = [tf.ensure_shape(y, s) for y, s in zip(ys, shapes, strict=True)]
+    return ys if isinstance(shape, list) else ys[0]
 
 
 @contextmanager

@@ -40,10 +40,15 @@ def int_constant(name: str, values) -> onnx.NodeProto:
 
 
 def make(
-    op_type: str, inputs: list[str], nodes: list[onnx.NodeProto], opset: int, attributes: list[str]
+    op_type: str,
+    inputs: list[str],
+    nodes: list[onnx.NodeProto],
+    opset: int,
+    attributes: list[str],
+    outputs: tuple[str, ...] = ("Y",),
 ) -> onnx.FunctionProto:
-    """The function ``op_type`` of our domain: ``inputs`` -> ``Y`` through ``nodes`` (standard
-    ops at ``opset``), taking ``attributes`` from its call."""
+    """The function ``op_type`` of our domain: ``inputs`` -> ``outputs`` through ``nodes``
+    (standard ops at ``opset``), taking ``attributes`` from its call."""
     return helper.make_function(
-        DOMAIN, op_type, inputs, ["Y"], nodes, [helper.make_opsetid("", opset)], attributes
+        DOMAIN, op_type, inputs, list(outputs), nodes, [helper.make_opsetid("", opset)], attributes
     )

@@ -52,10 +52,19 @@ class Form:
     kind: str  # LSTM, GRU or SimpleRNN (the Keras class)
     direction: str  # one of DIRECTIONS
     output: str  # Sequence (return_sequences=True) or Last
+    initial: bool = False  # called with initial_state: inputs H0 (and C0), each (B, H)
+    states: bool = False  # return_state=True: outputs H (and C) after Y, each (B, H)
 
     @property
     def op_type(self) -> str:
-        return f"Keras{self.kind}{self.direction}{self.output}"
+        initial = "FromStates" if self.initial else ""
+        states = "AndStates" if self.states else ""
+        return f"Keras{self.kind}{self.direction}{self.output}{initial}{states}"
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """Keras' states of one direction, in its order: LSTM (h, c), GRU and SimpleRNN h."""
+        return ("H", "C") if self.kind == "LSTM" else ("H",)
 
     @property
     def bidirectional(self) -> bool:
@@ -67,11 +76,28 @@ class Form:
 
 
 def all_forms() -> list[Form]:
-    return [Form(k, d, o) for k in KINDS for d in DIRECTIONS for o in OUTPUTS]
+    """Every form; states in or out only one way (a Bidirectional's are refused)."""
+    plain = [Form(k, d, o) for k in KINDS for d in DIRECTIONS for o in OUTPUTS]
+    stated = [
+        Form(k, d, o, initial, states)
+        for k in KINDS
+        for d in DIRECTIONS[:2]
+        for o in OUTPUTS
+        for initial, states in ((True, False), (False, True), (True, True))
+    ]
+    return plain + stated
 
 
 # Every form keeps ONNX's weight names (torch splits them per gate and bias in stage 3).
 PARAM_ROLES = {form.op_type: (None, "W", "R", "B") for form in all_forms()}
+
+
+def inputs(form: Form) -> list[str]:
+    return ["X", "W", "R", "B", *(f"{n}0" for n in form.state_names if form.initial)]
+
+
+def outputs(form: Form) -> tuple[str, ...]:
+    return ("Y", *(form.state_names if form.states else ()))
 
 
 _INT64_MIN = np.iinfo(np.int64).min
@@ -113,10 +139,16 @@ def function(form: Form, opset: int) -> onnx.FunctionProto:
         ]
         x = "X_rev"
     nodes.append(helper.make_node("Transpose", [x], ["X_tbf"], perm=[1, 0, 2]))
+    op_inputs, op_outputs = ["X_tbf", "W", "R", "B"], ["Y_all", "Y_h", "Y_c"][: 2 + form.states]
+    if form.initial:  # Keras' (B, H) states, ONNX's (directions, B, H)
+        nodes.append(int_constant("state_axis", [0]))
+        for name in form.state_names:
+            nodes.append(helper.make_node("Unsqueeze", [f"{name}0", "state_axis"], [f"{name}0_d"]))
+        op_inputs += ["", *(f"{name}0_d" for name in form.state_names)]  # no sequence_lens
     op = helper.make_node(
         KINDS[form.kind],
-        ["X_tbf", "W", "R", "B"],
-        ["Y_all", "Y_h"],
+        op_inputs,
+        op_outputs if form.kind == "LSTM" else op_outputs[:2],
         direction="bidirectional" if form.bidirectional else "forward",
     )
     op.attribute.append(attribute_ref("hidden_size", onnx.AttributeProto.INT))
@@ -127,4 +159,8 @@ def function(form: Form, opset: int) -> onnx.FunctionProto:
         op.attribute.append(attribute_ref("activations", onnx.AttributeProto.STRINGS))
         attributes.append("activations")
     nodes += [op, *_outputs(form)]
-    return make(form.op_type, ["X", "W", "R", "B"], nodes, opset, attributes)
+    if form.states:  # each final state, (1, B, H) -> (B, H)
+        nodes.append(int_constant("final_axis", [0]))
+        for name, source in zip(form.state_names, ("Y_h", "Y_c"), strict=False):
+            nodes.append(helper.make_node("Squeeze", [source, "final_axis"], [name]))
+    return make(form.op_type, inputs(form), nodes, opset, attributes, outputs(form))

@@ -25,7 +25,15 @@ from pipeline.compare import Comparison
 from pipeline.errors import BadInputError, MismatchError, UnsupportedError
 from pipeline.problems import found_in
 from pipeline.report import StageReport
-from pipeline.torch_stage import batchnorm, converters, emit, regularization, source, verify
+from pipeline.torch_stage import (
+    batchnorm,
+    converters,
+    emit,
+    graph_outputs,
+    regularization,
+    source,
+    verify,
+)
 
 # model.py and its weights, and the same module for deployment (``deploy``)
 OUTPUTS = (artifacts.MODEL_PY, artifacts.WEIGHTS, artifacts.MODEL_PT2, artifacts.MODEL_ONNX)
@@ -167,6 +175,7 @@ def _run(src: Path, out_dir: Path, reference: Path | None) -> StageReport:
             f"onnx2torch cannot convert {', '.join(suspects) or 'a node'}: {exc}. Replace that "
             "Keras layer or its configuration (README, 'Supported layers')."
         ) from exc
+    graph_outputs.select(gm, proto)
     _drop_domains(gm)
     progress.step("writing model.py")
     text, state = emit_source(proto, gm, src.name)

@@ -1,6 +1,7 @@
 """Stage 1's own export of recurrent layers: each Keras layer is one call of its ONNX function
-(no Loop, nothing else around it), onnxruntime matches Keras at two sequence lengths, and every
-form the function cannot hold exactly is refused, naming the layer."""
+(no Loop, nothing else around it), onnxruntime matches Keras at two sequence lengths (and with
+states in and out), and every form the function cannot hold exactly is refused, naming the
+layer."""
 
 from __future__ import annotations
 
@@ -57,9 +58,52 @@ def test_recurrent_layer_is_one_function_call_matching_keras(kind, direction, ou
         assert result.passed, result.describe()
 
 
+STATES = [  # (kind, direction, output, called with initial states, return_state)
+    (kind, *where, initial, states)
+    for kind in recurrent_form.KINDS
+    for where in (("Forward", "Sequence"), ("Backward", "Last"))
+    for initial, states in ((True, False), (False, True), (True, True))
+]
+
+
+@pytest.mark.parametrize("kind,direction,output,initial,states", STATES, ids=lambda v: str(v))
+def test_states_in_and_out_are_the_function_s_inputs_and_outputs(
+    kind, direction, output, initial, states
+):
+    """An encoder's states seeding a decoder (``initial_state=``), a layer returning its
+    final states (``return_state=True``): Keras' (B, H) states are the function's."""
+    cls = {"LSTM": L.LSTM, "GRU": L.GRU, "SimpleRNN": L.SimpleRNN}[kind]
+    layer = cls(
+        4,
+        return_sequences=output == "Sequence",
+        go_backwards=direction == "Backward",
+        return_state=states,
+        name="rnn",
+    )
+    x = keras.Input((None, FEATURES), name="x")
+    given = [keras.Input((4,), name=n) for n in ("h0", "c0")[: 2 if kind == "LSTM" else 1]]
+    found = layer(x, initial_state=given) if initial else layer(x)
+    model = _model(lambda _: found, "stated", [x, *given] if initial else x)
+    proto = tf2onnx_export.to_onnx(model)
+    op_type = recurrent_form.Form(kind, direction, output, initial, states).op_type
+    assert [n.op_type for n in proto.graph.node] == [op_type]
+    rng = np.random.default_rng(0)
+    sizes = {"x": (3, 6, FEATURES), "h0": (3, 4), "c0": (3, 4)}
+    feeds = {i.name: rng.standard_normal(sizes[i.name]).astype(np.float32) for i in model.inputs}
+    actual = ort.run(proto, feeds)
+    expected = model([feeds[i.name] for i in model.inputs] if initial else feeds["x"])
+    expected = expected if isinstance(expected, list | tuple) else [expected]
+    assert len(actual) == len(expected) == 1 + (len(given) if states else 0)
+    for got, want in zip(actual, expected, strict=True):
+        result = compare("stage1", "T=6", "y", np.asarray(want), got, FLOAT32_TOL)
+        assert result.passed, result.describe()
+
+
 REFUSED = {  # why -> the layer (built in the test: Keras layers are used once)
     "stateful=True": lambda: L.LSTM(4, stateful=True, name="rnn"),
-    "return_state=True": lambda: L.LSTM(4, return_state=True, name="rnn"),
+    "return_state=True on a Bidirectional": lambda: L.Bidirectional(
+        L.LSTM(4, return_state=True), name="rnn"
+    ),
     "recurrent_activation 'hard_sigmoid'": lambda: L.LSTM(
         4, recurrent_activation="hard_sigmoid", name="rnn"
     ),

@@ -28,10 +28,12 @@ def _recurrent_model(form: Form, bias: bool = True, activation: str = "Tanh") ->
     }
     if bias:
         weights["rnn.B"] = RNG.standard_normal((d, 2 * g)).astype(np.float32) * 0.5
+    states_in = [f"{n.lower()}0" for n in form.state_names] if form.initial else []
+    states_out = [n.lower() for n in form.state_names] if form.states else []
     call = helper.make_node(
         form.op_type,
-        ["x", "rnn.W", "rnn.R", "rnn.B" if bias else ""],
-        ["y"],
+        ["x", "rnn.W", "rnn.R", "rnn.B" if bias else "", *states_in],
+        ["y", *states_out],
         name="rnn",
         domain=forms.DOMAIN,
         hidden_size=HIDDEN,
@@ -42,8 +44,8 @@ def _recurrent_model(form: Form, bias: bool = True, activation: str = "Tanh") ->
     graph = helper.make_graph(
         [call],
         "g",
-        [value("x", ["batch", STEPS, FEATURES])],
-        [value("y", _output_shape(form))],
+        [value("x", ["batch", STEPS, FEATURES]), *(value(n, ["batch", HIDDEN]) for n in states_in)],
+        [value("y", _output_shape(form)), *(value(n, ["batch", HIDDEN]) for n in states_out)],
         [init(name, array) for name, array in weights.items()],
     )
     proto = helper.make_model(
@@ -90,6 +92,8 @@ def test_every_recurrent_form_matches_onnxruntime(form, tmp_path):
     assert f"self.rnn = nn.{torch_class}(3, 4, batch_first=True{bidirectional})" in text
     assert "permute" not in text and "transpose" not in text
     assert ("x.flip(1)" in text) == (form.direction == "Backward")
+    if form.initial:  # Keras' (B, H) states in, torch's (1, B, H)
+        assert "h0.unsqueeze(0)" in text and ("c0.unsqueeze(0)" in text) == (form.kind == "LSTM")
 
 
 def test_recurrent_without_bias_and_with_relu(tmp_path):
@@ -99,3 +103,16 @@ def test_recurrent_without_bias_and_with_relu(tmp_path):
     text = (tmp_path / artifacts.MODEL_PY).read_text()
     assert "self.rnn = nn.RNN(3, 4, batch_first=True, bias=False, nonlinearity='relu')" in text
     assert "x, _ = self.rnn(x)  # rnn (SimpleRNN)\n        x = x[:, -1]" in text
+
+
+def test_a_graph_output_that_is_one_of_a_node_s_outputs_is_that_item(tmp_path):
+    """onnx2torch returned the GRU's whole (output, h) for a graph output that is h alone:
+    ``graph_outputs.select`` makes it the item."""
+    form = Form("GRU", "Forward", "Last", states=True)
+    proto = _recurrent_model(form)
+    proto.graph.output.pop(0)  # the model returns the state only
+    onnx.checker.check_model(proto, full_check=True)
+    report = run(_write(tmp_path, proto), tmp_path)
+    assert report.passed, [c.describe() for c in report.comparisons]
+    text = (tmp_path / artifacts.MODEL_PY).read_text()
+    assert "x = x[0][:, -1], x[1][0]\n        x = x[1]\n        return x" in text, text

@@ -15,6 +15,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import onnx
+import tensorflow as tf
 from onnx import helper
 
 from pipeline.errors import UnsupportedError
@@ -44,8 +45,8 @@ def _check_cell(layer, top) -> None:
     kind = type(layer).__name__
     if layer.stateful:
         raise _refuse(top, "stateful=True keeps state between calls")
-    if layer.return_state:
-        raise _refuse(top, "return_state=True returns the states as extra outputs")
+    if layer.return_state and top is not layer:
+        raise _refuse(top, "return_state=True on a Bidirectional (one direction's converts)")
     activation = _name(layer.cell.activation)
     if kind == "SimpleRNN":
         if activation not in ("tanh", "relu"):
@@ -62,8 +63,9 @@ def _check_cell(layer, top) -> None:
         raise _refuse(top, "reset_after=False (nn.GRU applies the reset gate after the matmul)")
 
 
-def form_of(layer) -> Form:
-    """The ONNX form of a recurrent layer, or an UnsupportedError naming it."""
+def form_of(layer, initial: bool = False) -> Form:
+    """The ONNX form of a recurrent layer (``initial``: called with initial states), or an
+    UnsupportedError naming it."""
     if isinstance(layer, keras.layers.Bidirectional):
         inner = layer.forward_layer
         if type(inner) not in _RECURRENT or type(layer.backward_layer) is not type(inner):
@@ -79,15 +81,17 @@ def form_of(layer) -> Form:
         return Form(type(inner).__name__, direction, output)
     _check_cell(layer, layer)
     direction = "Backward" if layer.go_backwards else "Forward"
-    return Form(type(layer).__name__, direction, "Sequence" if layer.return_sequences else "Last")
+    output = "Sequence" if layer.return_sequences else "Last"
+    return Form(type(layer).__name__, direction, output, initial, layer.return_state)
 
 
-def _output_shape(layer, sequences) -> tuple:
-    form = form_of(layer)
+def _output_shape(layer, sequences, form: Form) -> tuple | list[tuple]:
+    """The output's shape; with ``return_state``, a list: the output's, then each state's."""
     inner = layer.forward_layer if form.bidirectional else layer
     units = inner.units * (2 if form.direction == "BidirectionalConcat" else 1)
     steps = sequences.shape[1]
-    return (None, steps, units) if form.output == "Sequence" else (None, units)
+    shape = (None, steps, units) if form.output == "Sequence" else (None, units)
+    return [shape, *[(None, units)] * len(form.state_names)] if form.states else shape
 
 
 def _gates(matrix: np.ndarray, kind: str) -> np.ndarray:
@@ -141,21 +145,24 @@ class RecurrentHandler:
         """While tf2onnx traces (see own_layers): the placeholder's inputs and output shape."""
         if mask is not None:
             raise _refuse(layer, "it receives a mask (Embedding mask_zero=True or Masking)")
-        if initial_state is not None:
-            raise _refuse(layer, "it is called with an initial_state")
-        return [sequences], _output_shape(layer, sequences), {}
+        states = [] if initial_state is None else list(tf.nest.flatten(initial_state))
+        if states and isinstance(layer, keras.layers.Bidirectional):
+            raise _refuse(layer, "a Bidirectional is called with an initial_state")
+        form = form_of(layer, bool(states))
+        shape = _output_shape(layer, sequences, form)
+        return [sequences, *states], shape, {"initial": bool(states)}
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
         """The placeholder ``node`` becomes a call of ``layer``'s function (in place)."""
-        form = form_of(layer)
+        form = form_of(layer, info.get("initial", False))
         arrays = weights(layer)
         inputs = [node.input[0]]
         for key in "WRB":
             array = arrays[key]
             name = f"{layer.name}.{key}"
             inputs.append("" if array is None else onnx_edit.initializer(proto.graph, name, array))
-        onnx_edit.become(node, form.op_type, DOMAIN, inputs)
+        onnx_edit.become(node, form.op_type, DOMAIN, [*inputs, *node.input[1:]])
         node.attribute.append(helper.make_attribute("hidden_size", arrays["R"].shape[-1]))
         if form.kind == "SimpleRNN":
             activations = [_activation(layer)] * form.num_directions

@@ -54,6 +54,8 @@ def _module(form: Form, node: OnnxNode, graph: OnnxGraph) -> nn.Module:
 def statements(form: Form, hidden: int) -> tuple[str, ...]:
     """What the Keras layer returns, from the torch module's (output, state)."""
     x = "{0}.flip(1)" if form.direction == "Backward" else "{0}"
+    if form.initial or form.states:
+        return _stated(form, x)
     if form.output == "Sequence":
         lines = ["{out}, _ = {self}(" + x + ")"]
         if form.direction.endswith("Sum"):
@@ -70,11 +72,28 @@ def statements(form: Form, hidden: int) -> tuple[str, ...]:
     return ("_, " + state + " = {self}({0})", "{out} = " + merged)
 
 
+def _stated(form: Form, x: str) -> tuple[str, ...]:
+    """A one-direction layer called with Keras' initial states (``{1}``, ``{2}``: (B, H)
+    each, torch's (1, B, H)) or returning its final states, as Keras lists them after the
+    output: LSTM ``[output, h, c]``, GRU and SimpleRNN ``[output, h]``."""
+    count = len(form.state_names)
+    args = x
+    if form.initial:
+        given = [f"{{{i + 1}}}.unsqueeze(0)" for i in range(count)]
+        args += ", (" + ", ".join(given) + ")" if count > 1 else ", " + given[0]
+    output = "{out}[0]" if form.output == "Sequence" else "{out}[0][:, -1]"
+    if not form.states:
+        return ("{out} = {self}(" + args + ")", "{out} = " + output)
+    finals = [f"{{out}}[1][{i}][0]" for i in range(count)] if count > 1 else ["{out}[1][0]"]
+    return ("{out} = {self}(" + args + ")", "{out} = " + ", ".join([output, *finals]))
+
+
 def _register(form: Form) -> None:
     @add_converter(operation_type=form.op_type, version=VERSION, domain=DOMAIN)
     def convert(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:
         module = _module(form, node, graph)
-        mapping = OnnxMapping(inputs=(node.input_values[0],), outputs=node.output_values)
+        states = tuple(node.input_values[4:])  # the initial states, where given
+        mapping = OnnxMapping(inputs=(node.input_values[0], *states), outputs=node.output_values)
         return OperationConverterResult(
             Statements(module, statements(form, module.hidden_size)), mapping
         )
