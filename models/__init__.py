@@ -130,6 +130,14 @@ REGISTRY: dict[str, Entry] = {
         "one channel: dilated causal Conv1D, DepthwiseConv1D, SeparableConv1D",
         _from("brought", "wavenet"),
     ),
+    "video_frames": Entry(
+        "frames: TimeDistributed(Conv2D, MaxPooling2D, Flatten), UpSampling1D, LSTM",
+        _from("brought", "video_frames"),
+    ),
+    "seq2seq": Entry(
+        "encoder-decoder: LSTM return_state -> LSTM initial_state, TimeDistributed(Dense)",
+        _from("brought", "seq2seq"),
+    ),
     "unconvertible": Entry(
         "a custom layer calling tf.math.erfc, which tf2onnx cannot convert",
         _small("unconvertible"),

@@ -58,3 +58,33 @@ def wavenet() -> keras.Model:
     x = L.GlobalAveragePooling1D(name="pool")(x)
     outputs = L.Dense(2, name="regress")(x)
     return randomize(keras.Model(inputs, outputs, name="wavenet"))
+
+
+def video_frames() -> keras.Model:
+    """A clip of frames: TimeDistributed(Conv2D), TimeDistributed(MaxPooling2D) and
+    TimeDistributed(Flatten) on each frame, UpSampling1D over time, an LSTM and a Dense.
+    Each TimeDistributed and the UpSampling1D reshape to a target computed from the batch
+    (issue 23: once refused by fold_shapes)."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((4, 8, 8, 3), name="frames")
+    x = L.TimeDistributed(L.Conv2D(4, 3, activation="relu"), name="frame_conv")(inputs)
+    x = L.TimeDistributed(L.MaxPooling2D(2), name="frame_pool")(x)
+    x = L.TimeDistributed(L.Flatten(), name="frame_flatten")(x)
+    x = L.UpSampling1D(2, name="upsample_time")(x)
+    x = L.LSTM(6, name="lstm")(x)
+    outputs = L.Dense(2, name="score")(x)
+    return randomize(keras.Model(inputs, outputs, name="video_frames"))
+
+
+def seq2seq() -> keras.Model:
+    """The classic encoder-decoder: an LSTM encoder's final states (return_state=True) seed
+    the decoder LSTM (initial_state=), which reads the target sequence shifted (teacher
+    forcing), a TimeDistributed(Dense, softmax) on top; a GRU returning its state beside."""
+    keras.utils.set_random_seed(SEED)
+    source = keras.Input((7, 5), name="source")
+    target = keras.Input((4, 3), name="target")
+    _, h, c = L.LSTM(6, return_state=True, name="encoder")(source)
+    x = L.LSTM(6, return_sequences=True, name="decoder")(target, initial_state=[h, c])
+    words = L.TimeDistributed(L.Dense(3, activation="softmax"), name="words")(x)
+    _, state = L.GRU(4, return_state=True, name="summary")(source)
+    return randomize(keras.Model([source, target], [words, state], name="seq2seq"))

@@ -24,6 +24,9 @@ CONVERTING = tuple(m for m in SMALL if m != "lenet4")  # LeNet4: tests/e2e/test_
 # Models whose stage 2 keeps Transposes, with the Keras layer kind each reason names
 TRANSPOSES_KEPT = {
     "reshape_permute": ["Reshape", "Permute"],  # Reshape in (H, W, C) order; Keras' own Permute
+    # each frame channels-last around its conv and its pool (2 Transposes each): the 5-D input keeps
+    # Keras' layout (docs/layers.md, Limits)
+    "video_frames": ["TimeDistributed"] * 4,
 }
 MODEL_PY_GOLDEN = ("transformer",)
 # Modules a nested model's layers become: named <outer>_<inner> after the Keras nesting
