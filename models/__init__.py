@@ -138,6 +138,10 @@ REGISTRY: dict[str, Entry] = {
         "encoder-decoder: LSTM return_state -> LSTM initial_state, TimeDistributed(Dense)",
         _from("brought", "seq2seq"),
     ),
+    "dict_io": Entry(
+        "dict inputs and outputs (token_ids, segment_ids -> sequence_output, pooled_output)",
+        _from("brought", "dict_io"),
+    ),
     "unconvertible": Entry(
         "a custom layer calling tf.math.erfc, which tf2onnx cannot convert",
         _small("unconvertible"),

@@ -88,3 +88,19 @@ def seq2seq() -> keras.Model:
     words = L.TimeDistributed(L.Dense(3, activation="softmax"), name="words")(x)
     _, state = L.GRU(4, return_state=True, name="summary")(source)
     return randomize(keras.Model([source, target], [words, state], name="seq2seq"))
+
+
+def dict_io() -> keras.Model:
+    """Inputs and outputs as dicts, keras-hub's backbones' interface: ``token_ids`` and
+    ``segment_ids`` in (their embeddings summed), ``sequence_output`` and ``pooled_output``
+    out (tf2onnx's from_keras once crashed calling it on a list)."""
+    keras.utils.set_random_seed(SEED)
+    ids = keras.Input((6,), dtype="int32", name="token_ids")
+    segments = keras.Input((6,), dtype="int32", name="segment_ids")
+    x = L.Embedding(20, 8, name="token_embedding")(ids)
+    x = L.Add(name="add")([x, L.Embedding(2, 8, name="segment_embedding")(segments)])
+    x = L.Dense(4, name="project")(x)
+    pooled = L.GlobalAveragePooling1D(name="pool")(x)
+    inputs = {"token_ids": ids, "segment_ids": segments}
+    outputs = {"sequence_output": x, "pooled_output": pooled}
+    return randomize(keras.Model(inputs, outputs, name="dict_io"))

@@ -74,11 +74,13 @@ def tracing(traced: list[own_layers.Traced], after_trace=None) -> Iterator[None]
 
 
 def functional(model: keras.Model) -> keras.Model:
-    """A Keras 3 ``Sequential`` as the functional model over the same layers and weights.
-    tf2onnx's ``from_keras`` takes a Sequential's output names from its tensors
-    (``keras_tensor_5``) and fails on them with a KeyError; the functional model names its
-    output after the last layer and traces the same computation."""
-    if isinstance(model, keras.Sequential):
+    """The functional model over the same layers and weights, taking a flat list of inputs.
+    tf2onnx's ``from_keras`` calls the model on a list: a Keras 3 ``Sequential`` then names
+    its outputs after its tensors (``keras_tensor_5``, a KeyError in tf2onnx), and a model
+    whose inputs are a dict (``{"token_ids": ..., "segment_ids": ...}``, keras-hub's
+    backbones) refuses the list. The functional model over ``model.inputs`` (the dict
+    flattened by sorted key) computes the same with the same layers."""
+    if isinstance(model, keras.Sequential) or isinstance(model.input, dict):
         return keras.Model(model.inputs, model.outputs, name=model.name)
     return model
 

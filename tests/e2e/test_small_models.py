@@ -35,7 +35,13 @@ NESTED_MODULES = {
     "transfer": ("mobilenetv2_0_35_64_Conv1", "mobilenetv2_0_35_64_block_1_expand", "head"),
 }  # model.py compared whole (LeNet4's: test_convert.py)
 # Constructor lines model.py must hold (Keras BatchNormalization momentum 0.99 -> torch 0.01)
-INIT_LINES = {
+INIT_LINES = {  # (forward's signature lines too)
+    # a dict in, by keyword (sorted, as keras.tree flattens it); a dict out, Keras' keys
+    "dict_io": (
+        "def forward(self, segment_ids: torch.Tensor, token_ids: torch.Tensor) -> "
+        "dict[str, torch.Tensor]:",
+        'return {"pooled_output": y, "sequence_output": x}',
+    ),
     "bn_block": ("self.stem_bn = KerasBatchNorm2d(8, eps=0.001, momentum=0.01)",),
     # one channel in: each causal conv a Conv1d after its pad, its bias its own (not a buffer)
     "wavenet": (
