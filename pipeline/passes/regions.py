@@ -29,6 +29,7 @@ UNARY = (
 BINARY = ("Mul", "Add", "Sub", "Div", "PRelu")
 REDUCE = ("ReduceMean", "ReduceMax")
 ON_CHANNELS = ("LayerNormalization", "MatMul")  # compute on the channel axis itself
+AXIS_OPS = ("Split", "Concat")  # along one axis: the base's axis p[axis] once channels-first
 
 
 class Abort(Exception):
@@ -133,6 +134,8 @@ class Region:
         if all(value is None or const(value) is not None for value in node.inputs):
             raise Abort  # nothing of the region flows in: no base layout to speak of
         if op in UNARY:
+            return
+        if op in AXIS_OPS and node.inputs[0].shape is not None:  # its rank: p maps its axis
             return
         if op in BINARY and len(node.inputs) == 2:
             if op == "PRelu" and const(node.inputs[0]) is not None:

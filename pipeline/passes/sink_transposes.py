@@ -9,6 +9,8 @@ Reduce (keepdims=0) whose remaining axes keep their order. Every op inside is on
 - Mul/Add/Sub/Div/PRelu whose operands are region values or constants (PReLU's alpha,
   LayerScale's gamma, a Dense's bias), the residual Add of two region values included;
 - ReduceMean/ReduceMax with keepdims=1 (a squeeze-and-excitation mean);
+- Split and Concat along one axis, which becomes the base's (CSPNet's halves of the
+  channels: ``x.chunk(2, dim=1)``);
 - ``LayerNormalization`` over the last axis with constant scale and bias, when that axis is
   the base's axis 1 (Keras' LayerNormalization on channels);
 - ``MatMul`` by a constant 2-D kernel on rank 3 or 4 data, same condition (a Dense on the
@@ -41,7 +43,15 @@ import onnx_ir as ir
 from pipeline.names import unique_name
 from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import add_initializer, const, perm
-from pipeline.passes.regions import BINARY, ON_CHANNELS, REDUCE, Abort, Region, reduce_axes
+from pipeline.passes.regions import (
+    AXIS_OPS,
+    BINARY,
+    ON_CHANNELS,
+    REDUCE,
+    Abort,
+    Region,
+    reduce_axes,
+)
 
 
 class SinkTransposes(GraphPass):
@@ -82,6 +92,9 @@ class SinkTransposes(GraphPass):
                 self._set_axes(graph, node, p)
             elif node.op_type in BINARY:
                 self._move_constants(graph, node, q)
+            elif node.op_type in AXIS_OPS:
+                axis = node.attributes.get_int("axis", 0) % len(p)
+                node.attributes["axis"] = ir.AttrInt64("axis", p[axis])
         for node in region.ends:
             self._set_axes(graph, node, p)
         for node in region.exits:

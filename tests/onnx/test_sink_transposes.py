@@ -324,3 +324,36 @@ def test_a_transpose_that_is_the_output_itself_is_left_to_nchw_output():
     assert not result.modified and ops(after) == {"Elu": 1, "Transpose": 1}
     result, final = apply(NchwOutput(), after)
     assert result.modified and ops(final) == {"Elu": 1}
+
+
+def _halves(split_inputs=("t",)):
+    """CSPNet's stage: the channels-last channels split in two halves, one through a ReLU,
+    joined again: Transpose -> Split(axis=3) -> Relu -> Concat(axis=-1) -> Transpose."""
+    return model(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("Split", list(split_inputs), ["a", "b"], axis=3),
+            node("Relu", ["b"], ["r"]),
+            node("Concat", ["a", "r"], ["c"], axis=-1),
+            node("Transpose", ["c"], ["y"], perm=[0, 3, 1, 2]),
+        ],
+        [value("x", ["N", 4, 3, 5])],
+        [value("y", ["N", 4, 3, 5])],
+        [init("sizes", np.array([1, 3], np.int64))],
+    )
+
+
+def test_split_and_concat_take_the_channel_axis_channels_first():
+    for proto in (_halves(), _halves(("t", "sizes"))):  # equal halves, then sizes [1, 3]
+        result, after = apply(SinkTransposes(), proto)
+        assert result.modified and ops(after) == {"Split": 1, "Relu": 1, "Concat": 1}
+        split, _, concat = after.graph.node
+        assert [a.i for a in split.attribute] == [1] and [a.i for a in concat.attribute] == [1]
+        assert_parity(proto, after)
+
+
+def test_split_of_data_of_unknown_shape_is_left_alone():
+    proto = _halves()
+    del proto.graph.value_info[:]
+    result, after = apply(SinkTransposes(), proto, infer_shapes=False)
+    assert not result.modified and ops(after) == ops(proto)

@@ -291,6 +291,20 @@ def _reshape_copying_dims():
     )
 
 
+def _split_halves():
+    """Equal halves and [1, 3] parts of the channels (``x.chunk``, ``torch.split``)."""
+    return model(
+        [
+            node("Split", ["x"], ["a", "b"], axis=1),
+            node("Split", ["x", "sizes"], ["c", "d"], axis=1),
+            node("Concat", ["b", "a", "d", "c"], ["y"], axis=1),
+        ],
+        [value("x", ["batch", 4, 3])],
+        [value("y", ["batch", 8, 3])],
+        [init("sizes", np.array([1, 3], np.int64))],
+    )
+
+
 ULPS = 2  # fused vs composed activation kernels: rounding differs by CPU
 
 
@@ -300,6 +314,7 @@ ULPS = 2  # fused vs composed activation kernels: rounding differs by CPU
         (_branchy, (2, 2, 5, 5)),
         (_swish_gelu_branch, (2, 3, 4)),
         (_reshape_copying_dims, (2, 5, 3, 4)),
+        (_split_halves, (2, 4, 3)),
     ],
 )
 def test_lowering_leaves_plain_torch_that_computes_the_same(graph, shape):

@@ -15,6 +15,7 @@ from onnx2torch.node_converters.reduce import OnnxReduceStaticAxes, OnnxReduceSu
 from onnx2torch.node_converters.reshape import OnnxReshape
 from onnx2torch.node_converters.shape import OnnxShape
 from onnx2torch.node_converters.slice import OnnxSlice
+from onnx2torch.node_converters.split import OnnxSplit13
 from onnx2torch.node_converters.squeeze import OnnxSqueezeDynamicAxes
 from onnx2torch.node_converters.tile import OnnxTile
 from onnx2torch.node_converters.transpose import OnnxTranspose
@@ -118,6 +119,15 @@ def _cumsum(module: OnnxCumSum, consts: Consts) -> Lowered | None:
     return Expression(f"{{0}}.cumsum({int(consts[1].reshape(()))})"), 1
 
 
+def _split(module: OnnxSplit13, consts: Consts) -> Lowered | None:
+    """``x.chunk(2, dim=-1)`` (equal parts: Keras' ``ops.split(x, 2)``) or
+    ``torch.split(x, [8, 16], dim=1)``: a tuple, whose items the next nodes take."""
+    if len(consts) > 1 and consts[1] is not None:
+        sizes = [int(s) for s in consts[1].reshape(-1)]
+        return Expression(f"torch.split({{0}}, {sizes}, dim={module.axis})"), 1
+    return Expression(f"{{0}}.chunk({module.num_splits}, dim={module.axis})"), 1
+
+
 def _shape(module: OnnxShape, consts: Consts) -> Lowered | None:
     whole = module._start == 0 and module._end is None
     return (Expression("{0}.shape"), None) if whole else None
@@ -132,6 +142,7 @@ LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxSqueezeDynamicAxes: _squeeze,
     OnnxTile: _tile,
     OnnxShape: _shape,
+    OnnxSplit13: _split,
     OnnxConstantOfShape: _constant_of_shape,
     OnnxCumSum: _cumsum,
     OnnxTranspose: _transpose,
