@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 import time
 from pathlib import Path
@@ -22,8 +23,10 @@ from pipeline import reference as ref  # noqa: E402
 from pipeline.compare import Comparison, tolerance_for  # noqa: E402
 from pipeline.errors import MismatchError  # noqa: E402
 from pipeline.export import written  # noqa: E402  (no TensorFlow: its functions import it)
-from pipeline.export.cases import BATCH_SIZES, case_inputs  # noqa: E402, F401
+from pipeline.export.cases import BATCH_SIZES, SECOND_SIZE_CASE, case_inputs  # noqa: E402, F401
 from pipeline.report import StageReport  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 
 def reference_cases(
@@ -36,7 +39,15 @@ def reference_cases(
     for case, arrays in inputs.items():
         named = dict(zip(names, arrays, strict=True))
         labels = labeled.y if labeled is not None and case == labeled.name else None
-        cases[case] = ref.Case(named, _keras_outputs(model, named, output_names), labels)
+        try:
+            outputs = _keras_outputs(model, named, output_names)
+        except Exception as exc:  # Keras raises many types; the second size is optional
+            if case != SECOND_SIZE_CASE:
+                raise
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.warning("Keras refuses the second size (%s): checked at the first only", why)
+            continue
+        cases[case] = ref.Case(named, outputs, labels)
     return ref.Reference(names, output_names, cases, tolerance_for(len(model.layers)))
 
 

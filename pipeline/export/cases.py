@@ -12,6 +12,9 @@ INPUT_SEED = 0
 # model that accepts other sizes is checked at two of them.
 FREE_SIZES = (16, 24)
 SECOND_SIZE_BATCH = 2
+# The case at the second size: a model may refuse that size (a position embedding as long as
+# the first, GPT-2's max_sequence_length); it is then checked at the first size only.
+SECOND_SIZE_CASE = f"batch{SECOND_SIZE_BATCH}_size{FREE_SIZES[1]}"
 INT_HIGH = 10  # integer inputs (token ids) are drawn from [0, INT_HIGH) without an Embedding
 
 
@@ -38,9 +41,7 @@ def case_inputs(model, labeled=None) -> dict[str, list[np.ndarray]]:
     high = _token_high(model)
     runs = [(f"batch{batch}", batch, FREE_SIZES[0]) for batch in BATCH_SIZES]
     if any(None in t.shape[1:] for t in model.inputs):
-        runs.append(
-            (f"batch{SECOND_SIZE_BATCH}_size{FREE_SIZES[1]}", SECOND_SIZE_BATCH, FREE_SIZES[1])
-        )
+        runs.append((SECOND_SIZE_CASE, SECOND_SIZE_BATCH, FREE_SIZES[1]))
     cases = {
         case: [_input(rng, t, batch, free, high) for t in model.inputs]
         for case, batch, free in runs
