@@ -21,7 +21,7 @@ VENV_MIN_FREE_GB ?= 10
 INSTALL_TRIES ?= 3
 INSTALL_RETRY_WAIT ?= 30
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+$(VENV)/.installed: pyproject.toml requirements.lock requirements-hub.lock
 	@test -d $(VENV) || for dir in $(dir $(abspath $(VENV))) "$${TMPDIR:-/tmp}"; do \
 	  free_kb=$$(df -Pk "$$dir" | awk 'NR == 2 {print $$4}'); \
 	  if [ "$$free_kb" -lt $$(( $(VENV_MIN_FREE_GB) * 1024 * 1024 )) ]; then \
@@ -42,6 +42,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	  echo "pip install failed; trying again in $(INSTALL_RETRY_WAIT) s" >&2; \
 	  sleep $(INSTALL_RETRY_WAIT); \
 	done
+	$(PY) -m pip install --quiet --no-deps -r requirements-hub.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 

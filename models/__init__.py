@@ -142,6 +142,23 @@ REGISTRY: dict[str, Entry] = {
         "dict inputs and outputs (token_ids, segment_ids -> sequence_output, pooled_output)",
         _from("brought", "dict_io"),
     ),
+    "hub_resnet": Entry("keras-hub ResNetBackbone (basic blocks), small", _from("hub", "resnet")),
+    "hub_cspnet": Entry(
+        "keras-hub CSPNetBackbone (CSPDarkNet stages), small", _from("hub", "cspnet")
+    ),
+    # keras-hub backbones that do not convert yet, each stopped with a clear error (issue 23;
+    # tests/e2e/test_convert.py holds each to its error): flip ``converts`` once one does
+    **{
+        f"hub_{name}": Entry(f"keras-hub {name}: {why}", _from("hub", name), converts=False)
+        for name, why in {
+            "mit": "MiTBackbone, a reshape computed from two unknown sizes (passes refuse)",
+            "vit": "ViTBackbone, tf2onnx's stage 1 computes something else (mismatch)",
+            "deit": "DeiTBackbone, tf2onnx's stage 1 computes something else (mismatch)",
+            "bert": "BertBackbone, attention over a padding mask (refused)",
+            "distilbert": "DistilBertBackbone, attention over a padding mask (refused)",
+            "gpt2": "GPT2Backbone, a causal and a padding mask (stage 1 mismatch)",
+        }.items()
+    },
     "unconvertible": Entry(
         "a custom layer calling tf.math.erfc, which tf2onnx cannot convert",
         _small("unconvertible"),

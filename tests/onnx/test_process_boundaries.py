@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TF = ("tensorflow", "keras", "tf_keras", "tf2onnx")
+TF = ("tensorflow", "keras", "tf_keras", "tf2onnx", "keras_hub")
 TORCH = ("torch", "torchvision", "onnx2torch")
 
 # Where each framework may be imported (the same split as the ruff rule's ruff.toml files).
