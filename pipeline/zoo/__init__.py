@@ -58,6 +58,9 @@ BROUGHT = (
     "autoencoder",
     "cnn_head",
     "wavenet",
+    "video_frames",
+    "seq2seq",
+    "dict_io",
 )
 ZOO = tuple(m for m in SMALL if m not in BROUGHT) + BROUGHT + APPLICATIONS
 OUT = Path("build") / "zoo"
