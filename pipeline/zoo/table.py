@@ -137,8 +137,9 @@ def _run_facts(meta: dict) -> str:
         f"Last run: {meta.get('jobs', 1)} conversion(s) at once (`make zoo JOBS=N`; each "
         "stage still its own process, so the per-stage seconds of a run with JOBS=2 on 2 "
         f"cores include waiting for a core), {meta.get('wall_seconds', '-')} s wall time "
-        "for the models run. The float64 copy column is rule 2's cost inside export "
-        "(building the copy and running it on every reference case).\n\n"
+        "for the models run. The float64 copy column is what rule 2's copy added to "
+        "export's time (it is built and run on every reference case while tf2onnx "
+        "converts; the rest of it overlaps).\n\n"
     )
     if meta.get("startup"):
         text += (
