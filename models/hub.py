@@ -102,43 +102,24 @@ def deit() -> keras.Model:
     )
 
 
+# A small text transformer, as BERT, DistilBERT and GPT-2 take it
+TEXT = {
+    "vocabulary_size": 50,
+    "num_layers": 2,
+    "num_heads": 2,
+    "hidden_dim": 16,
+    "intermediate_dim": 32,
+    "max_sequence_length": 16,
+}
+
+
 def bert() -> keras.Model:
-    hub = _hub()
-    return randomize(
-        hub.BertBackbone(
-            vocabulary_size=50,
-            num_layers=2,
-            num_heads=2,
-            hidden_dim=16,
-            intermediate_dim=32,
-            max_sequence_length=16,
-        )
-    )
+    return randomize(_hub().BertBackbone(**TEXT))
 
 
 def distilbert() -> keras.Model:
-    hub = _hub()
-    return randomize(
-        hub.DistilBertBackbone(
-            vocabulary_size=50,
-            num_layers=2,
-            num_heads=2,
-            hidden_dim=16,
-            intermediate_dim=32,
-            max_sequence_length=16,
-        )
-    )
+    return randomize(_hub().DistilBertBackbone(**TEXT))
 
 
 def gpt2() -> keras.Model:
-    hub = _hub()
-    return randomize(
-        hub.GPT2Backbone(
-            vocabulary_size=50,
-            num_layers=2,
-            num_heads=2,
-            hidden_dim=16,
-            intermediate_dim=32,
-            max_sequence_length=16,
-        )
-    )
+    return randomize(_hub().GPT2Backbone(**TEXT))
