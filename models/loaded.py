@@ -35,6 +35,11 @@ class LoadedModel:
     def reference(self):
         return self.model if self.reference_model is None else self.reference_model
 
+    @property
+    def to_save(self) -> keras.Model | None:
+        """The model stage 1 saves as ``keras_model.keras``: one built here, else None."""
+        return self.model if self.built_here else None
+
 
 @dataclass(frozen=True)
 class LoadOptions:

@@ -75,7 +75,7 @@ def rebuild_comparisons(loaded, reference: ref.Reference) -> tuple[Comparison, .
     )
 
 
-def _checked(model: str, out_dir: Path, loaded, proto, data, reference: ref.Reference, built):
+def _checked(model: str, out_dir: Path, loaded, proto, data, reference: ref.Reference):
     """The Keras 2 rebuild and stage1.onnx (``data``: its bytes) held to the reference; on
     a failure, the files go to OUT/failed and the error names the first layer that differs."""
     progress.step("onnxruntime: stage1.onnx against Keras")
@@ -85,7 +85,11 @@ def _checked(model: str, out_dir: Path, loaded, proto, data, reference: ref.Refe
     if failed:
         error = MismatchError("stage 1 does not match Keras: " + "; ".join(failed))
         keep = functools.partial(
-            written.write_failed, model=model, proto=proto, reference=reference, built=built
+            written.write_failed,
+            model=model,
+            proto=proto,
+            reference=reference,
+            built=loaded.to_save,
         )
         raise failures.keep("export", out_dir, keep, error)
     return comparisons
@@ -121,8 +125,7 @@ def _run(model: str, out_dir: Path, options) -> StageReport:
     start = time.perf_counter()
     progress.step("loading %s", model)
     loaded = resolve(model, options)  # a bad file is refused before TensorFlow is imported
-    built = loaded.model if loaded.built_here else None
-    with written.keras_model_saved(out_dir, built) as saving:
+    with written.keras_model_saved(out_dir, loaded.to_save) as saving:
         return _converted(model, out_dir, loaded, start, saving)
 
 
@@ -153,9 +156,8 @@ def _converted(model: str, out_dir: Path, loaded, start: float, saving) -> Stage
     anchor_start = time.perf_counter()
     reference, anchor_note = anchor.anchored(keras_model, reference, exact_outputs)
     anchor_seconds = waited + time.perf_counter() - anchor_start
-    built = keras_model if loaded.built_here else None
     data = proto.SerializeToString()  # once, for onnxruntime and stage1.onnx
-    comparisons = _checked(model, out_dir, loaded, proto, data, reference, built)
+    comparisons = _checked(model, out_dir, loaded, proto, data, reference)
     files = written.write(out_dir, data, reference, saving=saving)
     report = StageReport(
         "export",

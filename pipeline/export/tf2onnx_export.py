@@ -54,12 +54,13 @@ def tracing(traced: list[own_layers.Traced], after_trace=None) -> Iterator[None]
     itself again, and ``after_trace`` may start other work with the model (stage 1 makes
     its float64 copy then). A tf2onnx that traces elsewhere is refused, not half-patched."""
     original = tf2onnx.convert._get_concrete_function
-    calls = []
+    traced_once = False
 
     def traced_function(*args, **kwargs):
+        nonlocal traced_once
         with keras_forms.traceable_forms(), own_layers.placeholders(traced):
             function = original(*args, **kwargs)
-        calls.append(function)
+        traced_once = True
         if after_trace is not None:
             after_trace()
         return function
@@ -69,7 +70,7 @@ def tracing(traced: list[own_layers.Traced], after_trace=None) -> Iterator[None]
         yield
     finally:
         tf2onnx.convert._get_concrete_function = original
-    if not calls:
+    if not traced_once:
         raise InternalError("tf2onnx converted without tracing through _get_concrete_function")
 
 
