@@ -9,9 +9,10 @@ and compares
   it. The layouts differ (a conv kernel transposed, a Dense kernel's rows permuted after a
   Flatten, LSTM gates reordered, attention's query/key/value packed into one tensor), but
   each is a re-arrangement of the same numbers: the sorted values must agree. torch's second
-  recurrent bias (``bias_hh``, zero) has no Keras twin: its gradient equals ``bias_ih``'s and
-  is left out. Scaled by the layer's largest Keras gradient, within ``GRADIENT_TOL``;
-- the outputs on ``batch1`` after one SGD step of ``LEARNING_RATE`` on both sides (torch's
+  recurrent bias (``bias_hh`` of an nn.LSTM or nn.RNN, zero) has no Keras twin: its gradient
+  equals ``bias_ih``'s and the torch side leaves it out (a GRU's is Keras' recurrent bias).
+  Scaled by the layer's largest Keras gradient, within ``GRADIENT_TOL``;
+- the outputs on ``batch1`` after one SGD step of ``LEARNING_RATE`` on both sides (that
   ``bias_hh`` left where it is), like any artifact (the bar of ``compare``);
 - in training mode (Keras ``training=True``, torch ``train()``, dropout off on both sides, a
   fresh copy of each): the outputs on ``batch4`` (BatchNorm on the batch's statistics), the
@@ -36,7 +37,6 @@ from pipeline.compare import Comparison, compare
 
 GRADIENT_TOL = 1e-5  # scaled, as the outputs' bar: float32 sums in another order
 LEARNING_RATE = 0.01
-SECOND_BIAS = "bias_hh"
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,7 @@ def compare_layers(keras: dict[str, np.ndarray], torch: dict[str, np.ndarray]) -
     results = []
     for layer, grads in by_layer.items():
         module = attribute(layer)
-        mine = [
-            g.ravel()
-            for name, g in torch.items()
-            if name.split(".")[0] == module and SECOND_BIAS not in name.rsplit(".", 1)[-1]
-        ]
+        mine = [g.ravel() for name, g in torch.items() if name.split(".")[0] == module]
         k = np.sort(np.concatenate(grads).astype(np.float64))
         t = np.sort(np.concatenate(mine).astype(np.float64)) if mine else np.zeros(0)
         scale = max(float(np.abs(k).max()), 1e-30)

@@ -20,8 +20,20 @@ from pipeline import reference as ref
 from pipeline.torch_stage.verify import load_module
 
 # torch's second recurrent bias (nn.LSTM/nn.RNN bias_hh, zero after conversion): Keras has one
-# bias, so SGD on both would move their sum twice as far; the step leaves it out
+# bias, so SGD on both would move their sum twice as far; the step and the comparison leave
+# it out. A GRU's is Keras' recurrent bias (reset_after): it has a twin and is kept.
 SECOND_BIAS = "bias_hh"
+
+
+def twinless(model: torch.nn.Module) -> set[str]:
+    """The parameters with no Keras twin: the second bias of each nn.LSTM and nn.RNN."""
+    return {
+        f"{prefix}.{name}"
+        for prefix, module in model.named_modules()
+        if isinstance(module, torch.nn.LSTM | torch.nn.RNN)
+        for name, _ in module.named_parameters(recurse=False)
+        if name.startswith(SECOND_BIAS)
+    }
 
 
 def _outputs(model, inputs: dict[str, np.ndarray], names, perms) -> list[torch.Tensor]:
@@ -52,7 +64,8 @@ def _loss_gradients(model, out_dir: Path, keras_side: Path, prefix: str):
         for n, out in zip(names, outputs, strict=True)
     )
     loss.backward()
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    skip = twinless(model)
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad and n not in skip]
     found = {f"{prefix}/{n}": p.grad.numpy().copy() for n, p in params}
     return dict(zip(names, outputs, strict=True)), found
 
@@ -62,9 +75,10 @@ def run(out_dir: Path, lr: float, keras_side: Path) -> dict[str, np.ndarray]:
     model = load_module(out_dir / artifacts.MODEL_PY, out_dir / artifacts.WEIGHTS)
     _, found = _loss_gradients(model, out_dir, keras_side, "grad")
     reference, perms, out_perms = _layouts(out_dir)
+    skip = twinless(model)
     with torch.no_grad():
         for name, param in model.named_parameters():
-            if param.requires_grad and SECOND_BIAS not in name:
+            if param.requires_grad and name not in skip:
                 param -= lr * param.grad
         inputs = metadata.adapt_inputs(reference.cases["batch1"].inputs, perms)
         after = _outputs(model, inputs, reference.output_names, out_perms)

@@ -10,8 +10,9 @@ import pytest
 
 from pipeline import gradients
 
-# LeNet4, a BatchNorm CNN, a forward and a backward LSTM over an Embedding, the transformer
-MODELS = ("lenet4", "bn_block", "lstm_text", "transformer")
+# LeNet4, a BatchNorm CNN, a forward and a backward LSTM over an Embedding, the transformer,
+# GRUs (two Keras biases, each a torch one)
+MODELS = ("lenet4", "bn_block", "lstm_text", "transformer", "gru_rnn")
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -26,4 +27,10 @@ def test_gradients_and_one_sgd_step_match_keras(model, small_models):
 
 
 # BatchNormalization layers per model: each gives its running mean and variance
-BATCH_NORMS = {"lenet4": 0, "bn_block": 2, "lstm_text": 0, "transformer": 0}
+BATCH_NORMS = {
+    "lenet4": 0,
+    "bn_block": 2,
+    "lstm_text": 0,
+    "transformer": 0,
+    "gru_rnn": 0,
+}
