@@ -142,6 +142,13 @@ REGISTRY: dict[str, Entry] = {
         "dict inputs and outputs (token_ids, segment_ids -> sequence_output, pooled_output)",
         _from("brought", "dict_io"),
     ),
+    "masked_text": Entry(
+        "Embedding(mask_zero=True) -> masked Bidirectional LSTM, GRU, GlobalAveragePooling1D",
+        _from("brought", "masked_text"),
+    ),
+    "masked_frames": Entry(
+        "Masking -> masked SimpleRNN (go_backwards) and LSTM", _from("brought", "masked_frames")
+    ),
     "hub_resnet": Entry("keras-hub ResNetBackbone (basic blocks), small", _from("hub", "resnet")),
     "hub_cspnet": Entry(
         "keras-hub CSPNetBackbone (CSPDarkNet stages), small", _from("hub", "cspnet")

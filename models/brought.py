@@ -1,4 +1,4 @@
-"""Models of the kinds users bring that once broke a conversion (issue 26), every weight
+"""Models of the kinds users bring that once broke a conversion (issues 26, 23), every weight
 randomized (see models.small.randomize): a conv autoencoder, the common CNN head with a
 Dropout, and a WaveNet-style stack on a single-channel signal."""
 
@@ -104,3 +104,30 @@ def dict_io() -> keras.Model:
     inputs = {"token_ids": ids, "segment_ids": segments}
     outputs = {"sequence_output": x, "pooled_output": pooled}
     return randomize(keras.Model(inputs, outputs, name="dict_io"))
+
+
+def masked_text() -> keras.Model:
+    """Token ids padded with 0 and masked (``Embedding(mask_zero=True)``): a Bidirectional
+    LSTM's sequence, then a GRU's last output and a GlobalAveragePooling1D, each over the
+    unmasked steps only, as Keras computes them (issue 23)."""
+    keras.utils.set_random_seed(SEED)
+    tokens = keras.Input((12,), dtype="int32", name="tokens")
+    x = L.Embedding(40, 8, mask_zero=True, name="embed")(tokens)
+    x = L.Bidirectional(L.LSTM(6, return_sequences=True), name="bi_lstm")(x)
+    last = L.GRU(5, name="gru")(x)
+    pooled = L.GlobalAveragePooling1D(name="pool")(x)
+    x = L.Concatenate(name="join")([last, pooled])
+    outputs = L.Dense(3, activation="softmax", name="classify")(x)
+    return randomize(keras.Model(tokens, outputs, name="masked_text"))
+
+
+def masked_frames() -> keras.Model:
+    """Feature frames padded with zero vectors and masked by a ``Masking`` layer: a
+    go_backwards SimpleRNN's sequence and an LSTM's last output over the unmasked frames."""
+    keras.utils.set_random_seed(SEED)
+    frames = keras.Input((10, 4), name="frames")
+    x = L.Masking(0.0, name="mask")(frames)
+    x = L.SimpleRNN(6, return_sequences=True, go_backwards=True, name="rnn")(x)
+    x = L.LSTM(5, name="lstm")(x)
+    outputs = L.Dense(2, name="regress")(x)
+    return randomize(keras.Model(frames, outputs, name="masked_frames"))

@@ -57,8 +57,21 @@ def rng_inputs(proto: onnx.ModelProto, batch: int = 2) -> dict[str, np.ndarray]:
     feeds = {}
     for vi in proto.graph.input:
         dims = [d.dim_value if d.dim_value else batch for d in vi.type.tensor_type.shape.dim]
-        feeds[vi.name] = rng.standard_normal(dims).astype(np.float32)
+        if vi.type.tensor_type.elem_type == TensorProto.BOOL:
+            feeds[vi.name] = _mask(rng, dims)
+        else:
+            feeds[vi.name] = rng.standard_normal(dims).astype(np.float32)
     return feeds
+
+
+def _mask(rng, dims: list[int]) -> np.ndarray:
+    """A (B, T) mask with holes, row b's last b steps masked, the last of 3+ rows all masked."""
+    mask = rng.random(dims) > 0.3
+    for row in range(1, dims[0]):
+        mask[row, dims[1] - row :] = False
+    if dims[0] >= 3:
+        mask[-1] = False
+    return mask
 
 
 def reference_of(proto: onnx.ModelProto, batches=(1, 3)) -> Reference:

@@ -26,24 +26,51 @@ def _token_high(model) -> int:
     return min(dims, default=INT_HIGH)
 
 
-def _input(rng, tensor, batch: int, free: int, high: int) -> np.ndarray:
+def _pad_values(model) -> dict[str, float]:
+    """What marks a padded step for the model's masking layers: {"int": 0} for an
+    ``Embedding(mask_zero=True)``, {"float": mask_value} for a ``Masking`` layer."""
+    from pipeline.export.tf2onnx_export import all_layers
+
+    values = {}
+    for layer in all_layers(model):
+        if getattr(layer, "mask_zero", False):
+            values.setdefault("int", 0)
+        if type(layer).__name__ == "Masking":
+            values.setdefault("float", float(layer.mask_value))
+    return values
+
+
+def _padded(array: np.ndarray, value: float) -> np.ndarray:
+    """Row b of a batch of sequences with its last steps set to ``value``: from none (row 0)
+    to all but one (the last row), so that masks of different lengths per row are checked."""
+    steps = array.shape[1]
+    last = max(len(array) - 1, 1)
+    for row in range(1, len(array)):
+        array[row, steps - round(row * (steps - 1) / last) :] = value
+    return array
+
+
+def _input(rng, tensor, batch: int, free: int, high: int, pads: dict) -> np.ndarray:
     shape = (batch, *(free if d is None else d for d in tensor.shape[1:]))
     if "int" in str(tensor.dtype):
-        return rng.integers(0, high, shape).astype(str(tensor.dtype))
-    return rng.standard_normal(shape).astype(np.float32)
+        array = rng.integers(0, high, shape).astype(str(tensor.dtype))
+        return _padded(array, pads["int"]) if "int" in pads and len(shape) == 2 else array
+    array = rng.standard_normal(shape).astype(np.float32)
+    return _padded(array, pads["float"]) if "float" in pads and len(shape) == 3 else array
 
 
 def case_inputs(model, labeled=None) -> dict[str, list[np.ndarray]]:
     """Seeded inputs (standard normal; token ids for integer inputs) at each batch size, at a
     second size of the open dimensions if the model has any, plus a labelled split: per
-    case, in the order of the model's inputs."""
+    case, in the order of the model's inputs. A model that masks steps gets sequences
+    padded at the end, by a different number of steps per row."""
     rng = np.random.default_rng(INPUT_SEED)
-    high = _token_high(model)
+    high, pads = _token_high(model), _pad_values(model)
     runs = [(f"batch{batch}", batch, FREE_SIZES[0]) for batch in BATCH_SIZES]
     if any(None in t.shape[1:] for t in model.inputs):
         runs.append((SECOND_SIZE_CASE, SECOND_SIZE_BATCH, FREE_SIZES[1]))
     cases = {
-        case: [_input(rng, t, batch, free, high) for t in model.inputs]
+        case: [_input(rng, t, batch, free, high, pads) for t in model.inputs]
         for case, batch, free in runs
     }
     if labeled is not None:

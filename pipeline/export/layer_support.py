@@ -19,8 +19,6 @@ UNSUPPORTED: dict[str, str] = {
     "keras.layers.LSTM, GRU or SimpleRNN",
     "ConvLSTM1D": "convolutional recurrent layers are not supported",
     "ConvLSTM2D": "convolutional recurrent layers are not supported",
-    "Masking": "masked time steps would change the numbers of every later layer and PyTorch has "
-    "no mask to carry them; pad and mask in the data pipeline instead",
     "TFSMLayer": "a wrapped SavedModel has no Keras layers to convert",
 }
 
@@ -36,12 +34,6 @@ def check_layers(model: keras.Model, model_layers: list) -> None:
         if type(layer).__name__ in UNSUPPORTED
     ]
     bad += _precision(model_layers)
-    bad += [
-        f"layer '{layer.name}' (Embedding): mask_zero=True masks padded time steps, which "
-        "PyTorch has no mask to carry; use mask_zero=False and a padding-free input"
-        for layer in model_layers
-        if isinstance(layer, keras.layers.Embedding) and layer.mask_zero
-    ]
     if bad:
         raise UnsupportedError(
             f"model '{model.name}' has Keras layers this pipeline cannot convert: "

@@ -26,6 +26,11 @@ Body, for X batch-first (B, T, F) (onnxruntime runs recurrent ops only time-majo
     BidirectionalSum  Sequence: Transpose(ReduceSum(Y, 1), [1, 0, 2])        (B, T, H)
                       Last:     ReduceSum(Y_h, 0)                            (B, H)
 
+A layer called with Keras' mask (``Embedding(mask_zero=True)``, ``Masking``) takes it as one
+more input, ``M`` (B, T), and its op type ends in ``Masked`` (``MaskedZeros`` where masked
+steps output zeros): its body runs the op over each row's unmasked steps alone
+(``pipeline.forms.recurrent_masked``).
+
 Keras' backward layer of a Bidirectional returns its sequence re-reversed to input order, as
 ONNX's ``reverse`` direction does; a ``go_backwards`` layer returns it in processing order,
 which is the forward op on the reversed input.
@@ -39,6 +44,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from pipeline.forms import recurrent_masked
 from pipeline.forms.function import attribute_ref, int_constant, make
 
 KINDS = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}  # Keras layer -> ONNX op
@@ -54,12 +60,15 @@ class Form:
     output: str  # Sequence (return_sequences=True) or Last
     initial: bool = False  # called with initial_state: inputs H0 (and C0), each (B, H)
     states: bool = False  # return_state=True: outputs H (and C) after Y, each (B, H)
+    masked: bool = False  # called with Keras' mask: input M (B, T) after B (recurrent_masked)
+    zeros: bool = False  # masked, a masked step outputs zeros (Keras' zero_output_for_mask)
 
     @property
     def op_type(self) -> str:
         initial = "FromStates" if self.initial else ""
         states = "AndStates" if self.states else ""
-        return f"Keras{self.kind}{self.direction}{self.output}{initial}{states}"
+        masked = ("MaskedZeros" if self.zeros else "Masked") if self.masked else ""
+        return f"Keras{self.kind}{self.direction}{self.output}{initial}{states}{masked}"
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -85,7 +94,16 @@ def all_forms() -> list[Form]:
         for o in OUTPUTS
         for initial, states in ((True, False), (False, True), (True, True))
     ]
-    return plain + stated
+    masked = [
+        Form(k, d, o, masked=True, zeros=zeros)
+        for k in KINDS
+        for d in DIRECTIONS
+        for o in OUTPUTS
+        for zeros in (False, True)
+        # a last output is never a masked step's zeros; a Bidirectional's sequence always is
+        if not (zeros and o == "Last") and not (d.startswith("Bi") and zeros != (o == "Sequence"))
+    ]
+    return plain + stated + masked
 
 
 # Every form keeps ONNX's weight names (torch splits them per gate and bias in stage 3).
@@ -93,6 +111,9 @@ PARAM_ROLES = {form.op_type: (None, "W", "R", "B") for form in all_forms()}
 
 
 def inputs(form: Form) -> list[str]:
+    if form.masked:  # a go_backwards layer's body reverses X and M first
+        given = "_given" if form.direction == "Backward" else ""
+        return [f"X{given}", "W", "R", "B", f"M{given}"]
     return ["X", "W", "R", "B", *(f"{n}0" for n in form.state_names if form.initial)]
 
 
@@ -127,6 +148,10 @@ def _outputs(form: Form) -> list[onnx.NodeProto]:
 
 
 def function(form: Form, opset: int) -> onnx.FunctionProto:
+    attributes = ["hidden_size"] + (["activations"] if form.kind == "SimpleRNN" else [])
+    if form.masked:
+        nodes = recurrent_masked.body(form, KINDS[form.kind])
+        return make(form.op_type, inputs(form), nodes, opset, attributes)
     nodes = []
     x = "X"
     if form.direction == "Backward":
@@ -152,12 +177,10 @@ def function(form: Form, opset: int) -> onnx.FunctionProto:
         direction="bidirectional" if form.bidirectional else "forward",
     )
     op.attribute.append(attribute_ref("hidden_size", onnx.AttributeProto.INT))
-    attributes = ["hidden_size"]
     if form.kind == "GRU":
         op.attribute.append(helper.make_attribute("linear_before_reset", 1))
     if form.kind == "SimpleRNN":
         op.attribute.append(attribute_ref("activations", onnx.AttributeProto.STRINGS))
-        attributes.append("activations")
     nodes += [op, *_outputs(form)]
     if form.states:  # each final state, (1, B, H) -> (B, H)
         nodes.append(int_constant("final_axis", [0]))

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 import pipeline
-from pipeline.torch_stage import batchnorm
+from pipeline.torch_stage import batchnorm, masking
 
 TEMPLATE = '''"""{class_name}: PyTorch port of the Keras model '{keras_name}'.
 
@@ -150,6 +150,6 @@ def render(
         train=train,
         regularization=regularization,
         imports=FUSION_IMPORT if fold else "",
-        helpers=batchnorm.definitions(init),
+        helpers=batchnorm.definitions(init) + masking.definitions(forward),
         optimize=batchnorm.method(cls, list(fold), conv2d),
     )

@@ -22,7 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.torch_stage import masking
+
 _NAMESPACE = {"torch": torch, "nn": nn}
+exec(masking.HELPER, _NAMESPACE)  # our own text: model.py's keras_masked_rnn, as written there
 
 
 def fill(text: str, args: Sequence[str]) -> str:

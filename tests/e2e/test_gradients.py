@@ -11,8 +11,8 @@ import pytest
 from pipeline import gradients
 
 # LeNet4, a BatchNorm CNN, a forward and a backward LSTM over an Embedding, the transformer,
-# GRUs (two Keras biases, each a torch one)
-MODELS = ("lenet4", "bn_block", "lstm_text", "transformer", "gru_rnn")
+# GRUs (two Keras biases, each a torch one), masked recurrent layers over padded token ids
+MODELS = ("lenet4", "bn_block", "lstm_text", "transformer", "gru_rnn", "masked_text")
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -33,4 +33,5 @@ BATCH_NORMS = {
     "lstm_text": 0,
     "transformer": 0,
     "gru_rnn": 0,
+    "masked_text": 0,
 }

@@ -151,10 +151,11 @@ def test_known_unsupported_layer_is_refused_by_name(tmp_path):
     from pipeline import export
 
     inputs = keras.Input((5, 8), name="x")
-    outputs = keras.layers.Masking(name="skip_zeros")(keras.layers.Dense(8, name="fc")(inputs))
-    path = tmp_path / "masking.keras"
-    keras.Model(inputs, outputs, name="masking_net").save(path)
-    with pytest.raises(UnsupportedError, match=r"layer 'skip_zeros' \(Masking\): masked"):
+    cell = keras.layers.LSTMCell(4)
+    outputs = keras.layers.RNN(cell, name="custom")(keras.layers.Dense(8, name="fc")(inputs))
+    path = tmp_path / "custom_rnn.keras"
+    keras.Model(inputs, outputs, name="custom_rnn_net").save(path)
+    with pytest.raises(UnsupportedError, match=r"layer 'custom' \(RNN\): a generic RNN"):
         export.run(str(path), tmp_path / "out")
     assert not (tmp_path / "out" / artifacts.STAGE1).exists()
 

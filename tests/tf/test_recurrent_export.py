@@ -123,19 +123,6 @@ def test_recurrent_form_without_exact_equivalent_is_refused(why):
         tf2onnx_export.to_onnx(model)
 
 
-def test_masked_sequences_are_refused():
-    tokens = keras.Input((None,), dtype="int32", name="tokens")
-    x = L.Embedding(20, 4, mask_zero=True, name="embed")(tokens)
-    model = keras.Model(tokens, L.LSTM(3, name="rnn")(x))
-    with pytest.raises(UnsupportedError, match=r"layer 'embed' \(Embedding\): mask_zero=True"):
-        tf2onnx_export.to_onnx(model)
-    inputs = keras.Input((None, FEATURES), name="x")
-    masked = L.Masking(name="mask")(inputs)
-    model = keras.Model(inputs, L.GRU(3, name="rnn")(masked))
-    with pytest.raises(UnsupportedError, match=r"layer 'mask' \(Masking\)"):
-        tf2onnx_export.to_onnx(model)
-
-
 def test_embedding_is_one_gather():
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     model = _model(L.Embedding(20, 4, name="embed"), "embed", tokens)

@@ -30,21 +30,27 @@ def _recurrent_model(form: Form, bias: bool = True, activation: str = "Tanh") ->
         weights["rnn.B"] = RNG.standard_normal((d, 2 * g)).astype(np.float32) * 0.5
     states_in = [f"{n.lower()}0" for n in form.state_names] if form.initial else []
     states_out = [n.lower() for n in form.state_names] if form.states else []
+    mask = ["mask"] if form.masked else []
     call = helper.make_node(
         form.op_type,
-        ["x", "rnn.W", "rnn.R", "rnn.B" if bias else "", *states_in],
+        ["x", "rnn.W", "rnn.R", "rnn.B" if bias else "", *states_in, *mask],
         ["y", *states_out],
         name="rnn",
         domain=forms.DOMAIN,
         hidden_size=HIDDEN,
     )
     if form.kind == "SimpleRNN":
-        call.attribute.append(helper.make_attribute("activations", [activation] * d))
+        count = 1 if form.masked else d  # a masked form: one op per direction
+        call.attribute.append(helper.make_attribute("activations", [activation] * count))
     call.doc_string = metadata.layer_doc("rnn", form.kind)
     graph = helper.make_graph(
         [call],
         "g",
-        [value("x", ["batch", STEPS, FEATURES]), *(value(n, ["batch", HIDDEN]) for n in states_in)],
+        [
+            value("x", ["batch", STEPS, FEATURES]),
+            *(value(n, ["batch", HIDDEN]) for n in states_in),
+            *(value(n, ["batch", STEPS], onnx.TensorProto.BOOL) for n in mask),
+        ],
         [value("y", _output_shape(form)), *(value(n, ["batch", HIDDEN]) for n in states_out)],
         [init(name, array) for name, array in weights.items()],
     )
@@ -92,6 +98,7 @@ def test_every_recurrent_form_matches_onnxruntime(form, tmp_path):
     assert f"self.rnn = nn.{torch_class}(3, 4, batch_first=True{bidirectional})" in text
     assert "permute" not in text and "transpose" not in text
     assert ("x.flip(1)" in text) == (form.direction == "Backward")
+    assert ("keras_masked_rnn(self.rnn, " in text) == form.masked
     if form.initial:  # Keras' (B, H) states in, torch's (1, B, H)
         assert "h0.unsqueeze(0)" in text and ("c0.unsqueeze(0)" in text) == (form.kind == "LSTM")
 

@@ -63,9 +63,11 @@ def _check_cell(layer, top) -> None:
         raise _refuse(top, "reset_after=False (nn.GRU applies the reset gate after the matmul)")
 
 
-def form_of(layer, initial: bool = False) -> Form:
-    """The ONNX form of a recurrent layer (``initial``: called with initial states), or an
-    UnsupportedError naming it."""
+def form_of(layer, initial: bool = False, masked: bool = False) -> Form:
+    """The ONNX form of a recurrent layer (``initial``: called with initial states;
+    ``masked``: with Keras' mask), or an UnsupportedError naming it."""
+    if masked:
+        return _masked_form(layer)
     if isinstance(layer, keras.layers.Bidirectional):
         inner = layer.forward_layer
         if type(inner) not in _RECURRENT or type(layer.backward_layer) is not type(inner):
@@ -83,6 +85,20 @@ def form_of(layer, initial: bool = False) -> Form:
     direction = "Backward" if layer.go_backwards else "Forward"
     output = "Sequence" if layer.return_sequences else "Last"
     return Form(type(layer).__name__, direction, output, initial, layer.return_state)
+
+
+def _masked_form(layer) -> Form:
+    """A layer called with a mask (``pipeline.forms.recurrent_masked``)."""
+    plain = form_of(layer)
+    if getattr(layer, "return_state", False):
+        raise _refuse(
+            layer, "it returns its states and receives a mask (one or the other converts)"
+        )
+    if plain.bidirectional and not layer.forward_layer.cell.use_bias:
+        raise _refuse(layer, "use_bias=False on a Bidirectional that receives a mask")
+    inner = layer.forward_layer if plain.bidirectional else layer
+    zeros = plain.output == "Sequence" and bool(inner.zero_output_for_mask)
+    return Form(plain.kind, plain.direction, plain.output, masked=True, zeros=zeros)
 
 
 def _output_shape(layer, sequences, form: Form) -> tuple | list[tuple]:
@@ -143,19 +159,21 @@ class RecurrentHandler:
     @staticmethod
     def trace(layer, sequences, initial_state=None, mask=None, training=False, **kwargs):
         """While tf2onnx traces (see own_layers): the placeholder's inputs and output shape."""
-        if mask is not None:
-            raise _refuse(layer, "it receives a mask (Embedding mask_zero=True or Masking)")
         states = [] if initial_state is None else list(tf.nest.flatten(initial_state))
         if states and isinstance(layer, keras.layers.Bidirectional):
             raise _refuse(layer, "a Bidirectional is called with an initial_state")
-        form = form_of(layer, bool(states))
+        mask = tf.nest.flatten(mask)[0] if mask is not None else None
+        if states and mask is not None:
+            raise _refuse(layer, "it is called with an initial_state and a mask")
+        form = form_of(layer, bool(states), mask is not None)
         shape = _output_shape(layer, sequences, form)
-        return [sequences, *states], shape, {"initial": bool(states)}
+        masks = [] if mask is None else [tf.cast(mask, tf.bool)]
+        return [sequences, *states, *masks], shape, {"initial": bool(states), "masked": bool(masks)}
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
         """The placeholder ``node`` becomes a call of ``layer``'s function (in place)."""
-        form = form_of(layer, info.get("initial", False))
+        form = form_of(layer, info.get("initial", False), info.get("masked", False))
         arrays = weights(layer)
         inputs = [node.input[0]]
         for key in "WRB":
@@ -165,6 +183,7 @@ class RecurrentHandler:
         onnx_edit.become(node, form.op_type, DOMAIN, [*inputs, *node.input[1:]])
         node.attribute.append(helper.make_attribute("hidden_size", arrays["R"].shape[-1]))
         if form.kind == "SimpleRNN":
-            activations = [_activation(layer)] * form.num_directions
+            count = 1 if form.masked else form.num_directions  # masked: one op per direction
+            activations = [_activation(layer)] * count
             node.attribute.append(helper.make_attribute("activations", activations))
         return recurrent_form.function(form, onnx_edit.opset(proto))

@@ -20,6 +20,7 @@ from torch import nn
 from pipeline.forms import DOMAIN, VERSION
 from pipeline.forms import recurrent as recurrent_form
 from pipeline.forms.recurrent import Form
+from pipeline.torch_stage import masking
 from pipeline.torch_stage.templates import Statements
 
 _TO_TORCH = {"LSTM": (0, 2, 3, 1), "GRU": (1, 0, 2), "SimpleRNN": (0,)}
@@ -54,6 +55,8 @@ def _module(form: Form, node: OnnxNode, graph: OnnxGraph) -> nn.Module:
 def statements(form: Form, hidden: int) -> tuple[str, ...]:
     """What the Keras layer returns, from the torch module's (output, state)."""
     x = "{0}.flip(1)" if form.direction == "Backward" else "{0}"
+    if form.masked:
+        return _masked(form, hidden)
     if form.initial or form.states:
         return _stated(form, x)
     if form.output == "Sequence":
@@ -88,11 +91,30 @@ def _stated(form: Form, x: str) -> tuple[str, ...]:
     return ("{out} = {self}(" + args + ")", "{out} = " + ", ".join([output, *finals]))
 
 
+def _masked(form: Form, hidden: int) -> tuple[str, ...]:
+    """A layer called with Keras' mask ``{1}`` (B, T): ``keras_masked_rnn`` (``masking``)
+    gives each direction's outputs in input order; a last output is the forward direction's
+    step T - 1 and the backward direction's step 0."""
+    args = "{0}.flip(1), {1}.flip(1)" if form.direction == "Backward" else "{0}, {1}"
+    zeros = ", zeros=True" if form.zeros else ""
+    lines = ["{out} = " + f"{masking.NAME}({{self}}, {args}{zeros})"]
+    if not form.bidirectional:
+        return (*lines, "{out} = {out}[:, -1]") if form.output == "Last" else tuple(lines)
+    if form.output == "Sequence":  # concatenated as keras_masked_rnn returns them
+        if form.direction.endswith("Concat"):
+            return tuple(lines)
+        return (*lines, f"{{out}} = {{out}}[..., :{hidden}] + {{out}}[..., {hidden}:]")
+    forward, backward = f"{{out}}[:, -1, :{hidden}]", f"{{out}}[:, 0, {hidden}:]"
+    if form.direction.endswith("Concat"):
+        return (*lines, f"{{out}} = torch.cat([{forward}, {backward}], dim=-1)")
+    return (*lines, f"{{out}} = {forward} + {backward}")
+
+
 def _register(form: Form) -> None:
     @add_converter(operation_type=form.op_type, version=VERSION, domain=DOMAIN)
     def convert(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:
         module = _module(form, node, graph)
-        states = tuple(node.input_values[4:])  # the initial states, where given
+        states = tuple(node.input_values[4:])  # the initial states or the mask, where given
         mapping = OnnxMapping(inputs=(node.input_values[0], *states), outputs=node.output_values)
         return OperationConverterResult(
             Statements(module, statements(form, module.hidden_size)), mapping
