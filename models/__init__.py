@@ -149,6 +149,10 @@ REGISTRY: dict[str, Entry] = {
     "masked_frames": Entry(
         "Masking -> masked SimpleRNN (go_backwards) and LSTM", _from("brought", "masked_frames")
     ),
+    "masked_transformer": Entry(
+        "Embedding(mask_zero=True) -> MultiHeadAttention under the padding mask, causal too",
+        _from("brought", "masked_transformer"),
+    ),
     "hub_resnet": Entry("keras-hub ResNetBackbone (basic blocks), small", _from("hub", "resnet")),
     "hub_cspnet": Entry(
         "keras-hub CSPNetBackbone (CSPDarkNet stages), small", _from("hub", "cspnet")

@@ -131,3 +131,19 @@ def masked_frames() -> keras.Model:
     x = L.LSTM(5, name="lstm")(x)
     outputs = L.Dense(2, name="regress")(x)
     return randomize(keras.Model(frames, outputs, name="masked_frames"))
+
+
+def masked_transformer() -> keras.Model:
+    """An encoder block over padded token ids: MultiHeadAttention (with attention dropout:
+    Keras' masked softmax) under the padding mask of ``Embedding(mask_zero=True)``, a
+    residual and LayerNormalization, then a causal MultiHeadAttention, which gets no mask
+    (Keras' attention consumes it), and per-step outputs, padded steps included (issue 23)."""
+    keras.utils.set_random_seed(SEED)
+    tokens = keras.Input((10,), dtype="int32", name="tokens")
+    x = L.Embedding(40, 8, mask_zero=True, name="embed")(tokens)
+    y = L.MultiHeadAttention(2, 4, dropout=0.1, name="attention")(x, x)
+    x = L.LayerNormalization(name="norm")(L.Add(name="residual")([x, y]))
+    y = L.MultiHeadAttention(2, 4, name="causal_attention")(x, x, use_causal_mask=True)
+    x = L.Add(name="residual_2")([x, y])
+    outputs = L.Dense(3, name="per_step")(x)
+    return randomize(keras.Model(tokens, outputs, name="masked_transformer"))

@@ -119,15 +119,34 @@ def quiet_placeholders() -> Iterator[None]:
             logger.removeFilter(quiet)
 
 
+def weight_prefixes(traced: list[Traced]) -> dict[int, str]:
+    """The name each traced layer's weights start with, by ``id`` of the layer: its Keras
+    name, unless another layer has it too (keras-hub's encoder blocks each hold a
+    ``self_attention_layer``): then its path (``transformer_layer_1/self_attention_layer``).
+    A layer called twice is one layer, with one set of weights."""
+    layers_by_name: dict[str, set[int]] = {}
+    for call in traced:
+        layers_by_name.setdefault(call.layer.name, set()).add(id(call.layer))
+    prefixes = {}
+    for call in traced:
+        shared_name = len(layers_by_name[call.layer.name]) > 1
+        prefixes[id(call.layer)] = (
+            (call.layer.path or call.layer.name) if shared_name else call.layer.name
+        )
+    return prefixes
+
+
 def substitute(proto: onnx.ModelProto, traced: list[Traced]) -> None:
     """Turn every placeholder node into its layer's ONNX (in place)."""
     functions: dict[str, onnx.FunctionProto] = {}
+    prefixes = weight_prefixes(traced)
     for node in proto.graph.node:
         match = _PLACEHOLDER.search(node.name)
         if not match or not node.op_type.startswith(("PyFunc", "EagerPyFunc")):
             continue
         call = traced[int(match[1])]
-        function = call.handler.write(proto, node, call.layer, call.info)
+        info = {**call.info, "weights": prefixes[id(call.layer)]}
+        function = call.handler.write(proto, node, call.layer, info)
         if function is not None:
             functions[function.name] = function
     proto.functions.extend(functions.values())

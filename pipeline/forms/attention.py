@@ -14,6 +14,15 @@ Body (Keras' computation, in standard ops)::
     s = q @ k        [Causal: + (1 - Trilu(ones[Tq, Tv], upper=0)) * -1e9, Keras' adder]
     y = Reshape(Transpose(Softmax(s) @ v, [0, 2, 1, 3]), [0, 0, -1]) @ Wo + bo
 
+``KerasMultiHeadAttentionMasked`` takes Keras' attention mask as a 12th input, ``allowed``
+[B, Tq or 1, Tv] (bool: the query, value and key masks, the ``attention_mask`` argument and
+the causal mask, combined by Keras' own ``_compute_attention_mask`` in stage 1), and applies
+it as Keras does: ``s = Where(allowed, s, -1e9)`` before the Softmax (a query allowed no key
+then weighs all keys alike: Keras' ``dot_product_attention``). A layer with attention
+dropout computes Keras' masked Softmax instead, which also zeroes the weights of what is not
+allowed (a query allowed no key attends to nothing, its output is ``bo``):
+``KerasMultiHeadAttentionMaskedZeros``, weights ``Where(allowed, Softmax(s), 0)``.
+
 ``scale`` = 1/sqrt(D) and ``heads`` are the call's attributes. The form is the one
 ``nn.MultiheadAttention(E, H, kdim=Ek, vdim=Ev, batch_first=True)`` computes, so stage 1 only
 writes it for layers where that holds (value_dim == key_dim, H*D == E, output size E).
@@ -26,7 +35,13 @@ from onnx import helper
 
 from pipeline.forms.function import attribute_constant, make
 
-OP_TYPES = ("KerasMultiHeadAttention", "KerasMultiHeadAttentionCausal")
+OP_TYPES = (
+    "KerasMultiHeadAttention",
+    "KerasMultiHeadAttentionCausal",
+    "KerasMultiHeadAttentionMasked",  # a 12th input: Keras' attention mask, causal or not
+    "KerasMultiHeadAttentionMaskedZeros",  # the same, a query allowed no key gives zeros
+)
+MASKED = OP_TYPES[2:]
 INPUTS = ("query", "value", "key", "Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
 LARGE_NEGATIVE = -1e9  # what Keras adds to masked scores before the softmax (float32)
 
@@ -68,16 +83,29 @@ def function(op_type: str, opset: int) -> onnx.FunctionProto:
     nodes += _projection("key", "Wk", "bk", [0, 2, 3, 1], "k")
     nodes += _projection("value", "Wv", "bv", [0, 2, 1, 3], "v")
     nodes.append(helper.make_node("MatMul", ["q", "k"], ["scores"]))
-    scores = "scores"
+    scores, weights = "scores", "weights"
     if op_type.endswith("Causal"):
         nodes += _causal("scores", "masked")
         scores = "masked"
+    if op_type in MASKED:
+        nodes += [
+            helper.make_node("Constant", [], ["heads_axis"], value_ints=[1]),
+            helper.make_node("Unsqueeze", ["allowed", "heads_axis"], ["allowed_heads"]),
+            helper.make_node("Constant", [], ["large_negative"], value_float=LARGE_NEGATIVE),
+            helper.make_node("Constant", [], ["zero"], value_float=0.0),
+            helper.make_node("Where", ["allowed_heads", "scores", "large_negative"], ["masked"]),
+        ]
+        scores = "masked"
+    nodes.append(helper.make_node("Softmax", [scores], ["weights"], axis=-1))
+    if op_type.endswith("Zeros"):
+        nodes.append(helper.make_node("Where", ["allowed_heads", "weights", "zero"], ["kept"]))
+        weights = "kept"
     nodes += [
-        helper.make_node("Softmax", [scores], ["weights"], axis=-1),
-        helper.make_node("MatMul", ["weights", "v"], ["attended"]),
+        helper.make_node("MatMul", [weights, "v"], ["attended"]),
         helper.make_node("Transpose", ["attended"], ["attended_t"], perm=[0, 2, 1, 3]),
         helper.make_node("Reshape", ["attended_t", "merge"], ["merged"]),
         helper.make_node("MatMul", ["merged", "Wo"], ["out_mm"]),
         helper.make_node("Add", ["out_mm", "bo"], ["Y"]),
     ]
-    return make(op_type, list(INPUTS), nodes, opset, ["head_shape", "scale"])
+    inputs = [*INPUTS, "allowed"] if op_type in MASKED else list(INPUTS)
+    return make(op_type, inputs, nodes, opset, ["head_shape", "scale"])

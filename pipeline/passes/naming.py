@@ -1,9 +1,9 @@
 """name_after_keras: nodes, values and initializers named after the Keras layers.
 
-Each Keras layer's main node (the one holding weights, else its resize, else its first
-node) takes the layer name as is (``block1_conv1``, ``fc1``); its other nodes take ``<layer>_<op>``
-(``block1_conv1_relu``). Weights take torch's parameter names: ``fc1.weight``, ``fc1.bias``,
-``bn.running_mean``. Every name is a Python identifier (before any dot), so onnx2torch's
+Each Keras layer's main node (the one holding weights, else its resize or its own function
+call, else its first node) takes the layer name as is (``block1_conv1``, ``fc1``); its other
+nodes take ``<layer>_<op>`` (``block1_conv1_relu``). Weights take torch's parameter names:
+``fc1.weight``, ``fc1.bias``, ``bn.running_mean``. Every name is a Python identifier (before any dot), so onnx2torch's
 modules and the emitted attributes are the Keras names. Graph inputs and outputs keep
 their names: they are the model's interface.
 """
@@ -15,7 +15,7 @@ from collections import defaultdict
 import onnx_ir as ir
 
 from pipeline import metadata
-from pipeline.forms import PARAM_ROLES, resize_nearest, spatial_dropout
+from pipeline.forms import DOMAIN, PARAM_ROLES, resize_nearest, spatial_dropout
 from pipeline.names import unique_name
 from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import identifier
@@ -45,7 +45,8 @@ class NameAfterKeras(GraphPass):
         for layer, nodes in by_layer.items():  # main nodes first: they get the bare names
             if layer:
                 main = next((n for n in nodes if self._has_params(n)), None) or next(
-                    (n for n in nodes if n.op_type in WEIGHTLESS_MAIN_OPS), nodes[0]
+                    (n for n in nodes if n.op_type in WEIGHTLESS_MAIN_OPS or n.domain == DOMAIN),
+                    nodes[0],
                 )
                 names[main] = unique_name(identifier(layer), used)
         for layer, nodes in by_layer.items():

@@ -25,7 +25,8 @@ from torch import nn
 from pipeline.torch_stage import masking
 
 _NAMESPACE = {"torch": torch, "nn": nn}
-exec(masking.HELPER, _NAMESPACE)  # our own text: model.py's keras_masked_rnn, as written there
+for _helper in masking.HELPERS.values():  # our own text: model.py's mask helpers, as written
+    exec(_helper, _NAMESPACE)
 
 
 def fill(text: str, args: Sequence[str]) -> str:

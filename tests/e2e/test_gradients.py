@@ -11,8 +11,17 @@ import pytest
 from pipeline import gradients
 
 # LeNet4, a BatchNorm CNN, a forward and a backward LSTM over an Embedding, the transformer,
-# GRUs (two Keras biases, each a torch one), masked recurrent layers over padded token ids
-MODELS = ("lenet4", "bn_block", "lstm_text", "transformer", "gru_rnn", "masked_text")
+# GRUs (two Keras biases, each a torch one), masked recurrent layers and attention over padded
+# token ids
+MODELS = (
+    "lenet4",
+    "bn_block",
+    "lstm_text",
+    "transformer",
+    "gru_rnn",
+    "masked_text",
+    "masked_transformer",
+)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -34,4 +43,5 @@ BATCH_NORMS = {
     "transformer": 0,
     "gru_rnn": 0,
     "masked_text": 0,
+    "masked_transformer": 0,
 }

@@ -57,6 +57,41 @@ def test_cross_attention_with_other_key_and_value_sizes():
     assert _check(model, feeds) == ["KerasMultiHeadAttention"]
 
 
+def _tokens_model(call, dropout: float = 0.0) -> keras.Model:
+    """Token ids (0: padding) -> Embedding(mask_zero=True) -> ``call(layer, x)``."""
+    keras.utils.set_random_seed(0)
+    ids = keras.Input((6,), dtype="int32", name="ids")
+    x = L.Embedding(9, 8, mask_zero=True, name="embed")(ids)
+    att = L.MultiHeadAttention(2, 4, dropout=dropout, name="att")
+    return _randomized(keras.Model(ids, call(att, x)))
+
+
+MASKED_CALLS = {  # the padding mask alone, with the causal one, with an attention_mask too
+    "padding": lambda att, x: att(x, x),
+    "padding_causal": lambda att, x: att(x, x, use_causal_mask=True),
+    "padding_and_attention_mask": lambda att, x: att(
+        x, x, attention_mask=keras.ops.convert_to_tensor(np.tril(np.ones((1, 6, 6), bool), 1))
+    ),
+}
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+@pytest.mark.parametrize("call", MASKED_CALLS)
+def test_attention_over_a_padding_mask_is_one_masked_call_matching_keras(call, dropout):
+    """Keras' combined mask (query and value masks from the Embedding, causal, the
+    argument) is the call's last input; rows padded at the end, holes, a row all padding.
+    With attention dropout Keras zeroes a padded query's weights, without it does not."""
+    model = _tokens_model(MASKED_CALLS[call], dropout)
+    ids = np.array([[1, 2, 3, 4, 5, 6], [3, 1, 4, 0, 0, 0], [2, 0, 7, 8, 0, 1], [0] * 6], np.int32)
+    proto = tf2onnx_export.to_onnx(model)
+    tf2onnx_export.validate(proto)
+    (actual,) = ort.run(proto, {"ids": ids})
+    result = compare("stage1", "masked", "y", np.asarray(model(ids)), actual, FLOAT32_TOL)
+    assert result.passed, result.describe()
+    calls = [n.op_type for n in proto.graph.node if n.domain == "keras2torch"]
+    assert calls == ["KerasMultiHeadAttentionMasked" + ("Zeros" if dropout else "")]
+
+
 @pytest.mark.parametrize(("scale", "center"), [(False, True), (True, False), (False, False)])
 def test_layer_normalization_without_gamma_or_beta_is_one_op(scale, center):
     keras.utils.set_random_seed(0)
@@ -83,9 +118,7 @@ REFUSED = {
     "return_attention_scores": lambda q: L.MultiHeadAttention(2, 4, name="att")(
         q, q, return_attention_scores=True
     )[0],
-    "with a mask": lambda q: L.MultiHeadAttention(2, 4, name="att")(
-        q, q, attention_mask=keras.ops.ones((1, 5, 5), dtype="bool")
-    ),
+    "use_gate=True": lambda q: L.MultiHeadAttention(2, 4, use_gate=True, name="att")(q, q),
 }
 
 

@@ -31,9 +31,10 @@ def _attention_model(op_type: str, kv: int) -> onnx.ModelProto:
     arrays = {k: RNG.standard_normal(s).astype(np.float32) * 0.4 for k, s in shapes.items()}
     arrays.update({f"b{k[1]}": RNG.standard_normal(EMBED).astype(np.float32) for k in shapes})
     names = {k: f"att.{k}" for k in attention_form.INPUTS[3:]}
+    masked = ["allowed"] if op_type in attention_form.MASKED else []
     call = helper.make_node(
         op_type,
-        ["q", "kv", "kv", *names.values()],
+        ["q", "kv", "kv", *names.values(), *masked],
         ["y"],
         name="att",
         domain=DOMAIN,
@@ -44,7 +45,11 @@ def _attention_model(op_type: str, kv: int) -> onnx.ModelProto:
     graph = helper.make_graph(
         [call],
         "g",
-        [value("q", ["batch", STEPS, EMBED]), value("kv", ["batch", STEPS, kv])],
+        [
+            value("q", ["batch", STEPS, EMBED]),
+            value("kv", ["batch", STEPS, kv]),
+            *(value(m, ["batch", STEPS, STEPS], onnx.TensorProto.BOOL) for m in masked),
+        ],
         [value("y", ["batch", STEPS, EMBED])],
         [init(names[k], arrays[k]) for k in names],
     )
@@ -73,6 +78,11 @@ def test_attention_becomes_nn_multihead_attention(op_type, kv, tmp_path):
     dims = "" if kv == EMBED else f", kdim={kv}, vdim={kv}"
     assert f"self.att = nn.MultiheadAttention(8, 2{dims}, batch_first=True)" in text
     assert ("triu(1)" in text) == op_type.endswith("Causal")
+    # a masked call: Keras' mask, a query with no key allowed gives the output bias
+    call = "keras_masked_attention(self.att, q, kv, kv, allowed" + (
+        ", zeros=True)" if op_type.endswith("Zeros") else ")"
+    )
+    assert (call in text) == (op_type in attention_form.MASKED)
 
 
 def test_exact_gelu_and_layer_norm_are_written_natively(tmp_path):

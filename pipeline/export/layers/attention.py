@@ -8,6 +8,8 @@ import math
 
 import keras
 import onnx
+import tensorflow as tf
+from keras.src import backend
 from onnx import helper
 
 from pipeline.errors import UnsupportedError
@@ -41,6 +43,32 @@ def check_attention(layer) -> None:
         raise _refuse(layer, "use_bias=False (not supported yet)")
     if tuple(layer._attention_axes) != (1,):
         raise _refuse(layer, f"attention_axes={layer._attention_axes} (sequence axis only)")
+    if getattr(layer, "_use_gate", False):
+        raise _refuse(layer, "use_gate=True (a gated output)")
+    if getattr(layer, "_sliding_window", None) is not None:
+        raise _refuse(layer, "sliding_window (not supported yet)")
+
+
+def _attention_mask(layer, query, value, kwargs: dict):
+    """Keras' combined attention mask [B, Tq or 1, Tv] (bool), computed by the layer's own
+    ``_compute_attention_mask`` from the query's Keras mask, the value and key masks, the
+    ``attention_mask`` argument and ``use_causal_mask``; None where there is no mask but
+    the causal one (its own form)."""
+    query_mask = backend.get_keras_mask(query)  # as Keras' call: the query's own mask ...
+    for tensor in (query, value, kwargs.get("key")):
+        if tensor is not None:  # ... and, as its call does, no mask left on its inputs (a
+            backend.set_keras_mask(tensor, None)  # residual Add after it then has none)
+    given = {m: kwargs.get(m) for m in ("value_mask", "key_mask", "attention_mask")}
+    if query_mask is None and all(m is None for m in given.values()):
+        return None
+    allowed = layer._compute_attention_mask(
+        query,
+        value,
+        query_mask=query_mask,
+        use_causal_mask=bool(kwargs.get("use_causal_mask", False)),
+        **given,
+    )
+    return tf.cast(allowed, tf.bool)
 
 
 @register
@@ -49,19 +77,29 @@ class MultiHeadAttentionHandler:
 
     @staticmethod
     def trace(layer, query, value, key=None, *args, **kwargs):
-        masks = ("query_mask", "value_mask", "key_mask", "attention_mask")
-        if args or any(kwargs.get(m) is not None for m in masks):
-            raise _refuse(layer, "it is called with a mask (use_causal_mask converts)")
+        if args:
+            raise _refuse(layer, "it is called with masks by position (pass them by name)")
         if kwargs.get("return_attention_scores"):
             raise _refuse(layer, "return_attention_scores=True")
         check_attention(layer)
+        allowed = _attention_mask(layer, query, value, {**kwargs, "key": key})
         key = value if key is None else key
+        if allowed is not None:  # Keras' masked Softmax with attention dropout, else not
+            zeros = layer._dropout > 0.0
+            return (
+                [query, value, key, allowed],
+                tuple(query.shape),
+                {"masked": True, "zeros": zeros},
+            )
         causal = bool(kwargs.get("use_causal_mask", False))
         return [query, value, key], tuple(query.shape), {"causal": causal}
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
-        op_type = attention_form.OP_TYPES[1 if info["causal"] else 0]
+        if info.get("masked"):
+            op_type = attention_form.MASKED[1 if info["zeros"] else 0]
+        else:
+            op_type = attention_form.OP_TYPES[1 if info["causal"] else 0]
         arrays = {}
         for key, dense in (("q", "_query_dense"), ("k", "_key_dense"), ("v", "_value_dense")):
             part = getattr(layer, dense)
@@ -72,10 +110,10 @@ class MultiHeadAttentionHandler:
         arrays["Wo"] = out.kernel.numpy().reshape(-1, out.kernel.shape[-1])
         arrays["bo"] = out.bias.numpy()
         names = [
-            onnx_edit.initializer(proto.graph, f"{layer.name}.{key}", array)
+            onnx_edit.initializer(proto.graph, f"{info['weights']}.{key}", array)
             for key, array in arrays.items()
         ]
-        onnx_edit.become(node, op_type, DOMAIN, [*node.input[:3], *names])
+        onnx_edit.become(node, op_type, DOMAIN, [*node.input[:3], *names, *node.input[3:]])
         node.attribute.extend(
             [
                 helper.make_attribute("head_shape", [0, 0, layer.num_heads, -1]),

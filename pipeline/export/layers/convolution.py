@@ -61,10 +61,10 @@ class GroupedConv2DHandler:
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
         kernel = np.transpose(layer.kernel.numpy(), (3, 2, 0, 1))  # (out, in/g, kh, kw)
-        inputs = [onnx_edit.initializer(proto.graph, f"{layer.name}.weight", kernel)]
+        inputs = [onnx_edit.initializer(proto.graph, f"{info['weights']}.weight", kernel)]
         if layer.use_bias:
             inputs.append(
-                onnx_edit.initializer(proto.graph, f"{layer.name}.bias", layer.bias.numpy())
+                onnx_edit.initializer(proto.graph, f"{info['weights']}.bias", layer.bias.numpy())
             )
         dims = (info["size"], layer.kernel_size, layer.strides, layer.dilation_rate)
         sizes = zip(*dims, strict=True)

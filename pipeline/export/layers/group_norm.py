@@ -44,8 +44,12 @@ class GroupNormHandler:
         broadcast = (channels, *[1] * (rank - 2))  # [C, 1, 1]: per channel on NCHW data
         gamma = layer.gamma.numpy() if layer.scale else np.ones(channels, np.float32)
         beta = layer.beta.numpy() if layer.center else np.zeros(channels, np.float32)
-        scale = onnx_edit.initializer(proto.graph, f"{layer.name}.weight", gamma.reshape(broadcast))
-        bias = onnx_edit.initializer(proto.graph, f"{layer.name}.bias", beta.reshape(broadcast))
+        scale = onnx_edit.initializer(
+            proto.graph, f"{info['weights']}.weight", gamma.reshape(broadcast)
+        )
+        bias = onnx_edit.initializer(
+            proto.graph, f"{info['weights']}.bias", beta.reshape(broadcast)
+        )
         call = {"domain": DOMAIN, "epsilon": float(layer.epsilon), "groups": [layer.groups]}
         steps = [(group_norm_form.OP_TYPE, [scale, bias], call)]
         onnx_edit.channels_first(proto.graph, node, rank, steps)

@@ -80,8 +80,8 @@ class LayerNormHandler:
             first = (len(shape) - 1, *range(len(shape) - 1))
             gamma, beta = (np.transpose(a, first) for a in (gamma, beta))
         params = [
-            onnx_edit.initializer(proto.graph, f"{layer.name}.weight", gamma),
-            onnx_edit.initializer(proto.graph, f"{layer.name}.bias", beta),
+            onnx_edit.initializer(proto.graph, f"{info['weights']}.weight", gamma),
+            onnx_edit.initializer(proto.graph, f"{info['weights']}.bias", beta),
         ]
         normalize = {"axis": axis, "epsilon": layer.epsilon}
         steps = [("LayerNormalization", params, normalize)]
@@ -143,7 +143,7 @@ class BatchNormHandler:
             "running_var": layer.moving_variance.numpy(),
         }
         names = [
-            onnx_edit.initializer(proto.graph, f"{layer.name}.{key}", array)
+            onnx_edit.initializer(proto.graph, f"{info['weights']}.{key}", array)
             for key, array in weights.items()
         ]
         if info["rank"] == 2:

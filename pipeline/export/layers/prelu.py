@@ -22,6 +22,6 @@ class PReLUHandler:
 
     @staticmethod
     def write(proto: onnx.ModelProto, node: onnx.NodeProto, layer, info: dict):
-        slope = onnx_edit.initializer(proto.graph, f"{layer.name}.weight", layer.alpha.numpy())
+        slope = onnx_edit.initializer(proto.graph, f"{info['weights']}.weight", layer.alpha.numpy())
         onnx_edit.become(node, "PRelu", "", [node.input[0], slope])
         return None

@@ -178,7 +178,7 @@ class RecurrentHandler:
         inputs = [node.input[0]]
         for key in "WRB":
             array = arrays[key]
-            name = f"{layer.name}.{key}"
+            name = f"{info['weights']}.{key}"
             inputs.append("" if array is None else onnx_edit.initializer(proto.graph, name, array))
         onnx_edit.become(node, form.op_type, DOMAIN, [*inputs, *node.input[1:]])
         node.attribute.append(helper.make_attribute("hidden_size", arrays["R"].shape[-1]))

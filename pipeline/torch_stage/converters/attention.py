@@ -18,6 +18,7 @@ from torch import nn
 
 from pipeline.forms import DOMAIN, VERSION
 from pipeline.forms import attention as attention_form
+from pipeline.torch_stage import masking
 from pipeline.torch_stage.templates import Statements
 
 # The inputs are Keras' (query, value, key); torch takes (query, key, value).
@@ -28,8 +29,12 @@ _CAUSAL = (
 )
 
 
+_MASKED = "{out} = " + masking.ATTENTION_NAME + "({self}, {0}, {1}, {2}, {3})"
+_MASKED_ZEROS = "{out} = " + masking.ATTENTION_NAME + "({self}, {0}, {1}, {2}, {3}, zeros=True)"
+
+
 def _module(node: OnnxNode, graph: OnnxGraph) -> nn.MultiheadAttention:
-    names = dict(zip(attention_form.INPUTS, node.input_values, strict=True))
+    names = dict(zip(attention_form.INPUTS, node.input_values[:11], strict=True))
     weights = {k: graph.initializers[names[k]].to_torch() for k in attention_form.INPUTS[3:]}
     embed, heads = weights["Wq"].shape[0], int(node.attributes["head_shape"][2])
     kdim, vdim = weights["Wk"].shape[0], weights["Wv"].shape[0]
@@ -52,8 +57,11 @@ def _module(node: OnnxNode, graph: OnnxGraph) -> nn.MultiheadAttention:
 def _register(op_type: str) -> None:
     @add_converter(operation_type=op_type, version=VERSION, domain=DOMAIN)
     def convert(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:
-        mapping = OnnxMapping(inputs=tuple(node.input_values[:3]), outputs=node.output_values)
+        given = (*node.input_values[:3], *node.input_values[11:])  # and the mask, if masked
+        mapping = OnnxMapping(inputs=given, outputs=node.output_values)
         line = _CAUSAL if op_type.endswith("Causal") else _CALL
+        line = _MASKED if op_type == attention_form.MASKED[0] else line
+        line = _MASKED_ZEROS if op_type == attention_form.MASKED[1] else line
         return OperationConverterResult(Statements(_module(node, graph), [line]), mapping)
 
 

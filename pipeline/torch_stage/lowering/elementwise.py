@@ -16,7 +16,7 @@ from onnx2torch.node_converters.cast import OnnxCast
 from onnx2torch.node_converters.comparisons import OnnxCompare
 from onnx2torch.node_converters.dropout import OnnxDropoutDynamic
 from onnx2torch.node_converters.functions import OnnxFunction
-from onnx2torch.node_converters.logical import OnnxNot
+from onnx2torch.node_converters.logical import OnnxLogical, OnnxNot
 from onnx2torch.node_converters.matmul import OnnxMatMul
 from onnx2torch.node_converters.min_max import OnnxMinMax
 from onnx2torch.node_converters.neg import OnnxNeg
@@ -85,6 +85,16 @@ def _compare(module: OnnxCompare, consts: Consts) -> Lowered | None:
     return (Expression(f"{{0}} {symbol} {{1}}", operator=True), None) if symbol else None
 
 
+_LOGICAL = {torch.logical_and: "&", torch.logical_or: "|", torch.logical_xor: "^"}
+
+
+def _logical(module: OnnxLogical, consts: Consts) -> Lowered | None:
+    """``mask & causal`` (masks combined: Keras' attention mask, pooling's)."""
+    if module.broadcast is not None:  # opset 1's broadcast-by-axis form
+        return None
+    return Expression(f"{{0}} {_LOGICAL[module.logic_op_function]} {{1}}"), None
+
+
 LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxBinaryMathOperation: _binary,
     OnnxPow: _pow,
@@ -95,6 +105,7 @@ LOWERINGS: dict[type, Callable[[nn.Module, Consts], Lowered | None]] = {
     OnnxMinMax: _min_max,
     OnnxCompare: _compare,
     OnnxNot: lambda m, c: (Expression("~{0}"), None),
+    OnnxLogical: _logical,
     OnnxCast: lambda m, c: (Expression(f"{{0}}.to({m.torch_dtype})"), None),
     OnnxWhere: lambda m, c: (Expression("torch.where({0}, {1}, {2})"), None),
     OnnxSqrt: lambda m, c: (Expression("torch.sqrt({0})"), None),
