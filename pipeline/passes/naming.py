@@ -3,9 +3,9 @@
 Each Keras layer's main node (the one holding weights, else its resize or its own function
 call, else its first node) takes the layer name as is (``block1_conv1``, ``fc1``); its other
 nodes take ``<layer>_<op>`` (``block1_conv1_relu``). Weights take torch's parameter names:
-``fc1.weight``, ``fc1.bias``, ``bn.running_mean``. Every name is a Python identifier (before any dot), so onnx2torch's
-modules and the emitted attributes are the Keras names. Graph inputs and outputs keep
-their names: they are the model's interface.
+``fc1.weight``, ``fc1.bias``, ``bn.running_mean``. Every name is a Python identifier (before
+any dot), so onnx2torch's modules and the emitted attributes are the Keras names. Graph
+inputs and outputs keep their names: they are the model's interface.
 """
 
 from __future__ import annotations
