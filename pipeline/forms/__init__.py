@@ -6,7 +6,8 @@
 - ``channel_norm``: stage 2 writes a LayerNormalization over the channel axis as one call;
 - ``group_norm``: stage 1 writes GroupNormalization as one call;
 - ``resize_nearest``: stage 1 writes Resizing(interpolation="nearest") as one call;
-- ``spatial_dropout``: stage 1 writes SpatialDropout1D/2D/3D as one call.
+- ``spatial_dropout``: stage 1 writes SpatialDropout1D/2D/3D as one call;
+- ``shape_like``: stage 2 writes a broadcast or cut to another tensor's size as one call.
 
 ``PARAM_ROLES`` says, per op type, which inputs are which torch parameter (``weight``,
 ``bias``, ...): stage 2 names initializers after it, without knowing each form. Standard ops
@@ -21,6 +22,7 @@ from pipeline.forms import (
     group_norm,
     recurrent,
     resize_nearest,
+    shape_like,
     spatial_dropout,
 )
 from pipeline.forms.function import DOMAIN, VERSION
@@ -34,6 +36,7 @@ __all__ = [
     "group_norm",
     "recurrent",
     "resize_nearest",
+    "shape_like",
     "spatial_dropout",
 ]
 
@@ -51,5 +54,6 @@ PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
     **channel_norm.PARAM_ROLES,
     **group_norm.PARAM_ROLES,
     **resize_nearest.PARAM_ROLES,
+    **shape_like.PARAM_ROLES,
     **spatial_dropout.PARAM_ROLES,
 }

@@ -36,6 +36,7 @@ from pipeline.passes.nchw_input import NchwInput
 from pipeline.passes.nchw_output import NchwOutput
 from pipeline.passes.pointwise_conv import PointwiseConv
 from pipeline.passes.reshape_transpose import ReshapeAsTranspose
+from pipeline.passes.shape_like import ShapeLike
 from pipeline.passes.sink_transposes import SinkTransposes
 from pipeline.passes.squeeze_flatten import SqueezeToFlatten
 from pipeline.passes.tensordot import Tensordot
@@ -63,7 +64,10 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     # forms (they vary with PYTHONHASHSEED); turn them into Flatten before anything
     # pattern-matches on Flatten.
     FoldShapes(),
-    # ... and the shape sub-graphs it evaluated go.
+    # What stays computed from another tensor's size (a class token tiled to the batch,
+    # position embeddings cut to the input's length) becomes one call that says so.
+    ShapeLike(),
+    # ... and the shape sub-graphs they evaluated go.
     _named(RemoveUnusedNodes(), "remove_unused"),
     # GlobalAveragePool + Squeeze -> + Flatten (a native nn.Flatten).
     SqueezeToFlatten(),

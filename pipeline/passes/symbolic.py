@@ -91,18 +91,46 @@ def _evaluate(node: ir.Node, args: list[SymVec | None]) -> SymVec | None:  # noq
         return SymVec(first.items)
     if op == "Squeeze" and len(first.items) == 1:
         return SymVec(first.items, scalar=True)
-    if op in _ARITHMETIC and all(a.known for a in args):
-        left, right = np.array(args[0].items, np.int64), np.array(args[1].items, np.int64)
-        if left.size != right.size and 1 not in (left.size, right.size):
-            return None
-        values = _ARITHMETIC[op](left, right).reshape(-1)
-        return SymVec(tuple(int(v) for v in values), scalar=args[0].scalar and args[1].scalar)
+    if op in _ARITHMETIC and len(args) == 2:
+        return _elementwise(op, args[0], args[1])
     if op == "ReduceProd" and first.known and len(args) == 1:
         return SymVec((prod(first.items),), scalar=attrs.get_int("keepdims", 1) == 0)
     return None
 
 
-_ARITHMETIC = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract}
+_ARITHMETIC = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Equal": np.equal}
+
+
+def _elementwise(op: str, left: SymVec, right: SymVec) -> SymVec | None:
+    """``op`` item by item (broadcasting one item), unknown dims kept where the result does
+    not depend on them: ``d * 1``, ``d + 0``, ``d * 0``, ``d == d``, and ``d == k`` for
+    ``k <= 0`` (an unknown dim is a size: at least 1; tf2onnx's strided slices ask whether
+    an end is 0, meaning "to the end")."""
+    count = max(len(left.items), len(right.items))
+    if {len(left.items), len(right.items)} - {1, count}:
+        return None
+    xs = left.items * count if len(left.items) == 1 else left.items
+    ys = right.items * count if len(right.items) == 1 else right.items
+    items = [_item(op, x, y) for x, y in zip(xs, ys, strict=True)]
+    if any(i is None for i in items):
+        return None
+    return SymVec(tuple(items), scalar=left.scalar and right.scalar)
+
+
+def _item(op: str, x: Dim, y: Dim) -> Dim | None:
+    if isinstance(x, int) and isinstance(y, int):
+        return int(_ARITHMETIC[op](x, y))
+    if op == "Equal":
+        if x == y:
+            return 1
+        return 0 if any(isinstance(v, int) and v <= 0 for v in (x, y)) else None
+    if op == "Mul" and 0 in (x, y):
+        return 0
+    if (op == "Mul" and y == 1) or (op in ("Add", "Sub") and y == 0):
+        return x
+    if (op == "Mul" and x == 1) or (op == "Add" and x == 0):
+        return y
+    return None
 
 
 def evaluate_graph(graph: ir.Graph) -> dict[ir.Value, SymVec]:

@@ -9,7 +9,8 @@ module per op family; importing this package registers them all. Each returns a 
 - ``channel_norm``: stage 2's channel LayerNorm function;
 - ``group_norm``: stage 1's GroupNormalization function;
 - ``resize_nearest``: stage 1's nearest Resizing function;
-- ``dropout``: stage 1's SpatialDropout function.
+- ``dropout``: stage 1's SpatialDropout function;
+- ``shape_like``: stage 2's broadcast and cut to another tensor's size.
 
 onnx2torch's own converters give its wrapper classes for many ops; ``pipeline.torch_stage.
 lowering`` turns those into plain torch. A new ONNX op goes here only when onnx2torch has no
@@ -33,6 +34,7 @@ from pipeline.torch_stage.converters import (  # noqa: F401  (import registers t
     pooling,
     recurrent,
     resize_nearest,
+    shape_like,
 )
 
 
