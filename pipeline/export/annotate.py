@@ -14,7 +14,7 @@ import tensorflow as tf
 import tf2onnx
 
 from pipeline import metadata
-from pipeline.export import counts, regularizers
+from pipeline.export import counts, folded_weights, regularizers
 from pipeline.export.tf2onnx_export import input_name
 
 _SCOPE_SUFFIX = re.compile(r"_\d+$")
@@ -82,6 +82,7 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     for tensor in graph.initializer:  # tf2onnx names frozen variable reads after the read
         if "ReadVariableOp" in tensor.name:
             tensor.doc_string = metadata.KERAS_WEIGHT
+    folded_weights.mark(graph, model)  # and the reads it folded into constants
     facts = {
         metadata.MODEL_NAME: model.name,
         metadata.LAYERS: json.dumps([[name, cls] for name, cls in layers.items()]),
