@@ -157,17 +157,25 @@ REGISTRY: dict[str, Entry] = {
     "hub_cspnet": Entry(
         "keras-hub CSPNetBackbone (CSPDarkNet stages), small", _from("hub", "cspnet")
     ),
+    "hub_vit": Entry(
+        "keras-hub ViTBackbone, small: its class token tiled to the batch", _from("hub", "vit")
+    ),
+    "hub_deit": Entry(
+        "keras-hub DeiTBackbone, small: class and distillation tokens", _from("hub", "deit")
+    ),
+    "hub_bert": Entry(
+        "keras-hub BertBackbone, small: dict inputs, a padding mask", _from("hub", "bert")
+    ),
+    "hub_distilbert": Entry(
+        "keras-hub DistilBertBackbone, small: a padding mask", _from("hub", "distilbert")
+    ),
     # keras-hub backbones that do not convert yet, each stopped with a clear error (issue 23;
     # tests/e2e/test_convert.py holds each to its error): flip ``converts`` once one does
     **{
         f"hub_{name}": Entry(f"keras-hub {name}: {why}", _from("hub", name), converts=False)
         for name, why in {
             "mit": "MiTBackbone, a reshape computed from two unknown sizes (passes refuse)",
-            "vit": "ViTBackbone, tf2onnx's stage 1 computes something else (mismatch)",
-            "deit": "DeiTBackbone, tf2onnx's stage 1 computes something else (mismatch)",
-            "bert": "BertBackbone, attention over a padding mask (refused)",
-            "distilbert": "DistilBertBackbone, attention over a padding mask (refused)",
-            "gpt2": "GPT2Backbone, a causal and a padding mask (stage 1 mismatch)",
+            "gpt2": "GPT2Backbone, its causal mask computed from shapes (passes refuse)",
         }.items()
     },
     "unconvertible": Entry(

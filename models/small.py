@@ -13,7 +13,8 @@ L = keras.layers
 
 def randomize(model: keras.Model, seed: int = SEED) -> keras.Model:
     """Every weight random but well scaled: kernels keep their initializer's (random) values,
-    biases and BN beta/mean ~ N(0, 0.1), BN gamma and variance ~ U(0.5, 1.5)."""
+    biases and BN beta/mean ~ N(0, 0.1), BN gamma and variance ~ U(0.5, 1.5), and any other
+    weight its initializer left constant (a ViT's zero class tokens) ~ N(0, 0.1)."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         values = []
@@ -22,6 +23,8 @@ def randomize(model: keras.Model, seed: int = SEED) -> keras.Model:
             if name in ("gamma", "moving_variance"):
                 value = rng.uniform(0.5, 1.5, value.shape)
             elif name in ("beta", "moving_mean", "bias") or value.ndim == 1:
+                value = rng.normal(0.0, 0.1, value.shape)
+            elif value.size > 1 and np.all(value == value.flat[0]):
                 value = rng.normal(0.0, 0.1, value.shape)
             values.append(np.asarray(value, dtype=weight.dtype))
         if values:

@@ -27,6 +27,10 @@ TRANSPOSES_KEPT = {
     # each frame channels-last around its conv and its pool (2 Transposes each): the 5-D input keeps
     # Keras' layout (docs/layers.md, Limits)
     "video_frames": ["TimeDistributed"] * 4,
+    # the patches of the conv become tokens: (N, C, h, w) -> (N, h*w, C), as torchvision's
+    # ViT does (``x.reshape(n, c, h * w).permute(0, 2, 1)``)
+    "hub_vit": ["ViTPatchingAndEmbedding"],
+    "hub_deit": ["DeiTEmbeddings"],
 }
 MODEL_PY_GOLDEN = ("transformer",)
 # Modules a nested model's layers become: named <outer>_<inner> after the Keras nesting
