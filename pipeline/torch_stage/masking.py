@@ -73,6 +73,7 @@ def keras_masked_attention(
     weights = torch.where(allowed, scores, -1e9).softmax(dim=-1)
     if zeros:
         weights = torch.where(allowed, weights, 0.0)
+    weights = nn.functional.dropout(weights, mha.dropout, mha.training)  # as Keras, training
     return mha.out_proj((weights @ v).transpose(1, 2).flatten(2))
 '''
 

@@ -61,6 +61,9 @@ BROUGHT = (
     "video_frames",
     "seq2seq",
     "dict_io",
+    "masked_text",
+    "masked_frames",
+    "masked_transformer",
 )
 ZOO = tuple(m for m in SMALL if m not in BROUGHT) + BROUGHT + APPLICATIONS
 OUT = Path("build") / "zoo"

@@ -62,12 +62,12 @@ BROUGHT_SECTION = (
     "the common CNN head with a Dropout, a WaveNet-style stack on one channel (each broke a "
     "first try before issue 26); a clip of frames through TimeDistributed convs and "
     "UpSampling1D, an encoder-decoder whose encoder states seed the decoder, a model with "
-    "dicts in and out (issue 23).\n\n"
+    "dicts in and out, masked sequences into recurrent layers and attention (issue 23).\n\n"
 )
 HUB_SECTION = (
     "\n## keras-hub backbones\n\nkeras-hub 0.32's backbones from small configs, every weight "
     "randomized (`models/hub.py`). Not converting yet, each stopped with a clear error "
-    "(docs/layers.md): MiT, ViT, DeiT, BERT, DistilBERT, GPT-2.\n\n"
+    "(docs/layers.md): MiT, GPT-2.\n\n"
 )
 
 
