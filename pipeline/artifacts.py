@@ -16,6 +16,7 @@ from pipeline.errors import BadInputError, OutputError
 KERAS_MODEL = "keras_model.keras"  # the Keras model a named MODEL was built into
 STAGE1 = "stage1.onnx"
 REFERENCE = "reference.npz"
+ANCHOR = "anchor.npz"  # the float64 anchor a later stage needed (pipeline.anchor_later)
 STAGE2 = "stage2.onnx"
 MODEL_PY = "model.py"
 WEIGHTS = "weights.pt"

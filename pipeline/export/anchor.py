@@ -1,6 +1,8 @@
 """The float64 anchor of the check (``compare.ANCHOR_FACTOR``, rule 2): the same Keras model
-computing in float64, run on every reference case at export; its outputs are stored in
-``reference.npz`` (``exact/<case>/<name>``) next to Keras' float32 ones.
+computing in float64, run on every reference case when a comparison first needs it
+(``pipeline.anchor_later``): in export (``in_process``; stored in ``reference.npz`` as
+``exact/<case>/<name>``) or, for a later stage, by ``python -m pipeline.export.anchor
+OUT_DIR``, which writes ``anchor.npz``.
 
 Keras' own float32 error, the measure rule 2 holds an artifact to, depends on how Keras runs
 the model: eagerly (the reference outputs) or through its compiled ``predict`` graph, which
@@ -11,15 +13,15 @@ counts."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from pathlib import Path
 
 import keras
 import numpy as np
 
-from pipeline import compare
+from pipeline import anchor_later, artifacts, compare, progress
 from pipeline import reference as ref
 from pipeline.export import structure
 from pipeline.export.cases import SECOND_SIZE_CASE
@@ -82,35 +84,6 @@ def _widened(array: np.ndarray) -> np.ndarray:
     return array.astype(np.float64) if array.dtype == np.float32 else array
 
 
-@contextmanager
-def early(model: keras.Model, inputs: dict[str, list[np.ndarray]]) -> Iterator[Early]:
-    """``exact_outputs`` on a second thread, from when ``Early.start`` is called: stage 1
-    has tf2onnx call it once its trace is made, so that the copy is built while tf2onnx
-    freezes and converts the graph on one core (ResNet50: 2 s of 12 s of export). Keras'
-    own outputs are computed after ``Early.result``, with nothing else computing."""
-    found = Early(model, inputs)
-    try:
-        yield found
-    finally:
-        found.pool.shutdown(wait=True)
-
-
-class Early:
-    def __init__(self, model: keras.Model, inputs: dict[str, list[np.ndarray]]):
-        self.model, self.inputs = model, inputs
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="float64")
-        self.future: Future | None = None
-
-    def start(self) -> None:
-        self.future = self.pool.submit(exact_outputs, self.model, self.inputs)
-
-    def result(self) -> tuple:
-        """``exact_outputs``' result (computed now if it was never started)."""
-        if self.future is None:
-            return exact_outputs(self.model, self.inputs)
-        return self.future.result()
-
-
 def anchored(
     model: keras.Model, reference: ref.Reference, exact: tuple | None = None
 ) -> tuple[ref.Reference, str]:
@@ -168,3 +141,43 @@ def _reason(exc: Exception) -> str:
     """Why a copy or run failed, in one short line: the exception's type and first line."""
     lines = str(exc).splitlines()
     return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
+
+
+def in_process(model: keras.Model) -> anchor_later.Later:
+    """Export's ``Later``: the copy of ``model``, made in this process when needed."""
+
+    def fetch(reference: ref.Reference) -> tuple:
+        progress.step("Keras: the float64 copy's outputs (the check's rule 2)")
+        anchored_reference, note = anchored(model, reference)
+        found = any(case.exact for case in anchored_reference.cases.values())
+        return (anchored_reference if found else None), note
+
+    return anchor_later.Later(fetch)
+
+
+def _model(out_dir: Path) -> keras.Model:
+    """The model export converted: the Keras model it built, or the user's file as export
+    loaded it (its load options, as export.json records them)."""
+    from models import LoadOptions, resolve
+
+    if (out_dir / artifacts.KERAS_MODEL).is_file():
+        return keras.saving.load_model(out_dir / artifacts.KERAS_MODEL, compile=False)
+    report = json.loads((out_dir / artifacts.EXPORT_REPORT).read_text())
+    options = report.get("load_options", {})
+    custom = options.get("custom_objects")
+    loading = LoadOptions(Path(custom) if custom else None, options.get("unsafe", False))
+    return resolve(options.get("model", report["model"]), loading).model
+
+
+def main(argv: list[str]) -> int:
+    """``python -m pipeline.export.anchor OUT_DIR``: ``anchor.npz`` for OUT_DIR's reference."""
+    out_dir = Path(argv[0])
+    path = out_dir / artifacts.REFERENCE
+    reference = dataclasses.replace(ref.load(path), later=None)
+    found, note = anchored(_model(out_dir), reference)
+    anchor_later.save(path, found, note)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

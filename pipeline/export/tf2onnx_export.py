@@ -22,9 +22,8 @@ from pipeline.export import keras_forms, layer_support, own_layers, structure, t
 OPSET = 17
 
 
-def to_onnx(model: keras.Model, opset: int = OPSET, after_trace=None) -> onnx.ModelProto:
-    """tf2onnx conversion with a dynamic batch dimension on every input. ``after_trace``, if
-    given, is called once tf2onnx has traced the model, with Keras as it was (``tracing``)."""
+def to_onnx(model: keras.Model, opset: int = OPSET) -> onnx.ModelProto:
+    """tf2onnx conversion with a dynamic batch dimension on every input."""
     layer_support.check_layers(model, all_layers(model))
     signature = [
         tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=input_name(tensor))
@@ -32,7 +31,7 @@ def to_onnx(model: keras.Model, opset: int = OPSET, after_trace=None) -> onnx.Mo
     ]
     traced: list[own_layers.Traced] = []
     with (
-        tracing(traced, after_trace),
+        tracing(traced),
         keras_forms.batch_norm_kept(),
         own_layers.quiet_placeholders(),
         tf2onnx_optimizers.copy_once(),
@@ -47,12 +46,12 @@ def to_onnx(model: keras.Model, opset: int = OPSET, after_trace=None) -> onnx.Mo
 
 
 @contextmanager
-def tracing(traced: list[own_layers.Traced], after_trace=None) -> Iterator[None]:
+def tracing(traced: list[own_layers.Traced]) -> Iterator[None]:
     """tf2onnx's trace of the model (``tf2onnx.convert._get_concrete_function``) made with our
     Keras forms and placeholders, which are undone as soon as the trace exists: while
-    tf2onnx then freezes and converts the graph (most of its time, on one core), Keras is
-    itself again, and ``after_trace`` may start other work with the model (stage 1 makes
-    its float64 copy then). A tf2onnx that traces elsewhere is refused, not half-patched."""
+    tf2onnx then freezes and converts the graph, Keras is itself again (``keras_model.keras``
+    is saved on a second thread meanwhile). A tf2onnx that traces elsewhere is refused, not
+    half-patched."""
     original = tf2onnx.convert._get_concrete_function
     traced_once = False
 
@@ -61,8 +60,6 @@ def tracing(traced: list[own_layers.Traced], after_trace=None) -> Iterator[None]
         with keras_forms.traceable_forms(), own_layers.placeholders(traced):
             function = original(*args, **kwargs)
         traced_once = True
-        if after_trace is not None:
-            after_trace()
         return function
 
     tf2onnx.convert._get_concrete_function = traced_function

@@ -14,7 +14,7 @@ import onnx
 import onnx_ir as ir
 from onnx_ir.passes import common
 
-from pipeline import artifacts, failed, hashing, progress
+from pipeline import anchor_later, artifacts, failed, hashing, progress
 from pipeline import reference as ref
 from pipeline.errors import BadInputError, MismatchError
 from pipeline.passes import postcheck
@@ -135,6 +135,13 @@ def load_onnx(path: Path) -> ir.Model:
     return ir.from_proto(proto)
 
 
+def _read(reference: Path | None) -> list[str]:
+    """The reference files this stage held its output to, for its report (check takes its
+    comparisons while they are unchanged): reference.npz and, where a comparison needed the
+    float64 anchor, anchor.npz."""
+    return [] if reference is None else [str(reference), str(anchor_later.path_for(reference))]
+
+
 def run(
     src: Path, dst: Path, reference: Path | None = None, every_pass: bool = False
 ) -> StageReport:
@@ -185,7 +192,7 @@ def _run(src: Path, dst: Path, reference: Path | None, every_pass: bool) -> Stag
             "passes": [r.to_json() for r in records],
             "checked_every_pass": every_pass,
         },
-        inputs=(str(src), *([str(reference)] if reference_data is not None else [])),  # for check
+        inputs=(str(src), *_read(reference if reference_data is not None else None)),
     )
     artifacts.write_json(dst.parent / artifacts.PASSES_REPORT, report.to_json())
     return report

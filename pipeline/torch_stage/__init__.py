@@ -18,7 +18,7 @@ import onnx
 import torch
 from onnx2torch import convert
 
-from pipeline import artifacts, hashing, metadata, progress
+from pipeline import anchor_later, artifacts, hashing, metadata, progress
 from pipeline import failed as failures
 from pipeline import reference as ref
 from pipeline.compare import Comparison
@@ -191,7 +191,9 @@ def _run(src: Path, out_dir: Path, reference: Path | None) -> StageReport:
         time.perf_counter() - start,
         comparisons,
         details={k: v for k, v in result.items() if k != "comparisons"},
-        inputs=(str(src), str(reference)),  # check takes the comparisons while both are unchanged
+        # check takes the comparisons while these are unchanged (anchor.npz: if a comparison
+        # needed the float64 anchor, pipeline.anchor_later)
+        inputs=(str(src), str(reference), str(anchor_later.path_for(reference))),
     )
     artifacts.write_json(out_dir / artifacts.TORCH_REPORT, report.to_json())
     return report

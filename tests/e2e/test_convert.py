@@ -3,6 +3,7 @@ artifacts, its report, and the emitted model used with nothing but torch."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -14,7 +15,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from pipeline import artifacts
+from pipeline import anchor_later, artifacts
+from pipeline import reference as ref
 from pipeline.compare import FLOAT32_TOL
 from tests.e2e.golden import assert_model_py_matches
 
@@ -68,8 +70,11 @@ def test_report_holds_every_stage_within_tolerance(converted):
         for case in ("batch1", "batch4", "digits_test"):
             assert (artifact, case) in seen
     assert max(c["max_abs"] for c in report["comparisons"]) <= FLOAT32_TOL
-    # the float64 anchor is stored and reported for every comparison (rule 1 passed them all)
-    assert all(c["exact_rel"] is not None and c["rule"] == "float32" for c in report["comparisons"])
+    # rule 1 passed them all, so no float64 anchor was made (pipeline.anchor_later)
+    assert all(c["exact_rel"] is None and c["rule"] == "float32" for c in report["comparisons"])
+    export = json.loads((out / artifacts.EXPORT_REPORT).read_text())
+    assert export["float64_anchor"] == anchor_later.DEFERRED
+    assert not (out / artifacts.ANCHOR).exists()
     (accuracy,) = report["torch"]["accuracy"]
     assert accuracy["top1_agreement"] == 1.0 and accuracy["keras_accuracy"] > 0.9
     assert report["torch"]["param_count"] == report["torch"]["keras_param_count"] == 69362
@@ -239,11 +244,18 @@ def test_check_fails_loudly_on_a_mismatch(converted, tmp_path):
     shutil.copytree(out, copy)
     with np.load(copy / artifacts.REFERENCE) as data:
         arrays = {k: data[k] for k in data.files}
-    # Keras' output and the float64 copy's both: a reference the artifacts no longer match
-    # (the copy alone untouched, rule 2 would rightly see the artifacts at the exact answer)
-    for kind in ("output", "exact"):
-        arrays[f"{kind}/batch4/predictions"] = arrays[f"{kind}/batch4/predictions"] + 1e-3
+    # Keras' output and a float64 anchor made for this reference both: a reference the
+    # artifacts no longer match (Keras' output alone changed, the float64 copy the check
+    # would make would rightly see the artifacts at the exact answer)
+    shifted = arrays["output/batch4/predictions"] + 1e-3
+    arrays["output/batch4/predictions"] = shifted
     np.savez(copy / artifacts.REFERENCE, **arrays)
+    tampered = ref.load(copy / artifacts.REFERENCE)
+    cases = {
+        name: dataclasses.replace(case, exact={"predictions": case.outputs["predictions"]})
+        for name, case in tampered.cases.items()
+    }
+    anchor_later.save(copy / artifacts.REFERENCE, dataclasses.replace(tampered, cases=cases), "")
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline", "check", str(copy)],
         cwd=ROOT,
