@@ -16,7 +16,6 @@ from pathlib import Path
 
 import onnx
 import torch
-from onnx2torch import convert
 
 from pipeline import anchor_later, artifacts, hashing, metadata, progress
 from pipeline import failed as failures
@@ -34,6 +33,7 @@ from pipeline.torch_stage import (
     source,
     verify,
 )
+from pipeline.torch_stage.light_shapes import convert
 
 # model.py and its weights, and the same module for deployment (``deploy``)
 OUTPUTS = (artifacts.MODEL_PY, artifacts.WEIGHTS, artifacts.MODEL_PT2, artifacts.MODEL_ONNX)
