@@ -154,7 +154,8 @@ def _converted(model: str, out_dir: Path, loaded, start: float, saving, options)
     inputs = case_inputs(loaded.reference, loaded.labeled)
     proto = tf2onnx_export.to_onnx(keras_model)
     annotate.annotate(proto, keras_model)
-    tf2onnx_export.validate(proto)
+    data = proto.SerializeToString()  # once: ONNX's check, onnxruntime and stage1.onnx
+    tf2onnx_export.validate(proto, data)
     names = tuple(i.name for i in proto.graph.input), tuple(o.name for o in proto.graph.output)
     progress.step("Keras: outputs on the reference cases")
     reference = reference_cases(loaded.reference, *names, loaded.labeled, inputs)
@@ -162,7 +163,6 @@ def _converted(model: str, out_dir: Path, loaded, start: float, saving, options)
     # the float64 anchor, only should a comparison here need it (pipeline.anchor_later)
     later = anchor.in_process(keras_model)
     reference = dataclasses.replace(reference, later=later)
-    data = proto.SerializeToString()  # once, for onnxruntime and stage1.onnx
     comparisons = _checked(model, out_dir, loaded, proto, data, reference)
     files = written.write(out_dir, data, later.found or reference, saving=saving)
     report = StageReport(

@@ -121,8 +121,9 @@ def all_layers(model) -> list:
     return layers
 
 
-def validate(proto: onnx.ModelProto) -> None:
-    """Fail on any op that is not a standard ONNX op at the model's opset."""
+def validate(proto: onnx.ModelProto, serialized: bytes | None = None) -> None:
+    """Fail on any op that is not a standard ONNX op at the model's opset (``serialized``:
+    ``proto``'s bytes, where the caller has them: ONNX's checker then takes them as they are)."""
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     functions = {(f.domain, f.name) for f in proto.functions}  # stage 1's recurrent layers
     bad = []
@@ -140,7 +141,7 @@ def validate(proto: onnx.ModelProto) -> None:
             "(README, 'Supported layers') or change its configuration, and convert again."
         )
     try:
-        onnx.checker.check_model(proto, full_check=True)
+        onnx.checker.check_model(proto if serialized is None else serialized, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         message = str(exc).replace("\n", " ")
         named = [
