@@ -45,7 +45,10 @@ def _copied(model: keras.Model) -> keras.Model:
     def clone(layer):
         if isinstance(layer, keras.Model):  # a nested model: its layers and inputs too
             return _copied(layer)
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float64"})
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.Layer):  # not an op of a mask (Masking's NotEqual)
+            config = _float64_config(config)
+        return layer.__class__.from_config(config)
 
     def float64_input(tensor):
         return keras.Input(batch_shape=tensor.shape, dtype=_float64(tensor.dtype), name=tensor.name)
@@ -54,6 +57,17 @@ def _copied(model: keras.Model) -> keras.Model:
     structure = model.inputs if isinstance(model, keras.Sequential) else model.input
     inputs = keras.tree.map_structure(float64_input, structure)
     return keras.models.clone_model(model, input_tensors=inputs, clone_function=clone)
+
+
+def _float64_config(config: dict) -> dict:
+    """A layer's config computing in float64, and so the layers it wraps (TimeDistributed's
+    Conv2D, Bidirectional's LSTMs: their own configs, nested, keep their float32 policy)."""
+    found = {**config, "dtype": "float64"}
+    for key, value in config.items():
+        nested = value.get("config") if isinstance(value, dict) else None
+        if isinstance(nested, dict) and "class_name" in value and "dtype" in nested:
+            found[key] = {**value, "config": _float64_config(nested)}
+    return found
 
 
 def _float64(dtype: str) -> str:

@@ -204,6 +204,32 @@ def test_float64_copy_is_float64_after_its_inputs_and_inside_nested_models():
     assert np.abs(layer_norm(layer_norm(x)).astype(np.float64) - exact).max() > 1e-9
 
 
+def test_float64_copy_of_masks_ops_and_wrapped_layers():
+    """A model whose graph holds ops that are not layers (Masking's mask: NotEqual, Any; a
+    ``+`` of two tensors: Add) and layers that wrap a layer (TimeDistributed, Bidirectional):
+    the ops were given a dtype they do not take and the wrapped layers kept float32 weights,
+    so the zoo's transformer, masked and video models and 5 others had no float64 copy."""
+    from pipeline.export.float64 import float64_copy
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4, 3, 3, 2), name="frames")
+    x = keras.layers.TimeDistributed(keras.layers.Conv2D(2, 3), name="per_frame")(inputs)
+    x = keras.layers.Reshape((4, 2))(x)
+    x = keras.layers.Masking(0.0, name="masking")(x)
+    lstm = keras.layers.LSTM(3, return_sequences=True)
+    x = keras.layers.Bidirectional(lstm, name="bidir")(x)
+    outputs = keras.layers.GlobalAveragePooling1D()(x + x)
+    model = keras.Model(inputs, outputs)
+    assert {type(op).__name__ for op in model.operations} >= {"NotEqual", "Add"}
+    copy = float64_copy(model)
+    assert {w.dtype for w in copy.weights} == {"float64"}
+    x = np.random.default_rng(0).standard_normal((2, 4, 3, 3, 2))
+    x[0, 2:] = 0.0  # masked steps (the conv of zeros is its bias: nonzero, so not masked)
+    exact = np.asarray(copy(x))
+    assert exact.dtype == np.float64
+    assert np.abs(np.asarray(model(x.astype(np.float32))) - exact).max() < 1e-6
+
+
 def test_keras_compiled_run_is_stored_only_where_rule_2_can_decide():
     """Keras' compiled predict is run (and stored) on a case only where Keras' eager error is
     over a third of the bar: a bar of 1e-5 here has no such case, one far below float32's
