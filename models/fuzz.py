@@ -11,13 +11,16 @@ vector inputs (a single channel too); chains with residual adds and concatenatio
 input (a vector joined before the head) and a second output; kernels, strides, "same"/"valid"
 padding, dilation, activations, use_bias, keepdims, norm axes; every Dropout-like layer
 inside conv stacks; DepthwiseConv1D and SeparableConv1D; an output named as torch.onnx names
-its own values (``conv2d``, ``linear``, ...).
+its own values (``conv2d``, ``linear``, ...). A second round (``models.fuzz_extras``, a random
+stream of its own) adds masks, RNN states, TimeDistributed video, dict inputs, UpSampling1D.
 """
 
 from __future__ import annotations
 
 import json
 import random
+
+from models import fuzz_extras
 
 PREFIX = "fuzz:"
 ACTIVATIONS = (
@@ -226,18 +229,20 @@ def spec(seed: int) -> dict:
             for _ in range(rng.randint(1, 4))
         ]
         head = "dense"
-    return {
-        "seed": seed,
-        "input": source,
-        "shape": shape,
-        "steps": steps,
-        "head": head,
-        "units": rng.randint(1, 5),
-        "head_activation": rng.choice((None, "softmax", "sigmoid")),
-        "second_input": rng.random() < 0.2 and head != "map",
-        "second_output": rng.random() < 0.2,
-        "output_name": rng.choice(INTERNAL_NAMES) if rng.random() < 0.3 else None,
-    }
+    return fuzz_extras.add(
+        {
+            "seed": seed,
+            "input": source,
+            "shape": shape,
+            "steps": steps,
+            "head": head,
+            "units": rng.randint(1, 5),
+            "head_activation": rng.choice((None, "softmax", "sigmoid")),
+            "second_input": rng.random() < 0.2 and head != "map",
+            "second_output": rng.random() < 0.2,
+            "output_name": rng.choice(INTERNAL_NAMES) if rng.random() < 0.3 else None,
+        }
+    )
 
 
 def _image_shape(step: dict, h: int, w: int, c: int) -> tuple[int, int, int]:

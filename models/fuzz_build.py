@@ -85,7 +85,9 @@ SIMPLE = {
     ),
     "spatial_dropout": lambda s, n: L.SpatialDropout2D(0.3, name=n),
     "gaussian_noise": lambda s, n: L.GaussianNoise(0.1, name=n),
-    "embedding": lambda s, n: L.Embedding(s["input_dim"], s["output_dim"], name=n),
+    "embedding": lambda s, n: L.Embedding(
+        s["input_dim"], s["output_dim"], mask_zero=s.get("mask_zero", False), name=n
+    ),
     "conv1d": lambda s, n: L.Conv1D(
         s["filters"], s["kernel_size"], padding=s["padding"], activation=s["activation"], name=n
     ),
@@ -96,7 +98,23 @@ SIMPLE = {
         L.LSTM(s["units"], return_sequences=True), merge_mode=s["merge"], name=n
     ),
     "max_pool1d": lambda s, n: L.MaxPooling1D(2, name=n),
+    "upsample1d": lambda s, n: L.UpSampling1D(s["size"], name=n),
+    # video (models.fuzz_extras): per-frame layers
+    "td_conv": lambda s, n: L.TimeDistributed(
+        L.Conv2D(s["filters"], 3, padding=s["padding"]), name=n
+    ),
+    "td_pool": lambda s, n: L.TimeDistributed(L.MaxPooling2D(2), name=n),
+    "td_flatten": lambda s, n: L.TimeDistributed(L.Flatten(), name=n),
+    "td_dense": lambda s, n: L.TimeDistributed(L.Dense(s["units"]), name=n),
 }
+
+
+def _state_chain(step: dict, x, name: str):
+    """An RNN whose final states seed the next one, as an encoder's seed its decoder."""
+    rnn = L.LSTM if step["cell"] == "lstm" else L.GRU
+    first = rnn(step["units"], return_sequences=True, return_state=True, name=f"{name}_encoder")
+    y, *states = first(x)
+    return rnn(step["units"], return_sequences=True, name=name)(y, initial_state=states)
 
 
 def _apply(step: dict, x, name: str, rank: int):
@@ -114,6 +132,8 @@ def _apply(step: dict, x, name: str, rank: int):
     if kind == "attention":
         layer = L.MultiHeadAttention(step["num_heads"], step["key_dim"], name=name)
         return layer(x, x)
+    if kind == "state_chain":
+        return _state_chain(step, x, name)
     if kind == "dropout" and rank == 3:
         return L.SpatialDropout1D(0.3, name=name)(x)
     return SIMPLE[kind](step, name)(x)
@@ -144,6 +164,8 @@ def build(spec: dict) -> keras.Model:
     dtype = "int32" if spec["input"] == "tokens" else "float32"
     inputs = [keras.Input(tuple(spec["shape"]), dtype=dtype, name="x")]
     x = inputs[0]
+    if spec.get("masking"):  # padded steps are all zeros (pipeline.export.cases)
+        x = L.Masking(0.0, name="masking")(x)
     last = len(spec["steps"]) - 1
     for index, step in enumerate(spec["steps"]):
         name = f"{step['kind']}_{index}"
@@ -158,6 +180,8 @@ def build(spec: dict) -> keras.Model:
     if spec.get("second_output"):
         flat = outputs[0] if len(outputs[0].shape) == 2 else L.Flatten(name="aux_flat")(x)
         outputs.append(L.Dense(2, name="aux")(flat))
+    if spec.get("dict_inputs"):
+        inputs = {tensor.name: tensor for tensor in inputs}
     model = keras.Model(
         inputs, outputs if len(outputs) > 1 else outputs[0], name=f"fuzz_{spec['seed']}"
     )
