@@ -35,6 +35,7 @@ from pipeline.passes.naming import NameAfterKeras
 from pipeline.passes.nchw_input import NchwInput
 from pipeline.passes.nchw_output import NchwOutput
 from pipeline.passes.pointwise_conv import PointwiseConv
+from pipeline.passes.reshape_chains import ReshapeChains
 from pipeline.passes.reshape_transpose import ReshapeAsTranspose
 from pipeline.passes.shape_like import ShapeLike
 from pipeline.passes.sink_transposes import SinkTransposes
@@ -71,6 +72,9 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     _named(RemoveUnusedNodes(), "remove_unused"),
     # GlobalAveragePool + Squeeze -> + Flatten (a native nn.Flatten).
     SqueezeToFlatten(),
+    # A Reshape of a Reshape is one, a Reshape to its input's shape none: what two
+    # TimeDistributed layers in a row leave between their layout Transposes.
+    ReshapeChains(),
     # A Reshape that moves only size-1 axes as a layout change would (tf2onnx's form of a
     # Transpose on one channel) becomes that Transpose, for the layout passes below.
     ReshapeAsTranspose(),

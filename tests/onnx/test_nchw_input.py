@@ -160,3 +160,48 @@ def test_ndhwc_video_input_becomes_ncdhw():
     assert result.modified and ops(after) == {"Conv": 1}
     assert perm_of(after) == (0, 4, 1, 2, 3)
     assert_parity(proto, after)
+
+
+def _frames(extra=()) -> onnx.ModelProto:
+    """A video [N, 2, 5, 5, 3] read as frames by a conv (TimeDistributed(Conv2D))."""
+    return model(
+        [
+            node("Reshape", ["x", "to_frames"], ["f"]),
+            node("Transpose", ["f"], ["fc"], perm=[0, 3, 1, 2]),
+            node("Conv", ["fc", "w"], ["y"], pads=[1, 1, 1, 1]),
+            *extra,
+        ],
+        [value("x", ["N", 2, 5, 5, 3])],
+        [value("y", ["M", 2, 5, 5]), *([value("z", ["N", 2, 5, 5])] if extra else [])],
+        [init("w", W), init("to_frames", np.array([-1, 5, 5, 3], np.int64))],
+        metadata={"keras.input_layout.x": "NDHWC"},
+    )
+
+
+def test_a_video_read_as_frames_becomes_time_then_channels_first():
+    proto = _frames()
+    result, after = apply(NchwInput(), proto)
+    assert result.modified and ops(after) == {"Reshape": 1, "Conv": 1}
+    assert perm_of(after) == (0, 1, 4, 2, 3)
+    (shape,) = [i for i in after.graph.initializer if i.name.endswith("_nchw")]
+    assert list(onnx.numpy_helper.to_array(shape)) == [-1, 3, 5, 5]
+    assert assert_parity(proto, after) == 0.0
+
+
+def test_a_video_read_whole_elsewhere_stays_channels_last():
+    proto = _frames([node("ReduceMean", ["x"], ["z"], axes=[4])])
+    result, after = apply(NchwInput(), proto)
+    assert not result.modified and ops(after) == ops(proto)
+    assert perm_of(after) is None and "used in NHWC" in result.skipped[0]
+
+
+def test_frames_not_made_channels_first_stay_as_they_are():
+    """The Reshape does not merge time into the batch (a target other than [-1, H, W, C]),
+    or the frames are not transposed to channels-first after it."""
+    other_target = _frames()
+    other_target.graph.initializer[1].CopyFrom(init("to_frames", np.array([-1, 5, 3, 5])))
+    not_transposed = _frames()
+    not_transposed.graph.node[1].attribute[0].ints[:] = [0, 3, 2, 1]
+    for proto in (other_target, not_transposed):
+        result, after = apply(NchwInput(), proto)
+        assert not result.modified and perm_of(after) is None
