@@ -104,6 +104,9 @@ def run_stage(command: str, args: argparse.Namespace) -> int:
     if args.when_told and not convert.told_to_run():
         return 0  # convert stopped before this stage's turn
     progress.restart()  # the stage's clock starts after its imports
+    from pipeline import crash
+
+    crash.forget(out_dir_of(args), command)  # an earlier crash's traceback is not this run's
     if not args.quiet:
         print(f"[{command}] started", flush=True)
     start = time.perf_counter()

@@ -72,6 +72,15 @@ def _write(out_dir: Path, command: str, text: str) -> Path:
     return Path("(could not be written)")
 
 
+def forget(out_dir: Path, command: str) -> None:
+    """Remove ``OUT/<command>.traceback.txt`` left by an earlier run that crashed: the run
+    starting now writes its own if it crashes too, and must not be blamed for the old one."""
+    try:
+        (Path(out_dir) / f"{command}.traceback.txt").unlink(missing_ok=True)
+    except OSError:  # not ours to remove: the stage's own outputs will say so if it matters
+        pass
+
+
 def report(command: str, exc: BaseException, out_dir: Path) -> int:
     """Print the one line and write the traceback; the exit code."""
     text = "".join(traceback.format_exception(exc))

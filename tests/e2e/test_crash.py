@@ -88,3 +88,20 @@ def test_an_exception_in_the_torch_stage_names_the_keras_layer(converted):
 def test_an_exception_in_the_check_is_one_line(converted):
     proc = _run_planted("pipeline.check", "table", ["check", str(converted)])
     _assert_one_line(proc, "check", converted)
+
+
+def test_a_later_run_of_the_stage_removes_an_earlier_crash_traceback(converted):
+    """The traceback of a crash stays until the stage runs again: a later run that succeeds
+    leaves none behind to be read as its own."""
+    stage1, stage2 = converted / artifacts.STAGE1, converted / artifacts.STAGE2
+    proc = _run_planted("pipeline.passes.gemm", "bias_add", ["passes", str(stage1), str(stage2)])
+    trace = converted / "passes.traceback.txt"
+    assert proc.returncode == InternalError.exit_code and trace.is_file()
+    again = subprocess.run(
+        [sys.executable, "-m", "pipeline", "-q", "passes", str(stage1), str(stage2)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert not trace.exists() and stage2.is_file()
