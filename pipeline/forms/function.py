@@ -39,6 +39,19 @@ def int_constant(name: str, values) -> onnx.NodeProto:
     return helper.make_node("Constant", [], [name], value=tensor)
 
 
+def reversed_in_time(pairs: list[tuple[str, str]]) -> list[onnx.NodeProto]:
+    """Body nodes that give each ``(source, name)`` as ``source`` reversed along axis 1 (a
+    sequence's time): ``Slice(source, -1, INT64_MIN, axis 1, step -1)``."""
+    nodes = [
+        int_constant("rev_start", [-1]),
+        int_constant("rev_end", [np.iinfo(np.int64).min]),
+        int_constant("rev_axes", [1]),
+        int_constant("rev_step", [-1]),
+    ]
+    bounds = ["rev_start", "rev_end", "rev_axes", "rev_step"]
+    return nodes + [helper.make_node("Slice", [s, *bounds], [n]) for s, n in pairs]
+
+
 def make(
     op_type: str,
     inputs: list[str],

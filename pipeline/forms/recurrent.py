@@ -40,12 +40,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import onnx
 from onnx import helper
 
 from pipeline.forms import recurrent_masked
-from pipeline.forms.function import attribute_ref, int_constant, make
+from pipeline.forms.function import attribute_ref, int_constant, make, reversed_in_time
 
 KINDS = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}  # Keras layer -> ONNX op
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
@@ -121,9 +120,6 @@ def outputs(form: Form) -> tuple[str, ...]:
     return ("Y", *(form.state_names if form.states else ()))
 
 
-_INT64_MIN = np.iinfo(np.int64).min
-
-
 def _outputs(form: Form) -> list[onnx.NodeProto]:
     source = "Y_all" if form.output == "Sequence" else "Y_h"
     sequence = form.output == "Sequence"
@@ -155,13 +151,7 @@ def function(form: Form, opset: int) -> onnx.FunctionProto:
     nodes = []
     x = "X"
     if form.direction == "Backward":
-        nodes += [
-            int_constant("start", [-1]),
-            int_constant("end", [_INT64_MIN]),
-            int_constant("time_axis", [1]),
-            int_constant("step", [-1]),
-            helper.make_node("Slice", ["X", "start", "end", "time_axis", "step"], ["X_rev"]),
-        ]
+        nodes += reversed_in_time([("X", "X_rev")])
         x = "X_rev"
     nodes.append(helper.make_node("Transpose", [x], ["X_tbf"], perm=[1, 0, 2]))
     op_inputs, op_outputs = ["X_tbf", "W", "R", "B"], ["Y_all", "Y_h", "Y_c"][: 2 + form.states]

@@ -21,13 +21,10 @@ direction returns last). Stage 3 computes the same with ``keras_masked_rnn`` in 
 
 from __future__ import annotations
 
-import numpy as np
 import onnx
 from onnx import helper
 
-from pipeline.forms.function import attribute_ref, int_constant
-
-_INT64_MIN = np.iinfo(np.int64).min
+from pipeline.forms.function import attribute_ref, int_constant, reversed_in_time
 
 
 def _node(op: str, inputs: list[str], output: str, **attrs) -> onnx.NodeProto:
@@ -59,14 +56,13 @@ def _places(prefix: str, reverse: bool) -> list[onnx.NodeProto]:
     (``{prefix}_index``, valid where ``{prefix}_valid``)."""
     p = prefix
     if not reverse:  # unmasked to seen - 1, masked after all unmasked ones, in order
-        nodes = [
+        return [
             _node("Sub", ["seen", "one"], f"{p}_index"),
             _node("Add", ["count", "steps"], f"{p}_masked_base"),
             _node("Sub", [f"{p}_masked_base", "seen"], f"{p}_masked_dest"),
             _node("Where", ["M", f"{p}_index", f"{p}_masked_dest"], f"{p}_dest"),
             _node("Greater", ["seen", "zero"], f"{p}_valid"),
         ]
-        return nodes
     return [  # masked first, in order; unmasked to T - count + seen - 1
         _node("Sub", ["T", "count"], f"{p}_first"),
         _node("Add", [f"{p}_first", "seen"], f"{p}_end"),
@@ -129,23 +125,10 @@ def _direction(form, prefix: str, reverse: bool, op: str) -> list[onnx.NodeProto
     return nodes
 
 
-def _reversed_inputs() -> list[onnx.NodeProto]:
-    """A go_backwards layer: X and M reversed along time (the names the body reads)."""
-    nodes = [
-        int_constant("rev_start", [-1]),
-        int_constant("rev_end", [_INT64_MIN]),
-        int_constant("rev_step", [-1]),
-        int_constant("rev_axes", [1]),
-    ]
-    for name in ("X", "M"):
-        bounds = ["rev_start", "rev_end", "rev_axes", "rev_step"]
-        nodes.append(_node("Slice", [f"{name}_given", *bounds], name))
-    return nodes
-
-
 def body(form, op: str) -> list[onnx.NodeProto]:
     """The nodes from inputs X (or X_given, M_given for Backward), W, R, B, M to output Y."""
-    nodes = _reversed_inputs() if form.direction == "Backward" else []
+    given = [("X_given", "X"), ("M_given", "M")]  # a go_backwards layer: X and M reversed
+    nodes = reversed_in_time(given) if form.direction == "Backward" else []
     nodes += _common() + _direction(form, "fw", False, op)
     last = [int_constant("last_step", -1), int_constant("first_step", 0)]
     if not form.bidirectional:

@@ -140,9 +140,7 @@ def load_onnx(path: Path) -> ir.Model:
 
 
 def _read(reference: Path | None) -> list[str]:
-    """The reference files this stage held its output to, for its report (check takes its
-    comparisons while they are unchanged): reference.npz and, where a comparison needed the
-    float64 anchor, anchor.npz."""
+    """reference.npz and (if a comparison needed it) anchor.npz, for the check's record."""
     return [] if reference is None else [str(reference), str(anchor_later.path_for(reference))]
 
 
