@@ -10,6 +10,7 @@ import re
 import numpy as np
 import onnx_ir as ir
 
+from pipeline.forms import DOMAIN, VERSION
 from pipeline.names import unique_name
 
 
@@ -117,3 +118,13 @@ def replace_nodes(
     take_over(last.outputs[0], new.outputs[0])
     graph.remove(list(reversed(nodes)), safe=True)
     return new
+
+
+def use_function(model: ir.Model, op_type: str, function) -> None:
+    """Make our domain's function ``op_type`` part of ``model`` (``function(opset)``: its
+    FunctionProto, made once per model) for a node of it that a pass just wrote."""
+    key = (DOMAIN, op_type, "")
+    if key not in model.functions:
+        proto = function(model.opset_imports.get("", 17))
+        model.functions[key] = ir.serde.deserialize_function(proto)
+    model.opset_imports.setdefault(DOMAIN, VERSION)

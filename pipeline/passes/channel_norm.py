@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline.forms import DOMAIN, VERSION
+from pipeline.forms import DOMAIN
 from pipeline.forms import channel_norm as channel_norm_form
-from pipeline.passes._ir import const, perm, replace_nodes
+from pipeline.passes._ir import const, perm, replace_nodes, use_function
 from pipeline.passes.channel_sandwich import Sandwich, SandwichPass, channels_first
 
 
@@ -41,8 +41,4 @@ class ChannelLayerNorm(SandwichPass):
         op_type = channel_norm_form.OP_TYPE
         inputs = [before.inputs[0], scale, bias]
         replace_nodes(graph, [before, node, after], op_type, inputs, {"epsilon": epsilon}, DOMAIN)
-        key = (DOMAIN, op_type, "")
-        if key not in model.functions:
-            proto = channel_norm_form.function(model.opset_imports.get("", 17))
-            model.functions[key] = ir.serde.deserialize_function(proto)
-        model.opset_imports.setdefault(DOMAIN, VERSION)
+        use_function(model, op_type, channel_norm_form.function)

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from pipeline.forms import DOMAIN, VERSION
+from pipeline.forms import DOMAIN
 from pipeline.forms import shape_like as form
 from pipeline.passes._base import GraphPass, Skips
-from pipeline.passes._ir import replace_nodes
+from pipeline.passes._ir import replace_nodes, use_function
 from pipeline.passes.symbolic import SymVec, dims, evaluate_graph
 
 _BROADCASTING = ("Add", "Sub", "Mul", "Div")
@@ -144,11 +144,7 @@ class ShapeLike(GraphPass):
     @staticmethod
     def _call(model: ir.Model, node: ir.Node, op_type: str, inputs, attrs: dict) -> None:
         replace_nodes(model.graph, [node], op_type, inputs, attrs, DOMAIN)
-        key = (DOMAIN, op_type, "")
-        if key not in model.functions:
-            proto = form.FUNCTIONS[op_type](model.opset_imports.get("", 17))
-            model.functions[key] = ir.serde.deserialize_function(proto)
-        model.opset_imports.setdefault(DOMAIN, VERSION)
+        use_function(model, op_type, form.FUNCTIONS[op_type])
 
 
 def _like(sizes, sources: dict[str, tuple[ir.Value, int]]) -> ir.Value | None:
