@@ -102,6 +102,7 @@ def convert_one(model: str, out_root: Path = OUT) -> dict:
         "params": reports["export"].get("param_count"),
         "anchor": reports["export"].get("float64_anchor"),
         "anchor_seconds": reports["export"].get("float64_anchor_seconds"),
+        "anchor_later": (out / artifacts.ANCHOR).is_file(),  # made by a later stage
         "seconds": {s: r.get("seconds") for s, r in reports.items()},
         "total_seconds": round(time.perf_counter() - start, 1),
     }

@@ -81,10 +81,15 @@ def _weights(found: dict | None) -> str:
 
 
 def _anchor(row: dict) -> str:
-    """The float64 copy's seconds, or why there is none (rule 2 is then not offered)."""
-    if row.get("anchor_seconds") is not None and str(row.get("anchor", "")).startswith("stored"):
+    """The float64 copy's seconds in export, "later" (a later stage's comparison needed it),
+    "not needed" (no comparison did: pipeline.anchor_later), or "none" (it could not be
+    made: rule 2 is then not offered)."""
+    note = str(row.get("anchor", ""))
+    if row.get("anchor_seconds") is not None and note.startswith("stored"):
         return f"{row['anchor_seconds']:.1f}"
-    return "none" if row.get("anchor") else "-"
+    if note.startswith("deferred"):
+        return "later" if row.get("anchor_later") else "not needed"
+    return "none" if note else "-"
 
 
 # docs/zoo.md: what make zoo writes sits between these; the notes after them are by hand

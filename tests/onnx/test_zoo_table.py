@@ -41,6 +41,26 @@ def test_the_conversion_time_is_a_ratio_to_its_floor():
     assert _cells(row)[10] == "1.30 (31.2 / 24.0 s)"
 
 
+def test_the_float64_copy_column_says_when_and_whether_it_was_made():
+    from pipeline.anchor_later import DEFERRED
+
+    stored = {"anchor": "stored (2.84 s)", "anchor_seconds": 2.84}
+    deferred = {"anchor": DEFERRED, "anchor_seconds": 0.0}
+    cells = {
+        "in export": stored,
+        "later": {**deferred, "anchor_later": True},
+        "not needed": {**deferred, "anchor_later": False},
+        "none": {"anchor": "no float64 copy: TypeError: ...", "anchor_seconds": 0.0},
+    }
+    found = {name: _cells({**_row(None), **row})[8] for name, row in cells.items()}
+    assert found == {
+        "in export": "2.8",
+        "later": "later",
+        "not needed": "not needed",
+        "none": "none",
+    }
+
+
 def test_make_zoo_rewrites_its_tables_and_keeps_the_notes_after_them(tmp_path):
     from pipeline.zoo.table import BEGIN, END, write_doc
 
