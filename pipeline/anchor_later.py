@@ -42,6 +42,36 @@ log = logging.getLogger(__name__)
 DEFERRED = "deferred: computed only if a comparison fails the bar (pipeline.anchor_later)"
 FOR = "for_sha256"  # anchor.npz: the sha256 of the reference.npz it was computed for
 NOTE = "note"  # anchor.npz: what it cost, or why it holds no outputs
+# the outputs of the anchor, stored as <kind>/<case>/<output> in reference.npz or anchor.npz:
+# the float64 copy's, and Keras' compiled run's where rule 2 can decide (export.anchor)
+KINDS = ("exact/", "compiled/")
+
+
+def anchor_arrays(reference) -> dict[str, np.ndarray]:
+    """``reference``'s anchor outputs, keyed as stored."""
+    return {
+        f"{kind}/{case_name}/{name}": array
+        for case_name, case in reference.cases.items()
+        for kind, outputs in (("exact", case.exact), ("compiled", case.compiled))
+        for name, array in (outputs or {}).items()
+    }
+
+
+def with_anchor(reference, arrays: dict[str, np.ndarray]):
+    """``reference`` with each case's ``exact`` and ``compiled`` outputs from ``arrays``
+    (keyed as ``anchor_arrays`` writes them), None where they hold none."""
+
+    def stored(kind: str, case: str) -> dict[str, np.ndarray] | None:
+        keys = {n: f"{kind}/{case}/{n}" for n in reference.output_names}
+        return {n: arrays[k] for n, k in keys.items() if k in arrays} or None
+
+    cases = {
+        name: dataclasses.replace(
+            case, exact=stored("exact", name), compiled=stored("compiled", name)
+        )
+        for name, case in reference.cases.items()
+    }
+    return dataclasses.replace(reference, cases=cases)
 
 
 class Later:
@@ -68,15 +98,9 @@ def path_for(reference_path: Path) -> Path:
 def save(reference_path: Path, anchored, note: str) -> None:
     """``anchored``'s float64 (and compiled) outputs as ``anchor.npz``, bound to the
     reference file they were computed for."""
-    arrays = {
-        f"{kind}/{case_name}/{name}": array
-        for case_name, case in anchored.cases.items()
-        for kind, outputs in (("exact", case.exact), ("compiled", case.compiled))
-        for name, array in (outputs or {}).items()
-    }
     meta = {FOR: digest(reference_path), NOTE: note}
     with artifacts.atomic_path(path_for(reference_path)) as tmp:
-        np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
+        np.savez(tmp, __meta__=np.array(json.dumps(meta)), **anchor_arrays(anchored))
 
 
 def attached(reference_path: Path, reference):
@@ -102,19 +126,7 @@ def _stored(reference_path: Path, reference):
             arrays = {key: data[key] for key in data.files if key != "__meta__"}
     except (OSError, ValueError, KeyError):  # unreadable: as if absent (made again if needed)
         return None
-    cases = {}
-    for case_name, case in reference.cases.items():
-        found = {
-            kind: {
-                n: arrays[f"{kind}/{case_name}/{n}"]
-                for n in reference.output_names
-                if f"{kind}/{case_name}/{n}" in arrays
-            }
-            or None
-            for kind in ("exact", "compiled")
-        }
-        cases[case_name] = dataclasses.replace(case, **found)
-    return dataclasses.replace(reference, cases=cases)
+    return with_anchor(reference, arrays)
 
 
 def _deferred(reference_path: Path) -> bool:

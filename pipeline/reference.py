@@ -103,9 +103,7 @@ def save(path: Path, reference: Reference) -> None:
             arrays[f"output/{case_name}/{name}"] = array
         if case.labels is not None:
             arrays[f"labels/{case_name}"] = case.labels
-        for kind, outputs in (("exact", case.exact), ("compiled", case.compiled)):
-            for name, array in (outputs or {}).items():
-                arrays[f"{kind}/{case_name}/{name}"] = array
+    arrays.update(anchor_later.anchor_arrays(reference))
     for index, weight in enumerate(reference.weights):
         arrays[f"weight/{index}"] = weight.sample
     meta = {
@@ -131,8 +129,6 @@ def load(path: Path) -> Reference:
                     inputs={n: data[f"input/{case}/{n}"] for n in meta["inputs"]},
                     outputs={n: data[f"output/{case}/{n}"] for n in meta["outputs"]},
                     labels=data[f"labels/{case}"] if f"labels/{case}" in data else None,
-                    exact=_stored(data, "exact", case, meta["outputs"]),
-                    compiled=_stored(data, "compiled", case, meta["outputs"]),
                 )
                 for case in meta["cases"]
             }
@@ -140,6 +136,7 @@ def load(path: Path) -> Reference:
                 KerasWeight(path, size, data[f"weight/{index}"])
                 for index, (path, size) in enumerate(meta.get("weights", []))
             )
+            anchor = {k: data[k] for k in data.files if k.startswith(anchor_later.KINDS)}
     except (OSError, ValueError, KeyError) as exc:
         raise BadInputError(
             f"'{path}' is not a reference file written by the export stage ({exc}). "
@@ -147,12 +144,7 @@ def load(path: Path) -> Reference:
         ) from exc
     tolerance = float(meta.get("tolerance", FLOAT32_TOL))
     found = Reference(tuple(meta["inputs"]), tuple(meta["outputs"]), cases, tolerance, weights)
-    if any(case.exact for case in cases.values()):
+    found = anchor_later.with_anchor(found, anchor)
+    if any(case.exact for case in found.cases.values()):
         return found
     return anchor_later.attached(path, found)
-
-
-def _stored(data, kind: str, case: str, names: list[str]) -> dict[str, np.ndarray] | None:
-    """A case's outputs of one ``kind`` (``exact``, ``compiled``), None where none are stored."""
-    found = {n: data[f"{kind}/{case}/{n}"] for n in names if f"{kind}/{case}/{n}" in data}
-    return found or None
