@@ -31,6 +31,8 @@ from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import add_initializer, const, replace_nodes
 from pipeline.passes.symbolic import SHAPE_OPS, Dim, SymVec, dims, evaluate_graph
 
+BOOL = ir.DataType.BOOL
+
 
 def _is_identity(data: tuple[Dim, ...], target: tuple[Dim, ...]) -> bool:
     """Does Reshape(data -> target) keep the shape as it is (a no-op tf2onnx left)?"""
@@ -89,7 +91,8 @@ class FoldShapes(GraphPass):
     @staticmethod
     def _fold_known(graph: ir.Graph, known: dict[ir.Value, SymVec]) -> bool:
         """Every other computed value that is fully known (Pad's pads, Slice's bounds,
-        Resize's sizes) becomes an initializer; its sub-graph dies."""
+        Resize's sizes) becomes an initializer of the value's own type (tf2onnx computes
+        some in int32: an int64 constant would not type-check); its sub-graph dies."""
         modified = False
         for value, vec in known.items():
             producer = value.producer()
@@ -97,7 +100,9 @@ class FoldShapes(GraphPass):
                 continue
             if all(c.op_type in SHAPE_OPS for c in value.consumers()):
                 continue  # an intermediate of a shape sub-graph: its consumer is folded
-            array = np.array(vec.items, np.int64).reshape(() if vec.scalar else (-1,))
+            if value.dtype is None or not (value.dtype.is_integer() or value.dtype == BOOL):
+                continue  # the constant must keep the type its consumers were typed for
+            array = np.array(vec.items, value.dtype.numpy()).reshape(() if vec.scalar else (-1,))
             const_value = add_initializer(graph, f"{producer.name}_value", array)
             value.replace_all_uses_with(const_value, replace_graph_outputs=False)
             modified = True

@@ -259,3 +259,26 @@ def test_computed_pads_become_a_constant():
     _, after = apply(FoldShapes(), proto, cleanup=True)
     assert ops(after) == {"Pad": 1}
     assert_parity(proto, after)
+
+
+def test_computed_int32_value_becomes_an_int32_constant():
+    """The Whisper encoder's position slice: a size computed in int32 from Shape, added to
+    an int32 tensor that stays; an int64 constant would leave an Add of two types."""
+    proto = model(
+        [
+            node("Shape", ["x"], ["s"]),
+            node("Cast", ["s"], ["s32"], to=TensorProto.INT32),
+            node("Slice", ["s32", "one", "two"], ["steps"]),
+            node("Cast", ["n"], ["n32"], to=TensorProto.INT32),
+            node("Add", ["steps", "n32"], ["sum"]),
+            node("Cast", ["sum"], ["y"], to=TensorProto.FLOAT),
+        ],
+        [value("x", ["N", 3, 2]), value("n", [1])],
+        [value("y", [1])],
+        [init("one", np.array([1], np.int64)), init("two", np.array([2], np.int64))],
+    )
+    _, after = apply(FoldShapes(), proto, cleanup=True)
+    assert ops(after) == {"Add": 1, "Cast": 2}
+    folded = [i for i in after.graph.initializer if i.name not in ("one", "two")]
+    assert [i.data_type for i in folded] == [TensorProto.INT32]
+    assert_parity(proto, after)
