@@ -169,6 +169,11 @@ REGISTRY: dict[str, Entry] = {
     "hub_distilbert": Entry(
         "keras-hub DistilBertBackbone, small: a padding mask", _from("hub", "distilbert")
     ),
+    "hub_whisper": Entry(
+        "keras-hub WhisperBackbone's audio encoder, small: strided Conv1D, a frozen position "
+        "table cut to the sequence, attention without a key bias",
+        _from("hub", "whisper"),
+    ),
     # keras-hub backbones that do not convert yet, each stopped with a clear error (issue 23;
     # tests/e2e/test_convert.py holds each to its error): flip ``converts`` once one does
     **{

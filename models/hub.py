@@ -123,3 +123,25 @@ def distilbert() -> keras.Model:
 
 def gpt2() -> keras.Model:
     return randomize(_hub().GPT2Backbone(**TEXT))
+
+
+def whisper() -> keras.Model:
+    """Whisper's audio encoder (its backbone's encoder half, a model of its own): two Conv1D
+    over 8 mel channels, the second strided, a fixed sinusoidal position table (frozen) cut to
+    the length the convs leave, two encoder blocks whose key projection has no bias."""
+    backbone = _hub().WhisperBackbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        num_mels=8,
+        max_encoder_sequence_length=32,
+        max_decoder_sequence_length=16,
+    )
+    encoder = keras.Model(
+        backbone.input["encoder_features"],
+        backbone.output["encoder_sequence_output"],
+        name="whisper_encoder",
+    )
+    return randomize(encoder)

@@ -70,7 +70,8 @@ def _placeholder(inputs: list, shape: tuple | list[tuple], index: int):
 def placeholders(traced: list[Traced]) -> Iterator[None]:
     """While tf2onnx traces: handled layers compute placeholders (``traced[n]`` is the call
     behind ``k2t_layer_<n>``)."""
-    originals = {cls: cls.call for handler in layers.handlers() for cls in handler.CLASSES}
+    handled = layers.classes()
+    originals = {cls: cls.call for cls in handled}
 
     refusals: list[PipelineError] = []  # as raised: TensorFlow re-raises them reworded
 
@@ -89,9 +90,8 @@ def placeholders(traced: list[Traced]) -> Iterator[None]:
 
         return call
 
-    for handler in layers.handlers():
-        for cls in handler.CLASSES:
-            cls.call = patched(handler, originals[cls])
+    for cls, handler in handled.items():
+        cls.call = patched(handler, originals[cls])
     try:
         yield
     except Exception:

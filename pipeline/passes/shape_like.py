@@ -4,9 +4,11 @@
 Pattern (after ``fold_shapes`` has folded what is static): the node's repeats, shape or ends
 evaluate (``symbolic``) to ints and unknown dims, each unknown dim found as one axis of one
 tensor, its *source*: any axis of a graph input of rank 1 or 2 (a sequence length of token
-ids), or axis 0 of a value whose ``Shape`` the graph reads (a batch size; not an image
-input, whose only use must stay its change to NCHW). Layout passes never permute either, so
-the axis stays right downstream.
+ids), or any unknown axis of a value whose ``Shape`` the graph reads (a batch size; the
+length of a sequence a strided Conv1D made, Whisper's encoder: its positions are cut to
+it). Not an image input, whose only use must stay its change to NCHW. This pass runs before
+the layout passes, which rewrite a value's consumers only where its layout stays, so the
+axis stays right downstream; the checks after the passes run two sequence lengths.
 
 - ``Expand(X, shape)`` read only by Add/Sub/Mul/Div whose other operand already has that
   shape: the Expand goes (the operation broadcasts X itself);
@@ -42,8 +44,9 @@ def _sources(graph: ir.Graph) -> dict[str, tuple[ir.Value, int]]:
                 found.setdefault(dim, (value, axis))
     for node in graph:
         shape = dims(node.inputs[0]) if node.op_type == "Shape" else None
-        if shape and isinstance(shape[0], str):
-            found.setdefault(shape[0], (node.inputs[0], 0))
+        for axis, dim in enumerate(shape or ()):
+            if isinstance(dim, str):
+                found.setdefault(dim, (node.inputs[0], axis))
     return found
 
 

@@ -64,13 +64,19 @@ def emit(
     ``frozen``: the Keras layers with trainable=False (their modules' parameters do not
     require grad)."""
     onnx_names = _onnx_names(gm)  # before lowering: the wrappers carry the ONNX mapping
+    weight_layers = frozen_modules.weight_layers(gm, info)  # ... and their Keras layers
     lowering.lower(gm)
     shared.share(gm, {name: node.layer for name, node in info.items()})
     written = inplace.activations(gm, _writings(gm, info))
     keras_weights = {node for node, name in onnx_names.items() if name in weights}
     naming = name_values(gm, written, keras_weights)
     emitted = render(gm, info, written, naming, output_keys)
-    return frozen_modules.freeze(emitted, gm, info, frozen)
+    bare = {  # Keras weights forward reads as they are (a position table), by attribute
+        naming.constants[n]: layer
+        for n, layer in weight_layers.items()
+        if n in naming.weights and n in naming.constants
+    }
+    return frozen_modules.freeze(emitted, gm, info, frozen, bare)
 
 
 def _writings(gm: fx.GraphModule, info: Mapping[str, NodeInfo]) -> dict[str, Written]:

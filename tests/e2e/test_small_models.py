@@ -32,6 +32,9 @@ TRANSPOSES_KEPT = {
     # ViT does (``x.reshape(n, c, h * w).permute(0, 2, 1)``)
     "hub_vit": ["ViTPatchingAndEmbedding"],
     "hub_deit": ["DeiTEmbeddings"],
+    # Whisper's conv features (N, C, T) become the tokens (N, T, C) the encoder blocks read,
+    # as a hand-written port does (``x.transpose(1, 2)``)
+    "hub_whisper": ["PositionEmbedding"],
 }
 MODEL_PY_GOLDEN = ("transformer",)
 # Modules a nested model's layers become: named <outer>_<inner> after the Keras nesting
@@ -46,6 +49,12 @@ INIT_LINES = {  # (forward's signature lines too)
         "def forward(self, segment_ids: torch.Tensor, token_ids: torch.Tensor) -> "
         "dict[str, torch.Tensor]:",
         'return {"pooled_output": y, "sequence_output": x}',
+    ),
+    # Whisper's frozen position table, read bare ([: x.shape[1]]), does not train
+    "hub_whisper": (
+        "self.encoder_position_embedding_weight.requires_grad_(False)  # "
+        "encoder_position_embedding (PositionEmbedding): frozen",
+        "y = self.encoder_position_embedding_weight[:x.shape[1]]",
     ),
     "bn_block": ("self.stem_bn = KerasBatchNorm2d(8, eps=0.001, momentum=0.01)",),
     # one channel in: each causal conv a Conv1d after its pad, its bias its own (not a buffer)
@@ -69,7 +78,10 @@ REGULARIZED = {
     )
 }
 # Models with a frozen (trainable=False) part: the parameters Keras freezes
-FROZEN = {"transfer": 396128}  # MobileNetV2's; the new head trains
+FROZEN = {
+    "transfer": 396128,  # MobileNetV2's; the new head trains
+    "hub_whisper": 256,  # the sinusoidal position table, a bare parameter
+}
 # A shared Keras layer is one module, called once per call of the layer
 SHARED_MODULES = {"siamese": {"encoder_conv": 2, "encoder_bn": 2, "encoder_embed": 2, "project": 2}}
 
@@ -113,7 +125,7 @@ def test_small_model_converts(name, small_models):
         assert_model_py_matches(name, text)
     frozen = FROZEN.get(name, 0)
     assert torch_facts["frozen_param_count"] == torch_facts["keras_frozen_param_count"] == frozen
-    if frozen:
+    if name == "transfer":
         _assert_frozen_part_stays_frozen(tmp_path)
     for line in INIT_LINES.get(name, ()):
         assert line in text, line

@@ -116,6 +116,41 @@ def test_position_embeddings_cut_to_the_input_s_length_are_one_slice_like_call()
     _parity(proto, after, _sequence_feeds)
 
 
+def test_positions_cut_to_a_computed_sequence_s_length_read_that_axis():
+    """Whisper's encoder: the table cut to the length a strided conv left, read from
+    ``Shape`` of that 3-D value (not a graph input): axis 1 of it is the source."""
+    proto = model(
+        [
+            node("Relu", ["x"], ["h"]),  # stands for the conv's output, [N, T, C]
+            node("Shape", ["h"], ["s"]),
+            node("Slice", ["s", "one", "two"], ["steps"]),
+            node("Concat", ["steps", "width"], ["ends"], axis=0),
+            node("Slice", ["table", "zeros", "ends"], ["cut"]),
+            node("Add", ["h", "cut"], ["y"]),
+        ],
+        [value("x", ["N", "T", HIDDEN])],
+        [value("y", ["N", "T", HIDDEN])],
+        [
+            init("table", np.arange(8 * HIDDEN, dtype=np.float32).reshape(8, HIDDEN)),
+            init("zeros", np.array([0, 0], np.int64)),
+            init("one", np.array([1], np.int64)),
+            init("two", np.array([2], np.int64)),
+            init("width", np.array([HIDDEN], np.int64)),
+        ],
+    )
+    _, after = _run(proto)
+    assert ops(after) == {"Relu": 1, "KerasSliceLike": 1, "Add": 1}
+    call = next(n for n in after.graph.node if n.op_type == "KerasSliceLike")
+    attrs = {a.name: list(a.ints) for a in call.attribute}
+    assert attrs == {"axes": [0], "starts": [0], "like_axes": [1]}
+    assert list(call.input) == ["table", "h"]
+
+    def feeds(size):
+        return {"x": np.random.default_rng(size).standard_normal((3, size, HIDDEN), np.float32)}
+
+    _parity(proto, after, feeds)
+
+
 def test_an_expand_that_is_also_an_output_stays_an_expand_like_call():
     proto = _positions(extra_consumer=True)
     _, after = _run(proto)

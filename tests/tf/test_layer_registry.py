@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import keras
 import pytest
 from pipeline.export import layers
@@ -9,10 +12,26 @@ from pipeline.export.layers import registry
 
 
 def test_every_family_is_registered_once():
-    classes = [cls for handler in layers.handlers() for cls in handler.CLASSES]
-    assert len(classes) == len(set(classes))
+    classes = layers.classes()
     for cls in (keras.layers.LSTM, keras.layers.MultiHeadAttention, keras.layers.PReLU):
         assert cls in classes
+    assert all(cls in handler.CLASSES for cls, handler in classes.items())  # no keras-hub yet
+
+
+def test_an_optional_class_is_registered_once_its_module_is_imported(monkeypatch):
+    """keras-hub's classes: looked up in sys.modules, never imported by the registry."""
+
+    class Handler:
+        CLASSES = ()
+
+    module = types.ModuleType("not_imported_yet")
+    module.Cached = type("Cached", (keras.layers.Layer,), {})
+    monkeypatch.setattr(registry, "_OPTIONAL", [("not_imported_yet", ("Cached",), Handler)])
+    monkeypatch.setattr(registry, "_HANDLERS", dict(registry._HANDLERS))
+    assert module.Cached not in layers.classes()
+    monkeypatch.setitem(sys.modules, "not_imported_yet", module)
+    assert layers.classes()[module.Cached] is Handler
+    assert layers.handler_for(module.Cached()) is Handler
 
 
 def test_a_second_handler_for_a_class_is_refused():

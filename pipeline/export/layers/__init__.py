@@ -14,12 +14,13 @@ from pipeline.export.layers import (  # noqa: F401
     convolution,
     dropout,
     group_norm,
+    hub_attention,
     normalization,
     prelu,
     recurrent,
     reshaping,
     resizing,
 )
-from pipeline.export.layers.registry import handler_for, handlers
+from pipeline.export.layers.registry import classes, handler_for
 
-__all__ = ["handler_for", "handlers"]
+__all__ = ["classes", "handler_for"]

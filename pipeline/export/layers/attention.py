@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 import onnx
 import tensorflow as tf
 from keras.src import backend
@@ -105,7 +106,11 @@ class MultiHeadAttentionHandler:
             part = getattr(layer, dense)
             kernel = part.kernel.numpy()
             arrays[f"W{key}"] = kernel.reshape(kernel.shape[0], -1)
-            arrays[f"b{key}"] = part.bias.numpy().reshape(-1)
+            # a projection without bias (Whisper's key) gets zeros: exact, and a key bias
+            # adds one number to every score of a query row, which softmax ignores, so its
+            # gradient is 0 and it stays 0 in training, as Keras has none
+            bias = part.bias.numpy() if part.bias is not None else np.zeros(kernel.shape[1:])
+            arrays[f"b{key}"] = bias.reshape(-1).astype(kernel.dtype)
         out = layer._output_dense
         arrays["Wo"] = out.kernel.numpy().reshape(-1, out.kernel.shape[-1])
         arrays["bo"] = out.bias.numpy()

@@ -12,11 +12,17 @@ A handler is a class with
   configuration no ONNX form of this handler can hold.
 
 ``@register`` adds one; a Keras class registered twice is an error, not a silent override.
+``@register_optional(module, names)`` adds one for classes of an optional package
+(keras-hub): they are looked up only once the model's loading has imported that module, so
+stage 1 never imports keras-hub for a model that does not use it.
 """
 
 from __future__ import annotations
 
+import sys
+
 _HANDLERS: dict[type, type] = {}
+_OPTIONAL: list[tuple[str, tuple[str, ...], type]] = []  # (module, class names, handler)
 
 
 def register(handler: type) -> type:
@@ -30,6 +36,27 @@ def register(handler: type) -> type:
     for cls in handler.CLASSES:
         _HANDLERS[cls] = handler
     return handler
+
+
+def register_optional(module: str, names: tuple[str, ...]):
+    """Class decorator: ``handler`` writes the classes ``names`` of ``module`` once that module
+    is imported (its own ``CLASSES`` stays empty)."""
+
+    def decorate(handler: type) -> type:
+        _OPTIONAL.append((module, names, handler))
+        return handler
+
+    return decorate
+
+
+def _resolve_optional() -> None:
+    """Register the optional classes whose module is imported by now, each once."""
+    for module_name, names, handler in _OPTIONAL:
+        module = sys.modules.get(module_name)
+        for cls in (getattr(module, name) for name in names) if module else ():
+            if _HANDLERS.get(cls) not in (None, handler):
+                raise ValueError(f"Keras class {cls.__name__} has two stage-1 handlers")
+            _HANDLERS[cls] = handler
 
 
 def input_shape(layer) -> tuple | None:
@@ -49,9 +76,11 @@ def input_rank(layer) -> int | None:
 
 def handler_for(layer) -> type | None:
     """The handler of this exact Keras class (a subclass may compute something else)."""
+    _resolve_optional()
     return _HANDLERS.get(type(layer))
 
 
-def handlers() -> tuple[type, ...]:
-    """Every registered handler, in registration order, once."""
-    return tuple(dict.fromkeys(_HANDLERS.values()))
+def classes() -> dict[type, type]:
+    """Every registered Keras class (optional ones whose module is imported) -> its handler."""
+    _resolve_optional()
+    return dict(_HANDLERS)
