@@ -169,6 +169,10 @@ REGISTRY: dict[str, Entry] = {
     "hub_distilbert": Entry(
         "keras-hub DistilBertBackbone, small: a padding mask", _from("hub", "distilbert")
     ),
+    "hub_gpt2": Entry(
+        "keras-hub GPT2Backbone, small: the causal mask from the length, with the padding mask",
+        _from("hub", "gpt2"),
+    ),
     "hub_whisper": Entry(
         "keras-hub WhisperBackbone's audio encoder, small: strided Conv1D, a frozen position "
         "table cut to the sequence, attention without a key bias",
@@ -180,7 +184,6 @@ REGISTRY: dict[str, Entry] = {
         f"hub_{name}": Entry(f"keras-hub {name}: {why}", _from("hub", name), converts=False)
         for name, why in {
             "mit": "MiTBackbone, a reshape computed from two unknown sizes (passes refuse)",
-            "gpt2": "GPT2Backbone, its causal mask computed from shapes (passes refuse)",
         }.items()
     },
     "unconvertible": Entry(

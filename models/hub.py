@@ -122,7 +122,8 @@ def distilbert() -> keras.Model:
 
 
 def gpt2() -> keras.Model:
-    return randomize(_hub().GPT2Backbone(**TEXT))
+    # positions for 32 tokens: the causal mask is checked at the second length (24) too
+    return randomize(_hub().GPT2Backbone(**{**TEXT, "max_sequence_length": 32}))
 
 
 def whisper() -> keras.Model:

@@ -13,8 +13,13 @@ stage 2 writes one call of a model-local function (domain ``keras2torch``)::
     KerasSliceLike(X, like) axes=[...] starts=[...] like_axes=[...]
         Y = Slice(X, starts, Shape(like)[like_axes], axes)
 
+    KerasRangeLike(like) start=s delta=d like_axis=a to=T
+        Y = Range(Cast<T>(s), Cast<T>(Shape(like)[a]), Cast<T>(d))
+
 ``like_axes[i]`` is the axis of ``like`` whose size output axis ``i`` takes (-1: ``sizes[i]``,
-a static size); a slice's ends are ``like``'s sizes at ``like_axes``.
+a static size); a slice's ends are ``like``'s sizes at ``like_axes``. A range counts up to
+one dim of ``like`` (keras-hub's causal mask compares positions ``arange(T)``), in the
+element type ``to`` the graph's ``Range`` had.
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from pipeline.forms.function import attribute_constant, int_constant, make
+from pipeline.forms.function import attribute_constant, attribute_ref, int_constant, make
 
 EXPAND = "KerasExpandLike"
 SLICE = "KerasSliceLike"
-OP_TYPES = (EXPAND, SLICE)
-PARAM_ROLES = {EXPAND: (None, None), SLICE: (None, None)}
+RANGE = "KerasRangeLike"
+OP_TYPES = (EXPAND, SLICE, RANGE)
+PARAM_ROLES = {EXPAND: (None, None), SLICE: (None, None), RANGE: (None,)}
 _INTS = onnx.AttributeProto.INTS
+_FLOAT = onnx.AttributeProto.FLOAT
 
 
 def expand_function(opset: int) -> onnx.FunctionProto:
@@ -58,4 +65,27 @@ def slice_function(opset: int) -> onnx.FunctionProto:
     return make(SLICE, ["X", "like"], nodes, opset, ["axes", "starts", "like_axes"])
 
 
-FUNCTIONS = {EXPAND: expand_function, SLICE: slice_function}
+def _cast(source: str, output: str) -> onnx.NodeProto:
+    node = helper.make_node("Cast", [source], [output])
+    node.attribute.append(attribute_ref("to", onnx.AttributeProto.INT))
+    return node
+
+
+def range_function(opset: int) -> onnx.FunctionProto:
+    axis = helper.make_node("Constant", [], ["like_axis_value"])
+    axis.attribute.append(attribute_ref("like_axis", onnx.AttributeProto.INT, "value_int"))
+    nodes = [
+        attribute_constant("start_float", "start", _FLOAT),
+        attribute_constant("delta_float", "delta", _FLOAT),
+        axis,
+        helper.make_node("Shape", ["like"], ["like_shape"]),
+        helper.make_node("Gather", ["like_shape", "like_axis_value"], ["limit_int"]),
+        _cast("start_float", "start_value"),
+        _cast("delta_float", "delta_value"),
+        _cast("limit_int", "limit_value"),
+        helper.make_node("Range", ["start_value", "limit_value", "delta_value"], ["Y"]),
+    ]
+    return make(RANGE, ["like"], nodes, opset, ["start", "delta", "like_axis", "to"])
+
+
+FUNCTIONS = {EXPAND: expand_function, SLICE: slice_function, RANGE: range_function}

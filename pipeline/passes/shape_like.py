@@ -15,7 +15,9 @@ axis stays right downstream; the checks after the passes run two sequence length
 - ``Expand(X, shape)``, or ``Tile(X, repeats)`` with X of size 1 wherever the repeats are
   unknown (a class token tiled to the batch) -> ``KerasExpandLike(X, source)``;
 - ``Slice(X, starts, ends, axes)``, static starts and unit steps, unknown ends ->
-  ``KerasSliceLike(X, source)`` (position embeddings cut to the input's length).
+  ``KerasSliceLike(X, source)`` (position embeddings cut to the input's length);
+- ``Range(start, limit, delta)``, constant start and delta, the limit one unknown dim ->
+  ``KerasRangeLike(source)`` (keras-hub's causal mask counts positions to the length).
 
 Left alone (reason recorded): sizes from more than one source, or from none found. Needs
 shapes: runs after shape inference.
@@ -28,25 +30,29 @@ import onnx_ir as ir
 from pipeline.forms import DOMAIN
 from pipeline.forms import shape_like as form
 from pipeline.passes._base import GraphPass, Skips
-from pipeline.passes._ir import replace_nodes, use_function
+from pipeline.passes._ir import const, replace_nodes, use_function
 from pipeline.passes.symbolic import SymVec, dims, evaluate_graph
 
 _BROADCASTING = ("Add", "Sub", "Mul", "Div")
 
 
-def _sources(graph: ir.Graph) -> dict[str, tuple[ir.Value, int]]:
-    """Each unknown dim -> a (tensor, axis) that has it, as the module docstring says."""
-    found: dict[str, tuple[ir.Value, int]] = {}
+Sources = dict[str, list[tuple[ir.Value, int]]]  # unknown dim -> every (tensor, axis) with it
+
+
+def _sources(graph: ir.Graph) -> Sources:
+    """Each unknown dim -> the (tensor, axis) pairs that have it, as the module docstring
+    says, graph inputs first."""
+    found: Sources = {}
     for value in graph.inputs:  # not an image's: its layout change to NCHW must be its only use
         shape = dims(value) or ()
         for axis, dim in enumerate(shape):
             if isinstance(dim, str) and len(shape) <= 2:
-                found.setdefault(dim, (value, axis))
+                found.setdefault(dim, []).append((value, axis))
     for node in graph:
         shape = dims(node.inputs[0]) if node.op_type == "Shape" else None
         for axis, dim in enumerate(shape or ()):
             if isinstance(dim, str):
-                found.setdefault(dim, (node.inputs[0], axis))
+                found.setdefault(dim, []).append((node.inputs[0], axis))
     return found
 
 
@@ -58,7 +64,7 @@ class ShapeLike(GraphPass):
         known, sources = evaluate_graph(graph), _sources(graph)
         modified = False
         for node in list(graph):
-            computed = {"Expand": 1, "Tile": 1, "Slice": 2}.get(node.op_type)
+            computed = {"Expand": 1, "Tile": 1, "Slice": 2, "Range": 1}.get(node.op_type)
             if computed is None or len(node.inputs) <= computed:
                 continue
             sizes = known.get(node.inputs[computed])
@@ -66,6 +72,8 @@ class ShapeLike(GraphPass):
                 continue
             if node.op_type == "Expand":
                 modified |= self._expand(model, node, sizes.items, sources, skips)
+            elif node.op_type == "Range":
+                modified |= self._range(model, node, sizes.items, sources, skips)
             elif node.op_type == "Tile":
                 modified |= self._tile(model, node, sizes.items, sources, skips)
             else:
@@ -104,12 +112,13 @@ class ShapeLike(GraphPass):
         return len(others) == 1 and dims(others[0]) == tuple(target)
 
     def _call_expand(self, model, node, target, sources, skips) -> bool:
-        like = _like(target, sources)
-        if like is None:
+        found = _like(target, sources)
+        if found is None:
             skips.add(node, f"sizes {target} are not one tensor's dims")
             return False
         sizes = [t if isinstance(t, int) else 1 for t in target]
-        axes = [sources[t][1] if isinstance(t, str) else -1 for t in target]
+        like, like_axes = found
+        axes = [like_axes[t] if isinstance(t, str) else -1 for t in target]
         attrs = {"sizes": sizes, "like_axes": axes}
         self._call(model, node, form.EXPAND, [node.inputs[0], like], attrs)
         return True
@@ -132,16 +141,33 @@ class ShapeLike(GraphPass):
             for a, s, e in zip(axes.items, starts.items, ends.items, strict=True)
             if not (s == 0 and isinstance(e, int) and rank and e >= shape[a % rank])
         ]
-        like = _like([e for _, _, e in cuts], sources)
-        if like is None or any(isinstance(e, int) for _, _, e in cuts):
+        found = _like([e for _, _, e in cuts], sources)
+        if found is None or any(isinstance(e, int) for _, _, e in cuts):
             skips.add(node, f"ends {list(ends.items)} are not one tensor's dims")
             return False
+        like, like_axes = found
         attrs = {
             "axes": [a for a, _, _ in cuts],
             "starts": [s for _, s, _ in cuts],
-            "like_axes": [sources[e][1] for _, _, e in cuts],
+            "like_axes": [like_axes[e] for _, _, e in cuts],
         }
         self._call(model, node, form.SLICE, [node.inputs[0], like], attrs)
+        return True
+
+    def _range(self, model, node, limit, sources, skips) -> bool:
+        bounds = [const(node.inputs[i]) for i in (0, 2)]
+        found = _like(limit, sources)
+        if found is None:
+            skips.add(node, f"a range to {list(limit)}, not one tensor's dim")
+            return False
+        if any(b is None or b.size != 1 for b in bounds):
+            skips.add(node, "a range with a computed start or step")
+            return False
+        like, like_axes = found
+        start, delta = (float(b.reshape(())) for b in bounds)
+        attrs = {"start": start, "delta": delta, "like_axis": like_axes[limit[0]]}
+        attrs["to"] = node.outputs[0].dtype.value
+        self._call(model, node, form.RANGE, [like], attrs)
         return True
 
     @staticmethod
@@ -150,10 +176,16 @@ class ShapeLike(GraphPass):
         use_function(model, op_type, form.FUNCTIONS[op_type])
 
 
-def _like(sizes, sources: dict[str, tuple[ir.Value, int]]) -> ir.Value | None:
-    """The one tensor whose dims the unknown ``sizes`` are, or None."""
-    unknown = {s for s in sizes if isinstance(s, str)}
-    tensors = {id(sources[s][0]): sources[s][0] for s in unknown if s in sources}
-    if len(tensors) != 1 or any(s not in sources for s in unknown):
+def _like(sizes, sources: Sources) -> tuple[ir.Value, dict[str, int]] | None:
+    """The first tensor that has every unknown dim of ``sizes``, and the axis of each; None
+    if no one tensor has them all."""
+    unknown = list(dict.fromkeys(s for s in sizes if isinstance(s, str)))
+    if not unknown or any(s not in sources for s in unknown):
         return None
-    return next(iter(tensors.values()))
+    for tensor, _ in sources[unknown[0]]:
+        axes = {}
+        for dim in unknown:
+            axes[dim] = next((a for t, a in sources[dim] if t is tensor), None)
+        if all(a is not None for a in axes.values()):
+            return tensor, axes
+    return None

@@ -76,7 +76,8 @@ def _evaluate(node: ir.Node, args: list[SymVec | None]) -> SymVec | None:  # noq
         return None
     if op in ("Cast", "Identity"):
         to = attrs.get_int("to", ir.DataType.INT64) if op == "Cast" else ir.DataType.INT64
-        return first if ir.DataType(to).is_integer() else None
+        kind = ir.DataType(to)  # a size cast to float stays the size (a Range's limit)
+        return first if kind.is_integer() or kind.is_floating_point() else None
     if op == "Gather" and attrs.get_int("axis", 0) == 0 and args[1].known:
         picked = tuple(first.items[i] for i in args[1].items)
         return SymVec(picked, scalar=args[1].scalar)

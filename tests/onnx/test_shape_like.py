@@ -6,6 +6,7 @@ unknown dims."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto
 
@@ -25,9 +26,8 @@ def _run(proto):
 def _parity(before, after, feeds_at) -> None:
     for size in (2, 5):
         feeds = feeds_at(size)
-        (want,) = ort.run(before, feeds)
-        (got,) = ort.run(after, feeds)
-        assert want.shape == got.shape and np.array_equal(want, got)
+        for want, got in zip(ort.run(before, feeds), ort.run(after, feeds), strict=True):
+            assert want.shape == got.shape and np.array_equal(want, got)
 
 
 def _class_token(op: str):
@@ -233,3 +233,67 @@ def test_unknown_dims_are_kept_where_the_result_does_not_depend_on_them():
     assert _elementwise("Add", dim, one) is None  # T + 1 is no dim
     assert _elementwise("Equal", dim, SymVec((3,))) is None  # T may be 3
     assert _elementwise("Mul", SymVec((2, 3)), SymVec((4,))).items == (8, 12)
+
+
+def _causal(start_from_input: bool = False):
+    """keras-hub's causal mask: positions Range(0, T, 1) from Shape(x)[1] (cast to float),
+    compared i >= j, broadcast to [N, T, T] with N and T both read from x's Shape. The graph
+    input ids has T too (the range counts to its length: graph inputs come first), not N:
+    the one tensor with both dims, for the broadcast, is x."""
+    nodes = [
+        node("Shape", ["x"], ["s"]),
+        node("Slice", ["s", "one", "two"], ["t1"]),
+        node("Squeeze", ["t1", "zero"], ["t"]),
+        node("Cast", ["t"], ["limit"], to=TensorProto.FLOAT),
+        node("Range", ["start", "limit", "step"], ["positions"]),
+        node("Unsqueeze", ["positions", "one"], ["column"]),
+        node("GreaterOrEqual", ["column", "positions"], ["lower"]),
+        node("Unsqueeze", ["lower", "zero"], ["lower3"]),
+        node("Slice", ["s", "zero", "one"], ["n"]),
+        node("Concat", ["n", "t1", "t1"], ["target"], axis=0),
+        node("Expand", ["lower3", "target"], ["wide"]),
+        node("Cast", ["wide"], ["y"], to=TensorProto.FLOAT),
+        node("Cast", ["ids"], ["ids_float"], to=TensorProto.FLOAT),
+        node("Add", ["ids_float", "ids_float"], ["z"]),
+    ]
+    start = value("start", []) if start_from_input else None
+    return model(
+        nodes,
+        [value("ids", ["M", "T"], TensorProto.INT64), value("x", ["N", "T", HIDDEN])]
+        + ([start] if start else []),
+        [value("y", ["N", "T", "T"]), value("z", ["M", "T"])],
+        [
+            init("zero", np.array([0], np.int64)),
+            init("one", np.array([1], np.int64)),
+            init("two", np.array([2], np.int64)),
+            init("step", np.array(1.0, np.float32)),
+        ]
+        + ([] if start_from_input else [init("start", np.array(0.0, np.float32))]),
+    )
+
+
+def test_positions_counted_to_the_length_are_one_range_like_call():
+    proto = _causal()
+    _, after = _run(proto)
+    assert ops(after) == {
+        "KerasRangeLike": 1,
+        "Unsqueeze": 2,
+        "GreaterOrEqual": 1,
+        "KerasExpandLike": 1,
+        "Cast": 2,
+        "Add": 1,
+    }
+    calls = {n.op_type: n for n in after.graph.node if n.domain}
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in calls["KerasRangeLike"].attribute}
+    assert attrs == {"start": 0.0, "delta": 1.0, "like_axis": 1, "to": TensorProto.FLOAT}
+    assert list(calls["KerasRangeLike"].input) == ["ids"]
+    expand = {a.name: list(a.ints) for a in calls["KerasExpandLike"].attribute}
+    assert expand == {"sizes": [1, 1, 1], "like_axes": [0, 1, 1]}
+    assert list(calls["KerasExpandLike"].input) == ["lower3", "x"]
+    _parity(proto, after, _sequence_feeds)
+
+
+def test_a_range_from_a_computed_start_is_left_alone():
+    result, after = _run(_causal(start_from_input=True))
+    assert ops(after)["Range"] == 1 and "KerasRangeLike" not in ops(after)
+    assert any("a range with a computed start or step" in s for s in result.skipped)

@@ -14,7 +14,7 @@ from onnx2torch import convert
 from pipeline import ort
 from pipeline.forms import DOMAIN, VERSION
 from pipeline.forms import shape_like as form
-from pipeline.torch_stage.converters.shape_like import expand_text, slice_text
+from pipeline.torch_stage.converters.shape_like import expand_text, range_text, slice_text
 
 
 def _call(op_type: str, x_shape: list, like_shape: list, like_type: int, **attrs):
@@ -77,3 +77,44 @@ def test_the_expressions_read_like_hand_written_torch():
     assert expand_text([1, 1, 4], [0, -1, -1]) == "{0}.expand({1}.shape[0], 1, 4)"
     assert slice_text([0], [0], [1]) == "{0}[:{1}.shape[1]]"
     assert slice_text([1], [2], [1]) == "{0}[:, 2:{1}.shape[1]]"
+
+
+@pytest.mark.parametrize(
+    ("start", "delta", "to"),
+    [(0.0, 1.0, TensorProto.FLOAT), (2.0, 3.0, TensorProto.FLOAT), (0.0, 1.0, TensorProto.INT32)],
+)
+def test_a_range_to_a_dim_is_torch_arange_matching_onnxruntime(start, delta, to):
+    call = helper.make_node(
+        form.RANGE, ["like"], ["y"], domain=DOMAIN, start=start, delta=delta, like_axis=1, to=to
+    )
+    graph = helper.make_graph(
+        [call],
+        "g",
+        [helper.make_tensor_value_info("like", TensorProto.FLOAT, ["N", "T", 4])],
+        [helper.make_tensor_value_info("y", to, ["R"])],
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(DOMAIN, VERSION)],
+        functions=[form.FUNCTIONS[form.RANGE](17)],
+    )
+    proto.ir_version = 8
+    onnx.checker.check_model(proto, full_check=True)
+    module = convert(proto)
+    for length in (5, 9):
+        like = np.zeros((2, length, 4), np.float32)
+        (want,) = ort.run(proto, {"like": like})
+        got = module(torch.from_numpy(like)).numpy()
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_a_range_reads_like_hand_written_torch():
+    assert range_text(0.0, 1.0, 1, torch.float32) == (
+        "torch.arange({0}.shape[1], dtype=torch.float32, device={0}.device)"
+    )
+    assert range_text(2.0, 3.0, 1, torch.float32) == (
+        "torch.arange(2.0, {0}.shape[1], 3.0, dtype=torch.float32, device={0}.device)"
+    )
+    assert range_text(1.0, 1.0, 0, torch.int32) == (
+        "torch.arange(1, {0}.shape[0], dtype=torch.int32, device={0}.device)"
+    )

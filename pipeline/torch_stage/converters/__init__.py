@@ -10,7 +10,8 @@ module per op family; importing this package registers them all. Each returns a 
 - ``group_norm``: stage 1's GroupNormalization function;
 - ``resize_nearest``: stage 1's nearest Resizing function;
 - ``dropout``: stage 1's SpatialDropout function;
-- ``shape_like``: stage 2's broadcast and cut to another tensor's size.
+- ``shape_like``: stage 2's broadcast, cut and range to another tensor's size;
+- ``comparison``: ``GreaterOrEqual``/``LessOrEqual`` at opset 16 (onnx2torch's own).
 
 onnx2torch's own converters give its wrapper classes for many ops; ``pipeline.torch_stage.
 lowering`` turns those into plain torch. A new ONNX op goes here only when onnx2torch has no
@@ -29,6 +30,7 @@ from pipeline.errors import UnsupportedError
 from pipeline.torch_stage.converters import (  # noqa: F401  (import registers their converters)
     attention,
     channel_norm,
+    comparison,
     dropout,
     group_norm,
     pooling,
