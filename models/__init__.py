@@ -130,6 +130,14 @@ REGISTRY: dict[str, Entry] = {
         "one channel: dilated causal Conv1D, DepthwiseConv1D, SeparableConv1D",
         _from("brought", "wavenet"),
     ),
+    "conv_lstm": Entry(
+        "ConvLSTM2D returning every step, a second (dilated) its last, a Conv2D and a head",
+        _from("brought", "conv_lstm"),
+    ),
+    "conv_lstm1d": Entry(
+        "ConvLSTM1D (strided) over a sequence of signals, its last map into a Dense",
+        _from("brought", "conv_lstm1d"),
+    ),
     "video_frames": Entry(
         "frames: TimeDistributed(Conv2D, MaxPooling2D, Flatten), UpSampling1D, LSTM",
         _from("brought", "video_frames"),

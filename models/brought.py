@@ -76,6 +76,30 @@ def video_frames() -> keras.Model:
     return randomize(keras.Model(inputs, outputs, name="video_frames"))
 
 
+def conv_lstm() -> keras.Model:
+    """Next-frame style video model: two ConvLSTM2D (the first returning every step's map,
+    "same" padding; the second its last, "valid", dilated), a Conv2D and a classifier head."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((4, 10, 10, 2), name="frames")
+    x = L.ConvLSTM2D(4, 3, padding="same", return_sequences=True, name="conv_lstm_1")(inputs)
+    x = L.ConvLSTM2D(6, 2, dilation_rate=2, name="conv_lstm_2")(x)
+    x = L.Conv2D(3, 1, activation="relu", name="mix")(x)
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    outputs = L.Dense(2, name="score")(x)
+    return randomize(keras.Model(inputs, outputs, name="conv_lstm"))
+
+
+def conv_lstm1d() -> keras.Model:
+    """ConvLSTM1D (strided) over a sequence of signals (steps, length, channels), its last
+    map flattened into a Dense."""
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((5, 12, 3), name="signals")
+    x = L.ConvLSTM1D(4, 3, strides=2, name="conv_lstm")(inputs)
+    x = L.Flatten(name="flatten")(x)
+    outputs = L.Dense(2, name="score")(x)
+    return randomize(keras.Model(inputs, outputs, name="conv_lstm1d"))
+
+
 def seq2seq() -> keras.Model:
     """The classic encoder-decoder: an LSTM encoder's final states (return_state=True) seed
     the decoder LSTM (initial_state=), which reads the target sequence shifted (teacher

@@ -38,15 +38,20 @@ def qualified_layers(model, scope: str = "") -> dict[str, object]:
     return layers
 
 
-def _layer_for(node_name: str, layers: Mapping[str, str]) -> str | None:
+def _layer_for(node_name: str, layers: Mapping[str, str], model_name: str = "") -> str | None:
     """The Keras layer a tf2onnx node name comes from: 'lenet4_1/fc1_1/MatMul' -> 'fc1';
     'transfer_1/base_1/block_1_1/convolution' -> 'base/block_1' (a nested model's layer).
 
     Keras 3 traces each layer in a name scope with a '_<n>' suffix; a suffix-stripped match
     is preferred, so that layer 'dense' traced as 'dense_1' is not taken for layer 'dense_1'.
+    The first segment, the model's own scope ('conv_lstm_1' for model 'conv_lstm'), is no
+    layer's, even where a layer has that name.
     """
     found, scope = None, ""
-    for segment in node_name.split("/")[:-1] or node_name.split("/"):
+    parts = node_name.split("/")
+    if len(parts) > 1 and _SCOPE_SUFFIX.sub("", parts[0]) == model_name:
+        parts = parts[1:]
+    for segment in parts[:-1] or parts:
         for name in (_SCOPE_SUFFIX.sub("", segment), segment):
             if scope + name in layers:
                 found = scope + name
@@ -69,7 +74,7 @@ def annotate(proto: onnx.ModelProto, model: keras.Model) -> None:
     graph = proto.graph
     owner: dict[int, str] = {}
     for index, node in enumerate(graph.node):
-        layer = _layer_for(node.name, layers)
+        layer = _layer_for(node.name, layers, model.name)
         if layer:
             owner[index] = layer
     # a nested model's own name is no orphan's layer: its nodes are its layers'

@@ -17,8 +17,7 @@ from pipeline.export import layers
 UNSUPPORTED: dict[str, str] = {
     "RNN": "a generic RNN over a custom cell has no nn.LSTM/nn.GRU/nn.RNN equivalent; use "
     "keras.layers.LSTM, GRU or SimpleRNN",
-    "ConvLSTM1D": "convolutional recurrent layers are not supported",
-    "ConvLSTM2D": "convolutional recurrent layers are not supported",
+    "ConvLSTM3D": "a 3-D convolutional LSTM is not supported (ConvLSTM1D and ConvLSTM2D are)",
     "TFSMLayer": "a wrapped SavedModel has no Keras layers to convert",
 }
 

@@ -3,6 +3,7 @@
 
 - ``recurrent``: stage 1 writes each LSTM/GRU/SimpleRNN/Bidirectional layer as one call;
 - ``attention``: stage 1 writes MultiHeadAttention as one call;
+- ``conv_lstm``: stage 1 writes ConvLSTM1D/2D as one call;
 - ``channel_norm``: stage 2 writes a LayerNormalization over the channel axis as one call;
 - ``group_norm``: stage 1 writes GroupNormalization as one call;
 - ``resize_nearest``: stage 1 writes Resizing(interpolation="nearest") as one call;
@@ -19,6 +20,7 @@ from __future__ import annotations
 from pipeline.forms import (
     attention,
     channel_norm,
+    conv_lstm,
     group_norm,
     recurrent,
     resize_nearest,
@@ -33,6 +35,7 @@ __all__ = [
     "VERSION",
     "attention",
     "channel_norm",
+    "conv_lstm",
     "group_norm",
     "recurrent",
     "resize_nearest",
@@ -52,6 +55,7 @@ PARAM_ROLES: dict[str, tuple[str | None, ...]] = {
     "Gather": ("weight", None),  # an Embedding's table: stage 3 makes it nn.Embedding
     **recurrent.PARAM_ROLES,
     **channel_norm.PARAM_ROLES,
+    **conv_lstm.PARAM_ROLES,
     **group_norm.PARAM_ROLES,
     **resize_nearest.PARAM_ROLES,
     **shape_like.PARAM_ROLES,

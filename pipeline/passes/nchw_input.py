@@ -17,8 +17,11 @@ the chain then runs on NCHW data, its per-channel constants reshaped from [..., 
 The same holds for a rank-3 ``NWC`` input (Conv1D models) with ``Transpose(perm=[0,2,1])``
 and a rank-5 ``NDHWC`` input (Conv3D models) with ``Transpose(perm=[0,4,1,2,3])``; a rank-5
 video input read only as channels-first frames (``TimeDistributed(Conv2D)``: a Reshape of
-the frames into the batch, then ``Transpose(perm=[0,3,1,2])``) becomes [N, T, C, H, W]
-(``pipeline.input_perm.x = 0,1,4,2,3``), each Reshape taking [-1, C, H, W].
+the frames into the batch, then ``Transpose(perm=[0,3,1,2])``; ``ConvLSTM2D``:
+``Transpose(perm=[0,1,4,2,3])``) becomes [N, T, C, H, W]
+(``pipeline.input_perm.x = 0,1,4,2,3``), each Reshape taking [-1, C, H, W]; a rank-4 input
+read only as a channels-first sequence of signals (``ConvLSTM1D``:
+``Transpose(perm=[0,1,3,2])``) becomes [N, T, C, L].
 
 Left alone (reason recorded): an input with a consumer that needs NHWC.
 """
@@ -33,6 +36,7 @@ from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes._ir import add_initializer, const, only_consumer, other_operand, perm
 from pipeline.passes.layout_math import channels_first
 from pipeline.passes.regions import UNARY
+from pipeline.passes.sequence_input import frames_to_nchw, signals_to_ncl
 
 _LAYOUTS = {"NHWC": metadata.NHWC_TO_NCHW, "NWC": (0, 2, 1), "NDHWC": (0, 4, 1, 2, 3)}
 
@@ -93,7 +97,10 @@ class NchwInput(GraphPass):
             declared = model.metadata_props.get(key)
             if declared not in _LAYOUTS or value.shape is None or len(value.shape) != len(declared):
                 continue
-            if declared == "NDHWC" and _frames_to_nchw(model, value):
+            if declared == "NDHWC" and frames_to_nchw(model, value):
+                modified = True
+                continue
+            if declared == "NHWC" and signals_to_ncl(model, value):
                 modified = True
                 continue
             consumers = value.consumers()
@@ -150,38 +157,6 @@ class NchwInput(GraphPass):
         last.outputs[0].replace_all_uses_with(last.inputs[0], replace_graph_outputs=True)
         graph.remove(last, safe=True)
         _declare_nchw(model, value, nhwc)
-
-
-_FRAMES = (0, 1, 4, 2, 3)  # [batch, time, H, W, C] -> [batch, time, C, H, W]
-
-
-def _frames_to_nchw(model: ir.Model, value: ir.Value) -> bool:
-    """A video input read only as frames, each channels-first (TimeDistributed(Conv2D):
-    ``Transpose(Reshape(x, [-1, H, W, C]), (0, 3, 1, 2))``): the input becomes [batch, time,
-    C, H, W] (declared), each Reshape takes [-1, C, H, W] and its Transpose goes."""
-    frames = tuple(value.shape)[2:]
-    pairs = []
-    for node in value.consumers():
-        target = const(node.inputs[1]) if node.op_type == "Reshape" else None
-        then = only_consumer(node.outputs[0]) if target is not None else None
-        if then is None or [int(t) for t in target.reshape(-1)[1:]] != list(frames):
-            return False
-        if perm(then) != metadata.NHWC_TO_NCHW or value.is_graph_output():
-            return False
-        pairs.append((node, then))
-    if not pairs:
-        return False
-    for reshape, transpose in pairs:
-        h, w, c = frames
-        target = add_initializer(model.graph, f"{reshape.name}_nchw", np.array([-1, c, h, w]))
-        reshape.replace_input_with(1, target)
-        reshape.outputs[0].shape = transpose.outputs[0].shape
-        transpose.outputs[0].replace_all_uses_with(reshape.outputs[0], replace_graph_outputs=True)
-        model.graph.remove(transpose, safe=True)
-    shape = tuple(value.shape)
-    value.shape = ir.Shape([shape[p] for p in _FRAMES])
-    model.metadata_props[metadata.perm_key(value.name)] = metadata.format_perm(_FRAMES)
-    return True
 
 
 def _declare_nchw(model: ir.Model, value: ir.Value, nhwc: tuple) -> None:

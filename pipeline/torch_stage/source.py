@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 import pipeline
-from pipeline.torch_stage import batchnorm, masking
+from pipeline.torch_stage import batchnorm, conv_lstm, masking
 
 TEMPLATE = '''"""{class_name}: PyTorch port of the Keras model '{keras_name}'.
 
@@ -150,6 +150,8 @@ def render(
         train=train,
         regularization=regularization,
         imports=FUSION_IMPORT if fold else "",
-        helpers=batchnorm.definitions(init) + masking.definitions(forward),
+        helpers=batchnorm.definitions(init)
+        + conv_lstm.definitions(init)
+        + masking.definitions(forward),
         optimize=batchnorm.method(cls, list(fold), conv2d),
     )

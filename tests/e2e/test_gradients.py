@@ -12,7 +12,7 @@ from pipeline import gradients
 
 # LeNet4, a BatchNorm CNN, a forward and a backward LSTM over an Embedding, the transformer,
 # GRUs (two Keras biases, each a torch one), masked recurrent layers and attention over padded
-# token ids
+# token ids, two ConvLSTM2D (Keras' kernels as the gates' nn.Conv2d weights)
 MODELS = (
     "lenet4",
     "bn_block",
@@ -21,6 +21,7 @@ MODELS = (
     "gru_rnn",
     "masked_text",
     "masked_transformer",
+    "conv_lstm",
 )
 
 
@@ -44,4 +45,5 @@ BATCH_NORMS = {
     "gru_rnn": 0,
     "masked_text": 0,
     "masked_transformer": 0,
+    "conv_lstm": 0,
 }

@@ -56,6 +56,14 @@ INIT_LINES = {  # (forward's signature lines too)
         "encoder_position_embedding (PositionEmbedding): frozen",
         "y = self.encoder_position_embedding_weight[:x.shape[1]]",
     ),
+    # model.py's own ConvLSTM modules, called on the channels-first frames as they come
+    "conv_lstm": (
+        "self.conv_lstm_1 = KerasConvLSTM2d(2, 4, (3, 3), padding='same', return_sequences=True)",
+        "self.conv_lstm_2 = KerasConvLSTM2d(4, 6, (2, 2), dilation=(2, 2))",
+        "x = self.conv_lstm_1(frames)",
+        "class KerasConvLSTM2d(nn.Module):",
+    ),
+    "conv_lstm1d": ("self.conv_lstm = KerasConvLSTM1d(3, 4, (3,), stride=(2,))",),
     "bn_block": ("self.stem_bn = KerasBatchNorm2d(8, eps=0.001, momentum=0.01)",),
     # one channel in: each causal conv a Conv1d after its pad, its bias its own (not a buffer)
     "wavenet": (

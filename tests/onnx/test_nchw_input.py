@@ -205,3 +205,44 @@ def test_frames_not_made_channels_first_stay_as_they_are():
     for proto in (other_target, not_transposed):
         result, after = apply(NchwInput(), proto)
         assert not result.modified and perm_of(after) is None
+
+
+def _sequence(rank: int, extra=()) -> onnx.ModelProto:
+    """A video [N, 2, 5, 5, 3] (or signals [N, 2, 5, 3]) read whole as a channels-first
+    sequence (ConvLSTM2D/1D's Transpose; a ReduceMax over time stands for the layer)."""
+    spatial = [5] * (rank - 3)
+    perm = [0, 1, rank - 1, *range(2, rank - 1)]
+    return model(
+        [
+            node("Transpose", ["x"], ["xc"], perm=perm),
+            node("ReduceMax", ["xc"], ["y"], axes=[1], keepdims=0),
+            *extra,
+        ],
+        [value("x", ["N", 2, *spatial, 3])],
+        [value("y", ["N", 3, *spatial]), *([value("z", ["N", 2, *spatial])] if extra else [])],
+        metadata={"keras.input_layout.x": "NDHWC" if rank == 5 else "NHWC"},
+    )
+
+
+def test_a_video_read_as_a_channels_first_sequence_becomes_time_then_channels_first():
+    proto = _sequence(5)
+    result, after = apply(NchwInput(), proto)
+    assert result.modified and ops(after) == {"ReduceMax": 1}
+    assert perm_of(after) == (0, 1, 4, 2, 3)
+    assert assert_parity(proto, after) == 0.0
+
+
+def test_signals_read_as_a_channels_first_sequence_become_time_then_channels_first():
+    proto = _sequence(4)
+    result, after = apply(NchwInput(), proto)
+    assert result.modified and ops(after) == {"ReduceMax": 1}
+    assert perm_of(after) == (0, 1, 3, 2)
+    assert assert_parity(proto, after) == 0.0
+
+
+def test_a_sequence_read_whole_elsewhere_stays_channels_last():
+    for rank in (4, 5):
+        proto = _sequence(rank, [node("ReduceMean", ["x"], ["z"], axes=[rank - 1], keepdims=0)])
+        result, after = apply(NchwInput(), proto)
+        assert not result.modified and ops(after) == ops(proto) and perm_of(after) is None
+        assert "used in NHWC" in result.skipped[0]

@@ -68,3 +68,19 @@ def test_a_conv_tf2onnx_made_up_is_the_conv2ds_not_the_batchnorms():
     owner = {i: layer for i, layer in owner.items() if layer}
     annotate._inherit_owners(graph, owner, list(classes), set(), classes)
     assert owner == {0: "conv1_conv", 1: "conv1_conv", 2: "conv1_bn"}
+
+
+def test_the_model_scope_is_no_layer_even_when_a_layer_has_its_name():
+    """Model 'conv_lstm' is traced in scope 'conv_lstm_1', the very name of its first layer:
+    the second layer's nodes are still the second layer's."""
+    layers = {"conv_lstm_1": "ConvLSTM2D", "conv_lstm_2": "ConvLSTM2D", "mix": "Conv2D"}
+    names = {
+        "conv_lstm_1/conv_lstm_1_1/k2t_layer_0": "conv_lstm_1",
+        "conv_lstm_1/conv_lstm_2_1/k2t_layer_1": "conv_lstm_2",
+        "conv_lstm_1/mix_1/BiasAdd": "mix",
+        "conv_lstm_1/Const": None,
+    }
+    for name, layer in names.items():
+        assert annotate._layer_for(name, layers, "conv_lstm") == layer, name
+    # without the model's name, the model's scope is taken for the layer
+    assert annotate._layer_for("conv_lstm_1/mix_1/BiasAdd", layers) == "conv_lstm_1"

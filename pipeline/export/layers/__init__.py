@@ -11,6 +11,7 @@ from __future__ import annotations
 from pipeline.export.layers import (  # noqa: F401
     activations,
     attention,
+    conv_lstm,
     convolution,
     dropout,
     group_norm,

@@ -4,8 +4,8 @@ module per op family; importing this package registers them all. Each returns a 
 
 - ``pooling``: ``GlobalMaxPool`` (onnx2torch has none); ``AveragePool`` with uneven pads
   (onnx2torch refuses them; others still go to its converter);
-- ``recurrent``, ``attention``: stage 1's functions for recurrent layers and
-  MultiHeadAttention (``pipeline.forms``);
+- ``recurrent``, ``attention``, ``conv_lstm``: stage 1's functions for recurrent layers,
+  MultiHeadAttention and ConvLSTM (``pipeline.forms``);
 - ``channel_norm``: stage 2's channel LayerNorm function;
 - ``group_norm``: stage 1's GroupNormalization function;
 - ``resize_nearest``: stage 1's nearest Resizing function;
@@ -31,6 +31,7 @@ from pipeline.torch_stage.converters import (  # noqa: F401  (import registers t
     attention,
     channel_norm,
     comparison,
+    conv_lstm,
     dropout,
     group_norm,
     pooling,

@@ -19,8 +19,12 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from pipeline.torch_stage import conv_lstm
+from pipeline.torch_stage.conv_lstm import KerasConvLSTM1d, KerasConvLSTM2d
 from pipeline.torch_stage.printing import activations, constructors, sequence
 from pipeline.torch_stage.templates import Expression, Statements
+
+CONV_LSTMS = (KerasConvLSTM1d, KerasConvLSTM2d)  # model.py's own classes
 
 __all__ = ["WRITERS", "Written", "constructor", "write"]
 
@@ -53,6 +57,7 @@ WRITERS: dict[type[nn.Module], Callable[[nn.Module], Written | None]] = {
     **{cls: (lambda m, f=f: Written("module", f(m))) for cls, f in sequence.CONSTRUCTORS.items()},
     **{cls: (lambda m, f=f: Written("expr", f(m))) for cls, f in activations.EXPRESSIONS.items()},
     Expression: lambda m: Written("expr", m.text, operator=m.operator),
+    **{cls: (lambda m: Written("module", conv_lstm.constructor(m))) for cls in CONV_LSTMS},
 }
 
 
