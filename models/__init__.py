@@ -181,19 +181,15 @@ REGISTRY: dict[str, Entry] = {
         "keras-hub GPT2Backbone, small: the causal mask from the length, with the padding mask",
         _from("hub", "gpt2"),
     ),
+    "hub_mit": Entry(
+        "keras-hub MiTBackbone (SegFormer's encoder), small: tokens reshaped to maps and back",
+        _from("hub", "mit"),
+    ),
     "hub_whisper": Entry(
         "keras-hub WhisperBackbone's audio encoder, small: strided Conv1D, a frozen position "
         "table cut to the sequence, attention without a key bias",
         _from("hub", "whisper"),
     ),
-    # keras-hub backbones that do not convert yet, each stopped with a clear error (issue 23;
-    # tests/e2e/test_convert.py holds each to its error): flip ``converts`` once one does
-    **{
-        f"hub_{name}": Entry(f"keras-hub {name}: {why}", _from("hub", name), converts=False)
-        for name, why in {
-            "mit": "MiTBackbone, a reshape computed from two unknown sizes (passes refuse)",
-        }.items()
-    },
     "unconvertible": Entry(
         "a custom layer calling tf.math.erfc, which tf2onnx cannot convert",
         _small("unconvertible"),

@@ -36,6 +36,7 @@ from pipeline.passes.nchw_input import NchwInput
 from pipeline.passes.nchw_output import NchwOutput
 from pipeline.passes.pointwise_conv import PointwiseConv
 from pipeline.passes.reshape_chains import ReshapeChains
+from pipeline.passes.reshape_dims import ReshapeDims
 from pipeline.passes.reshape_transpose import ReshapeAsTranspose
 from pipeline.passes.shape_like import ShapeLike
 from pipeline.passes.sink_transposes import SinkTransposes
@@ -56,14 +57,15 @@ def _named(pass_: ir.passes.PassBase, name: str) -> ir.passes.PassBase:
 DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     # Static shapes on every value: fold_shapes and flatten_dense read C, H, W.
     _named(common.ShapeInferencePass(), "infer_shapes"),
+    # A Reshape's -1 named as the input dim it is (MiT's batch, through tokens and maps).
+    ReshapeDims(),
     # A Dense on a sequence: Reshape/MatMul/Reshape (shapes computed) -> one MatMul. Before
     # fold_shapes, which would otherwise try (and fail) to fold those Reshapes.
     Tensordot(),
     # ... and the shape sub-graph its Reshapes read goes.
     _named(RemoveUnusedNodes(), "remove_unused"),
-    # tf2onnx writes Keras' Flatten as Reshape(x, Concat(Shape(x)[0:1], -1)) in several
-    # forms (they vary with PYTHONHASHSEED); turn them into Flatten before anything
-    # pattern-matches on Flatten.
+    # tf2onnx's Flatten, Reshape(x, Concat(Shape(x)[0:1], -1)) in forms that vary with
+    # PYTHONHASHSEED, becomes Flatten before anything pattern-matches on Flatten.
     FoldShapes(),
     # What stays computed from another tensor's size (a class token tiled to the batch,
     # position embeddings cut to the input's length) becomes one call that says so.
@@ -72,11 +74,9 @@ DEFAULT_PASSES: tuple[ir.passes.PassBase, ...] = (
     _named(RemoveUnusedNodes(), "remove_unused"),
     # GlobalAveragePool + Squeeze -> + Flatten (a native nn.Flatten).
     SqueezeToFlatten(),
-    # A Reshape of a Reshape is one, a Reshape to its input's shape none: what two
-    # TimeDistributed layers in a row leave between their layout Transposes.
+    # A Reshape of a Reshape is one, one to its input's shape none (TimeDistributed pairs).
     ReshapeChains(),
-    # A Reshape that moves only size-1 axes as a layout change would (tf2onnx's form of a
-    # Transpose on one channel) becomes that Transpose, for the layout passes below.
+    # A Reshape moving only size-1 axes (tf2onnx's Transpose on one channel) -> Transpose.
     ReshapeAsTranspose(),
     # Conv1D/MaxPooling1D: the 2-D op over a height of 1 -> the 1-D op, so that the
     # input's layout change below is a plain Transpose(0,2,1).

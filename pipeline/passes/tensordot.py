@@ -5,8 +5,9 @@ Pattern: TensorFlow's ``Tensordot`` as tf2onnx writes it::
     Reshape(x[..., K], [prod(leading), K]) -> MatMul(W[K, N]) -> Reshape([*leading, N])
 
 with the second target shape computed from ``Shape(x)`` (evaluated symbolically, see
-``symbolic``). The first needs no proof: x ends in K and the MatMul needs rows of K, so the
-merge keeps each row of x whole and in order, and the split puts them back.
+``symbolic``); the merged rows may feed several such MatMuls (two Dense on one input). The
+first Reshape needs no proof: x ends in K and the MatMul needs rows of K, so the merge keeps
+each row of x whole and in order, and the split puts them back.
 Output form: ``MatMul(x, W)``: ONNX MatMul (like ``torch.matmul`` and ``nn.Linear``) acts on
 the last axis of every leading index alike, so merging and splitting the leading axes around it
 changes nothing. Left alone (reason recorded): target shapes that cannot be proven to be those.
@@ -35,8 +36,10 @@ class Tensordot(GraphPass):
             split = only_consumer(matmul.outputs[0])
             if merge is None or merge.op_type != "Reshape" or split is None:
                 continue
-            if split.op_type != "Reshape" or only_consumer(merge.outputs[0]) is not matmul:
-                continue
+            if split.op_type != "Reshape" or not all(
+                c.op_type == "MatMul" for c in merge.outputs[0].consumers()
+            ):
+                continue  # the merged rows may feed several Dense (SegFormer's key and value)
             data = dims(merge.inputs[0])
             if data is None or len(data) < 3 or weight.ndim != 2:
                 continue
@@ -47,6 +50,8 @@ class Tensordot(GraphPass):
                 continue
             matmul.replace_input_with(0, merge.inputs[0])
             take_over(split.outputs[0], matmul.outputs[0])
-            graph.remove([split, merge], safe=True)
+            graph.remove(split, safe=True)
+            if not merge.outputs[0].uses():
+                graph.remove(merge, safe=True)
             modified = True
         return modified

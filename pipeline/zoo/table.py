@@ -66,8 +66,7 @@ BROUGHT_SECTION = (
 )
 HUB_SECTION = (
     "\n## keras-hub backbones\n\nkeras-hub 0.32's backbones from small configs, every weight "
-    "randomized (`models/hub.py`). Not converting yet, stopped with a clear error "
-    "(docs/layers.md): MiT.\n\n"
+    "randomized (`models/hub.py`).\n\n"
 )
 
 

@@ -35,6 +35,15 @@ TRANSPOSES_KEPT = {
     # Whisper's conv features (N, C, T) become the tokens (N, T, C) the encoder blocks read,
     # as a hand-written port does (``x.transpose(1, 2)``)
     "hub_whisper": ["PositionEmbedding"],
+    # SegFormer's tokens (N, H*W, C) become maps (N, C, H, W) for each patch embedding,
+    # spatial-reduction and Mix-FFN conv and back, as a hand-written port does
+    # (``x.transpose(1, 2).reshape(n, c, h, w)``, ``x.flatten(2).transpose(1, 2)``)
+    "hub_mit": [
+        "OverlappingPatchingAndEmbedding",
+        *["HierarchicalTransformerEncoder"] * 5,
+        *["OverlappingPatchingAndEmbedding"] * 2,
+        *["HierarchicalTransformerEncoder"] * 6,
+    ],
 }
 MODEL_PY_GOLDEN = ("transformer",)
 # Modules a nested model's layers become: named <outer>_<inner> after the Keras nesting

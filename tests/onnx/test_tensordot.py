@@ -51,3 +51,35 @@ def test_split_to_another_shape_is_left_alone():
     result, after = apply(Tensordot(), proto, cleanup=True)
     assert not result.modified and ops(after) == ops(proto)
     assert "not a Tensordot's" in result.skipped[0]
+
+
+def _two_dense(second_target=None):
+    """Two Dense on one sequence share tf2onnx's merged rows (SegFormer's key and value)."""
+    proto = _tensordot()
+    graph = proto.graph
+    graph.node.extend(
+        [
+            node("MatMul", ["r", "k2"], ["m2"]),
+            node("Reshape", ["m2", second_target or "target"], ["y2"]),
+        ]
+    )
+    graph.initializer.append(init("k2", RNG.standard_normal((6, 4)).astype(np.float32)))
+    graph.initializer.append(init("flat", np.array([-1, 4], np.int64)))
+    graph.output.append(value("y2", ["N", "T", 4] if second_target is None else ["M", 4]))
+    return proto
+
+
+def test_two_dense_reading_one_merge_become_two_matmuls():
+    proto = _two_dense()
+    result, after = apply(Tensordot(), proto, cleanup=True)
+    assert result.modified and ops(after) == {"MatMul": 2}
+    assert [n.input[0] for n in after.graph.node] == ["x", "x"]
+    assert_parity(proto, after)
+
+
+def test_a_merge_still_read_by_one_matmul_it_cannot_fold_stays():
+    proto = _two_dense(second_target="flat")  # the second keeps its rows merged
+    result, after = apply(Tensordot(), proto, cleanup=True)
+    assert result.modified and ops(after) == {"MatMul": 2, "Reshape": 2}
+    assert "not a Tensordot's" in result.skipped[0]
+    assert_parity(proto, after)
