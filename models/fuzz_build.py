@@ -103,6 +103,9 @@ SIMPLE = {
     "td_conv": lambda s, n: L.TimeDistributed(
         L.Conv2D(s["filters"], 3, padding=s["padding"]), name=n
     ),
+    "conv_lstm2d": lambda s, n: L.ConvLSTM2D(
+        s["filters"], 3, padding=s["padding"], return_sequences=True, name=n
+    ),
     "td_pool": lambda s, n: L.TimeDistributed(L.MaxPooling2D(2), name=n),
     "td_flatten": lambda s, n: L.TimeDistributed(L.Flatten(), name=n),
     "td_dense": lambda s, n: L.TimeDistributed(L.Dense(s["units"]), name=n),

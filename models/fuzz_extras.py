@@ -8,8 +8,10 @@ what they were and each extra can be told apart in a shrunk reproducer:
 - ``state_chain``: an LSTM or GRU returning its states, which seed the next one
   (``initial_state=``), as an encoder seeds its decoder;
 - video: a sequence spec whose steps run on per-frame features made by
-  ``TimeDistributed(Conv2D)``, ``TimeDistributed(MaxPooling2D)``, ``TimeDistributed(Flatten)``
-  and ``TimeDistributed(Dense)``;
+  ``TimeDistributed(Conv2D)``, a ``ConvLSTM2D`` over the frames (drawn from a stream of its
+  own, ``random.Random("conv_lstm:<seed>")``, so the other draws stay as they were),
+  ``TimeDistributed(MaxPooling2D)``, ``TimeDistributed(Flatten)`` and
+  ``TimeDistributed(Dense)``;
 - ``upsample1d``: ``UpSampling1D`` on a sequence;
 - ``dict_inputs``: the two-input models take their inputs as a dict.
 """
@@ -52,6 +54,10 @@ def _as_video(spec: dict, rng: random.Random) -> None:
     t, f = spec["shape"]
     h, w, c = rng.randint(4, 8), rng.randint(4, 8), rng.randint(1, 3)
     frames = [{"kind": "td_conv", "filters": rng.randint(1, 4), "padding": "same"}]
+    own = random.Random(f"conv_lstm:{spec['seed']}")
+    if own.random() < 0.4:  # valid padding leaves h, w >= 2 for the pooling
+        padding = own.choice(("same", "valid"))
+        frames.append({"kind": "conv_lstm2d", "filters": own.randint(1, 4), "padding": padding})
     if rng.random() < 0.6:
         frames.append({"kind": "td_pool"})
     frames += [{"kind": "td_flatten"}, {"kind": "td_dense", "units": f}]

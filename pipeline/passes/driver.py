@@ -22,6 +22,21 @@ from pipeline.reference import Reference
 log = logging.getLogger("pipeline.passes")
 
 
+class _OneLineInferenceFailure(logging.Filter):
+    """onnx-ir's shape inference logs its failure with the whole traceback (and a bare
+    ``%s``): one line instead, naming the error; the passes go on without the shapes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = "ONNX shape inference failed, the graph keeps its shapes: %s"
+            record.args, record.exc_info = (str(error).splitlines()[0],), None
+        return True
+
+
+logging.getLogger("onnx_ir.passes.common.shape_inference").addFilter(_OneLineInferenceFailure())
+
+
 @dataclass(frozen=True)
 class PassRecord:
     name: str

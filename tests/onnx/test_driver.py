@@ -72,3 +72,27 @@ def test_every_pass_checked_records_each_pass_error():
         ir.from_proto(proto), [Nothing()], reference_of(proto), "stage2.onnx", every_pass=True
     )
     assert records[0].worst_error == 0.0
+
+
+def test_a_failing_shape_inference_is_one_log_line_without_a_traceback(caplog):
+    """onnx-ir logs the failure with its traceback; the passes' log says it in one line."""
+    from onnx import TensorProto, helper
+    from onnx_ir.passes.common import ShapeInferencePass
+
+    import pipeline.passes.driver  # noqa: F401  (installs the filter)
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["c"])],
+        "g",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, [2]),
+            helper.make_tensor_value_info("b", TensorProto.INT64, [2]),
+        ],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [2])],
+    )
+    with caplog.at_level("WARNING"):
+        ShapeInferencePass()(ir.from_proto(helper.make_model(graph)))
+    (record,) = caplog.records
+    assert record.exc_info is None and "\n" not in record.getMessage()
+    assert "shape inference failed" in record.getMessage()
+    assert "B has inconsistent type tensor(int64)" in record.getMessage()
