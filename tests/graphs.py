@@ -106,9 +106,12 @@ def ops(proto: onnx.ModelProto) -> Counter:
     return Counter(n.op_type for n in proto.graph.node)
 
 
-def assert_parity(before: onnx.ModelProto, after: onnx.ModelProto, tol: float = 1e-5) -> float:
-    """``after`` computes what ``before`` did (inputs adapted to declared layouts)."""
-    reference = reference_of(before)
+def assert_parity(
+    before: onnx.ModelProto, after: onnx.ModelProto, tol: float = 1e-5, batches=(1, 3)
+) -> float:
+    """``after`` computes what ``before`` did (inputs adapted to declared layouts), at each
+    of ``batches``."""
+    reference = reference_of(before, batches)
     results = ort.check_against(after, reference, "after")
     worst = max(c.max_rel for c in results)
     assert all(c.passed for c in results), [c.describe() for c in results]

@@ -13,7 +13,11 @@ a Concat only the block of rows the flattened values meet is re-ordered (rows ``
 ``offset + H*W*C``, ``offset`` the widths of the Concat's inputs before it).
 
 The same for a sequence (``[0,2,1]``, [N, C, W]: a Conv1D before the Flatten) and a volume
-(``[0,2,3,4,1]``, [N, C, D, H, W]), the rows re-ordered from (W, C) and (D, H, W, C).
+(``[0,2,3,4,1]``, [N, C, D, H, W]), the rows re-ordered from (W, C) and (D, H, W, C). The
+flattened values may reach the Dense through ops that keep each row of them whole as the
+last axis (a TimeDistributed(Flatten)'s reshape back to [N, T, F], an UpSampling1D over
+time: ``flatten_readers``), and the layer reading them may be a recurrent one (stage 1's
+LSTM/GRU/SimpleRNN function): the columns of its input weights ``W`` are re-ordered.
 
 Left alone (reason recorded): the NHWC tensor has another consumer; a Flatten consumer that
 is not a Dense with an initializer kernel; a kernel shared with a node not folded the same way
@@ -27,6 +31,7 @@ import onnx_ir as ir
 
 from pipeline.passes._base import GraphPass, Skips, where
 from pipeline.passes._ir import add_initializer, const, perm, static_dims
+from pipeline.passes.flatten_readers import fold_recurrent, is_recurrent, readers, recurrent_problem
 from pipeline.passes.layout_math import channels_last, nhwc_rows_to_nchw
 
 
@@ -42,6 +47,8 @@ class FlattenDense(GraphPass):
 
     def _fold(self, graph: ir.Graph, transpose: ir.Node, skips: Skips) -> bool:
         nhwc = transpose.outputs[0]
+        for dead in [u for u in nhwc.consumers() if not _read(u)]:  # a rewrite's leftover
+            graph.remove(dead, safe=True)
         users = nhwc.consumers()
         flattens = [u for u in users if u.op_type == "Flatten"]
         if not flattens:
@@ -70,6 +77,9 @@ class FlattenDense(GraphPass):
                 return False
             plan += found
         for dense, offset in plan:
+            if is_recurrent(dense):
+                fold_recurrent(graph, dense, hwc)
+                continue
             transposed = dense.op_type == "Gemm" and dense.attributes.get_int("transB", 0)
             kernel = const(dense.inputs[1])
             kernel = (kernel.T if transposed else kernel).copy()
@@ -86,13 +96,17 @@ class FlattenDense(GraphPass):
         """(Dense, the first kernel row the flattened values meet) for every Dense they
         reach, directly or as one block of a Concat on axis 1 (an image branch joined with a
         feature vector), through Dropouts on the way; or (node, why not)."""
-        readers = _readers(flat)
-        if isinstance(readers, tuple):
-            return readers
+        found_readers = readers(flat, size)
+        if isinstance(found_readers, tuple):
+            return found_readers
         plan = []
-        for user, read in readers:
+        for user, read in found_readers:
             if user.op_type != "Concat":
-                reason = self._dense_problem(read, user, size)
+                reason = (
+                    recurrent_problem(read, user, size)
+                    if is_recurrent(user)
+                    else self._dense_problem(read, user, size)
+                )
                 if reason:
                     return user, reason
                 plan.append((user, 0))
@@ -105,7 +119,7 @@ class FlattenDense(GraphPass):
             if list(user.inputs).count(read) != 1:
                 return user, "the flattened values enter the Concat more than once"
             offset = sum(d[1] for d in widths[: list(user.inputs).index(read)])
-            joined = _readers(user.outputs[0])
+            joined = readers(user.outputs[0], sum(d[1] for d in widths))
             if isinstance(joined, tuple):
                 return joined
             for dense, value in joined:
@@ -156,19 +170,6 @@ class FlattenDense(GraphPass):
         return mine is not None and all(image(u) == mine for u, _ in kernel.uses())
 
 
-def _readers(value: ir.Value) -> list[tuple[ir.Node, ir.Value]] | tuple:
-    """Each node reading ``value``, with the value it reads, looking through Dropouts (one
-    element at a time: the rows a Dense after one meets are the same); or (node, why not)
-    when the values are a model output too (re-ordered, it would no longer be Keras')."""
-    if value.is_graph_output():
-        return value.producer(), "the flattened values are a model output too"
-    readers = []
-    for user in value.consumers():
-        if user.op_type != "Dropout":
-            readers.append((user, value))
-            continue
-        found = _readers(user.outputs[0])
-        if isinstance(found, tuple):
-            return found
-        readers += found
-    return readers
+def _read(node: ir.Node) -> bool:
+    """Is any output of ``node`` read (or a model output)?"""
+    return any(o.uses() or o.is_graph_output() for o in node.outputs)

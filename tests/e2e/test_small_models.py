@@ -25,9 +25,6 @@ CONVERTING = tuple(m for m in SMALL if m != "lenet4")  # LeNet4: tests/e2e/test_
 # Models whose stage 2 keeps Transposes, with the Keras layer kind each reason names
 TRANSPOSES_KEPT = {
     "reshape_permute": ["Reshape", "Permute"],  # Reshape in (H, W, C) order; Keras' own Permute
-    # the frames' features flattened in Keras' (H, W, C) order for the LSTM, whose input
-    # weights are in that order (the input and the conv and pool run channels-first)
-    "video_frames": ["TimeDistributed"],
     # the patches of the conv become tokens: (N, C, h, w) -> (N, h*w, C), as torchvision's
     # ViT does (``x.reshape(n, c, h * w).permute(0, 2, 1)``)
     "hub_vit": ["ViTPatchingAndEmbedding"],

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
+from pipeline.forms import DOMAIN, VERSION
+from pipeline.forms import recurrent as recurrent_form
 from pipeline.passes.flatten_dense import FlattenDense
 from tests.graphs import apply, assert_parity, init, model, node, ops, value
 
@@ -185,3 +188,60 @@ def test_a_sequence_flattened_after_a_conv1d_is_folded_too():
     result, after = apply(FlattenDense(), proto)
     assert result.modified and ops(after) == {"Flatten": 1, "MatMul": 1}
     assert_parity(proto, after)
+
+
+HIDDEN, STEPS = 3, 2
+LSTM = recurrent_form.Form("LSTM", "Forward", "Last")
+
+
+def _frames_into(reader: str, shared: bool = False):
+    """TimeDistributed(Flatten) on [N*T, C, H, W] frames: Transpose, Flatten, Reshape back to
+    [N, T, H*W*C], then an LSTM (stage 1's function) or a Dense per step (a 3-D MatMul)."""
+    size = H * W_ * C
+    w = RNG.standard_normal((1, 4 * HIDDEN, size)).astype(np.float32)
+    r = RNG.standard_normal((1, 4 * HIDDEN, HIDDEN)).astype(np.float32)
+    if reader == "lstm":
+        last = [node(LSTM.op_type, ["s", "w", "r"], ["y"], domain=DOMAIN, hidden_size=HIDDEN)]
+        out = [value("y", ["N", HIDDEN])]
+        if shared:  # a second LSTM reads the same input weights
+            last.append(
+                node(LSTM.op_type, ["s", "w", "r"], ["y2"], domain=DOMAIN, hidden_size=HIDDEN)
+            )
+            out.append(value("y2", ["N", HIDDEN]))
+    else:
+        last, out = [node("MatMul", ["s", "k"], ["y"])], [value("y", ["N", STEPS, OUT])]
+    graph = onnx.helper.make_graph(
+        [
+            node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            node("Flatten", ["t"], ["f"], axis=1),
+            node("Reshape", ["f", "to_steps"], ["s"]),
+            *last,
+        ],
+        "g",
+        [value("x", ["M", C, H, W_])],
+        out,
+        [init("k", KERNEL), init("w", w), init("r", r), init("to_steps", [-1, STEPS, size])],
+    )
+    opsets = [onnx.helper.make_opsetid("", 17), onnx.helper.make_opsetid(DOMAIN, VERSION)]
+    proto = onnx.helper.make_model(
+        graph, opset_imports=opsets, functions=[recurrent_form.function(LSTM, 17)]
+    )
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    return proto
+
+
+@pytest.mark.parametrize("reader", ["lstm", "dense per step"])
+def test_frames_flattened_into_an_lstm_or_a_dense_per_step_are_folded(reader):
+    proto = _frames_into(reader)
+    result, after = apply(FlattenDense(), proto)
+    assert result.modified and "Transpose" not in ops(after)
+    assert ops(after)["Flatten"] == 1 and ops(after)["Reshape"] == 1
+    assert_parity(proto, after, batches=(2, 4))  # M = N * STEPS frames
+
+
+def test_input_weights_shared_by_two_recurrent_layers_are_left_alone():
+    proto = _frames_into("lstm", shared=True)
+    result, after = apply(FlattenDense(), proto)
+    assert not result.modified and ops(after)["Transpose"] == 1
+    assert "input weights are shared" in result.skipped[0]
