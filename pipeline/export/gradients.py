@@ -17,9 +17,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import onnx
 import tensorflow as tf
 
-from pipeline import artifacts
+from pipeline import artifacts, metadata
 from pipeline import reference as ref
 from pipeline.export import structure
 from pipeline.export.annotate import qualified_layers
@@ -31,7 +32,20 @@ def _feed(model, arrays: list[np.ndarray]):
     return arrays[0] if len(arrays) == 1 else keras.tree.pack_sequence_as(model.input, arrays)
 
 
-def _loss_gradients(model, reference, training: bool, prefix: str):
+def exported_names(out_dir: Path, model) -> dict[str, str]:
+    """This process's qualified layer names -> those stage 1 exported (``stage1.onnx``'s
+    metadata), paired in model order: a keras-hub backbone rebuilds its auto-named layers on
+    loading with the process's next free names (MiT's ``layer_normalization_4`` comes back
+    as ``layer_normalization_13``). The names as they are if the layers do not pair up."""
+    proto = onnx.load(out_dir / artifacts.STAGE1, load_external_data=False)
+    exported = metadata.keras_layers(proto)
+    here = [(name, type(layer).__name__) for name, layer in qualified_layers(model).items()]
+    if [c for _, c in here] != [c for _, c in exported]:
+        return {}
+    return {name: theirs for (name, _), (theirs, _) in zip(here, exported, strict=True)}
+
+
+def _loss_gradients(model, reference, training: bool, prefix: str, names: dict[str, str]):
     """The model on ``batch4`` (``training`` as Keras takes it): its outputs and, as
     ``<prefix>/<layer>/<index>``, each trainable variable's gradient of the seeded linear
     loss, under the layer owning it (in ``model.trainable_variables``' order)."""
@@ -47,7 +61,7 @@ def _loss_gradients(model, reference, training: bool, prefix: str):
             for n, out in zip(reference.output_names, outputs, strict=True)
         )
     owners = {
-        id(v): name
+        id(v): names.get(name, name)
         for name, layer in qualified_layers(model).items()
         if not hasattr(layer, "layers")
         for v in getattr(layer, "trainable_weights", [])
@@ -66,7 +80,7 @@ def run(out_dir: Path, lr: float) -> dict[str, np.ndarray]:
     """Inference mode: gradients, one SGD step, the outputs on ``batch1`` after it."""
     model = keras.saving.load_model(out_dir / artifacts.KERAS_MODEL, compile=False)
     reference = ref.load(out_dir / artifacts.REFERENCE)
-    _, found = _loss_gradients(model, reference, False, "grad")
+    _, found = _loss_gradients(model, reference, False, "grad", exported_names(out_dir, model))
     grads = [v for k, v in found.items() if k.startswith("grad/")]
     for variable, grad in zip(model.trainable_variables, grads, strict=True):
         variable.assign_sub(lr * grad)
@@ -95,10 +109,12 @@ def train_mode(out_dir: Path) -> dict[str, np.ndarray]:
     for layer in model._flatten_layers(include_self=False):
         if isinstance(layer, NOISE):
             layer.rate = 0.0
-    outputs, grads = _loss_gradients(model, reference, True, "train/grad")
+    names = exported_names(out_dir, model)
+    outputs, grads = _loss_gradients(model, reference, True, "train/grad", names)
     found = {f"train/out/{n}": np.asarray(o) for n, o in outputs.items()}
     found.update((k, v) for k, v in grads.items() if k.startswith("train/"))
     for name, layer in qualified_layers(model).items():
+        name = names.get(name, name)
         if isinstance(layer, keras.layers.BatchNormalization):
             found[f"train/stat/{name}/running_mean"] = layer.moving_mean.numpy()
             found[f"train/stat/{name}/running_var"] = layer.moving_variance.numpy()

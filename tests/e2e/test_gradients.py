@@ -12,7 +12,9 @@ from pipeline import gradients
 
 # LeNet4, a BatchNorm CNN, a forward and a backward LSTM over an Embedding, the transformer,
 # GRUs (two Keras biases, each a torch one), masked recurrent layers and attention over padded
-# token ids, two ConvLSTM2D (Keras' kernels as the gates' nn.Conv2d weights)
+# token ids, two ConvLSTM2D (Keras' kernels as the gates' nn.Conv2d weights), keras-hub
+# blocks (BERT: modules named after each block's parts; Whisper: a zero key bias that never
+# moves, a frozen table; MiT: auto-named layers renamed when the model is loaded again)
 MODELS = (
     "lenet4",
     "bn_block",
@@ -22,6 +24,9 @@ MODELS = (
     "masked_text",
     "masked_transformer",
     "conv_lstm",
+    "hub_bert",
+    "hub_whisper",
+    "hub_mit",
 )
 
 
@@ -46,4 +51,7 @@ BATCH_NORMS = {
     "masked_text": 0,
     "masked_transformer": 0,
     "conv_lstm": 0,
+    "hub_bert": 0,
+    "hub_whisper": 0,
+    "hub_mit": 0,
 }
