@@ -49,9 +49,10 @@ def _layer_for(node_name: str, layers: Mapping[str, str], model_name: str = "") 
     """
     found, scope = None, ""
     parts = node_name.split("/")
-    if len(parts) > 1 and _SCOPE_SUFFIX.sub("", parts[0]) == model_name:
-        parts = parts[1:]
-    for segment in parts[:-1] or parts:
+    scopes = parts[:-1] or parts  # the last part is the op's own name
+    if len(parts) > 1 and _SCOPE_SUFFIX.sub("", scopes[0]) == model_name:
+        scopes = scopes[1:]
+    for segment in scopes:
         for name in (_SCOPE_SUFFIX.sub("", segment), segment):
             if scope + name in layers:
                 found = scope + name
