@@ -7,6 +7,9 @@ model returns NHWC; also NCW -> NWC ``[0,2,1]`` after a Conv1D and NCDHW -> NDHW
 the interface change is declared in ``metadata_props`` as ``pipeline.output_perm.y = 0,2,3,1``:
 ``np.transpose(output, (0, 2, 3, 1))`` is what Keras returned. Left alone: any other output,
 and a Transpose that is the Keras model's own ``Permute`` (the user asked for that layout).
+An output declared channels-first already (``nchw_output_again``, after ``sink_transposes``
+made the value before it channels-last again: a LayerNorm over a sequence's steps) loses its
+declaration when the second Transpose undoes the first; any other composition stays.
 """
 
 from __future__ import annotations
@@ -34,10 +37,19 @@ class NchwOutput(GraphPass):
             source = node.inputs[0]
             if source.is_graph_input() or source.is_graph_output() or output.consumers():
                 continue
+            key = metadata.output_perm_key(output.name)
+            declared = metadata.output_perms(model.metadata_props).get(output.name)
+            if declared is not None:  # already channels-first once (nchw_output_again)
+                order = tuple(order[axis] for axis in declared)
+                if order != tuple(range(len(order))):
+                    continue  # another layout than Keras' or channels-first: leave it
             name = output.name
             graph.outputs[index] = source
             graph.remove(node, safe=True)
             source.name = name
-            model.metadata_props[metadata.output_perm_key(name)] = metadata.format_perm(order)
+            if declared is None:
+                model.metadata_props[key] = metadata.format_perm(order)
+            else:  # the two layout changes cancel: the output is Keras' layout again
+                del model.metadata_props[key]
             modified = True
         return modified

@@ -65,3 +65,37 @@ def test_the_keras_model_s_own_permute_is_left_alone():
     proto = _conv_out(3, layer="swap (Permute)")
     result, after = apply(NchwOutput(), proto)
     assert not result.modified and ops(after) == ops(proto)
+
+
+def _declared_twice(rank: int):
+    """An output already declared channels-first whose value is again the channels-last
+    Transpose of another (a LayerNorm over a sequence's steps, once sink_transposes ran:
+    fuzz seed 11064), as nchw_output_again meets it."""
+    order = [0, *range(2, rank), 1]
+    proto = model(
+        [node("Relu", ["x"], ["r"]), node("Transpose", ["r"], ["y"], perm=order)],
+        [value("x", ["N", *range(2, rank + 1)])],
+        [value("y", ["N", *range(3, rank + 1), 2])],
+    )
+    meta = {metadata.output_perm_key("y"): metadata.format_perm(order)}
+    onnx_meta = {**{p.key: p.value for p in proto.metadata_props}, **meta}
+    del proto.metadata_props[:]
+    for key, text in onnx_meta.items():
+        proto.metadata_props.add(key=key, value=text)
+    return proto
+
+
+def test_a_second_transpose_that_undoes_the_declared_one_goes_with_the_declaration():
+    proto = _declared_twice(3)  # (0, 2, 1) twice: the output is Keras' layout again
+    result, after = apply(NchwOutput(), proto)
+    assert result.modified and ops(after) == {"Relu": 1}
+    assert metadata.output_perms({p.key: p.value for p in after.metadata_props}) == {}
+    # x itself, as Keras returned it: the declared (0, 2, 1) was already undone by the graph
+    (y,) = after.graph.output
+    assert [d.dim_value or d.dim_param for d in y.type.tensor_type.shape.dim] == ["N", 2, 3]
+
+
+def test_a_second_transpose_that_composes_to_another_layout_stays():
+    proto = _declared_twice(4)  # (0, 2, 3, 1) twice: (0, 3, 1, 2), neither layout
+    result, after = apply(NchwOutput(), proto)
+    assert not result.modified and ops(after) == {"Relu": 1, "Transpose": 1}

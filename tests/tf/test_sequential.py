@@ -1,6 +1,7 @@
 """Keras Sequential models, the most common Keras API: plain, started without an Input layer,
 and a Sequential of Sequential blocks all export, stage 1 matching Keras (tf2onnx alone
-fails on them with a KeyError on the output tensor's name)."""
+fails on them with a KeyError on the output tensor's name); and which Keras layer each
+node tf2onnx writes is annotated with."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from pipeline import ort
 from pipeline.compare import FLOAT32_TOL, compare
-from pipeline.export import annotate, tf2onnx_export
+from pipeline.export import annotate, owners, tf2onnx_export
 
 L = keras.layers
 
@@ -66,7 +67,7 @@ def test_a_conv_tf2onnx_made_up_is_the_conv2ds_not_the_batchnorms():
     }
     owner = {i: annotate._layer_for(n.name, classes) for i, n in enumerate(nodes)}
     owner = {i: layer for i, layer in owner.items() if layer}
-    annotate._inherit_owners(graph, owner, list(classes), set(), classes)
+    owners.inherit_owners(graph, owner, list(classes), set(), classes)
     assert owner == {0: "conv1_conv", 1: "conv1_conv", 2: "conv1_bn"}
 
 
@@ -84,3 +85,26 @@ def test_the_model_scope_is_no_layer_even_when_a_layer_has_its_name():
         assert annotate._layer_for(name, layers, "conv_lstm") == layer, name
     # without the model's name, the model's scope is taken for the layer
     assert annotate._layer_for("conv_lstm_1/mix_1/BiasAdd", layers) == "conv_lstm_1"
+
+
+def test_a_renamed_node_that_reads_a_layer_s_weights_is_that_layer_s():
+    """Fuzz seed 11050: a SeparableConv2D's pointwise Conv on one channel comes out of
+    tf2onnx as ``Conv__21``; it reads the separable layer's kernel, not the next Conv2D's."""
+    import onnx
+    from onnx import helper
+
+    weight = onnx.numpy_helper.from_array(
+        np.ones((1, 1, 1, 1), np.float32), "m_1/separable_1/separable_conv2d/ReadVariableOp_1:0"
+    )
+    nodes = [
+        helper.make_node("Conv", ["x", "k1"], ["d"], "m_1/separable_1/separable_conv2d/depthwise"),
+        helper.make_node("Conv", ["d", weight.name], ["p"], "Conv__21"),
+        helper.make_node("Conv", ["p", "k2"], ["y"], "m_1/next_conv_1/BiasAdd"),
+    ]
+    graph = helper.make_graph(nodes, "g", [], [], [weight])
+    layers = {"separable": "SeparableConv2D", "next_conv": "Conv2D"}
+    owner = {i: annotate._layer_for(n.name, layers, "m") for i, n in enumerate(nodes)}
+    owner = {i: layer for i, layer in owner.items() if layer}
+    annotate._weight_readers(graph, owner, layers, "m")
+    owners.inherit_owners(graph, owner, list(layers), set(), layers)
+    assert owner == {0: "separable", 1: "separable", 2: "next_conv"}
