@@ -96,9 +96,15 @@ class ReshapeDims(GraphPass):
 def _reinfer(model: ir.Model, settled: dict[ir.Value, ir.Shape]) -> None:
     """Shape inference again from the settled Reshape outputs: every other inner value's
     shape is cleared first (inference keeps a shape already written, so a stale ``unk__``
-    symbol downstream would stay)."""
+    symbol downstream would stay). A shape inference leaves unknown (it failed, or cannot
+    infer that op) is put back as it was."""
+    before = {}
     for node in model.graph:
         for value in node.outputs:
             if not value.is_graph_output():
+                before[value] = value.shape
                 value.shape = settled.get(value)
     common.ShapeInferencePass()(model)
+    for value, shape in before.items():
+        if value.shape is None:
+            value.shape = shape

@@ -74,3 +74,32 @@ def test_each_dim_the_target_determines_is_named(data, target, out):
 )
 def test_a_dim_the_target_does_not_determine_is_left_alone(data, target, why):
     assert reshaped(data, target, allowzero=False) is None, why
+
+
+def test_shapes_inference_cannot_give_back_are_kept():
+    """Shape inference fails on the whole graph (an Add of a float and an int tensor, which
+    onnxruntime never runs here): the shapes it cleared come back as they were."""
+    import onnx_ir as ir
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["t", "to_map"], ["m"]),
+            helper.make_node("Relu", ["m"], ["r"]),
+            helper.make_node("Add", ["f", "i"], ["bad"]),
+        ],
+        "g",
+        [
+            helper.make_tensor_value_info("t", TensorProto.FLOAT, ["N", 16, 4]),
+            helper.make_tensor_value_info("f", TensorProto.FLOAT, [2]),
+            helper.make_tensor_value_info("i", TensorProto.INT64, [2]),
+        ],
+        [helper.make_tensor_value_info("bad", TensorProto.FLOAT, [2])],
+        [numpy_helper.from_array(np.array([-1, 4, 4, 4], np.int64), "to_map")],
+        value_info=[helper.make_tensor_value_info("r", TensorProto.FLOAT, ["K", 4, 4, 4])],
+    )
+    model = ir.from_proto(helper.make_model(graph))
+    assert ReshapeDims()(model).modified
+    values = {v.name: v for node in model.graph for v in node.outputs}
+    assert [str(d) for d in values["m"].shape] == ["N", "4", "4", "4"]  # the settled Reshape
+    assert [str(d) for d in values["r"].shape] == ["K", "4", "4", "4"]  # as it was
