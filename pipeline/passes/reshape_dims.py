@@ -30,7 +30,7 @@ from onnx_ir.passes import common
 from pipeline.passes._base import GraphPass, Skips
 from pipeline.passes.symbolic import Dim, dims, evaluate_graph
 
-_ROUNDS = 8  # each round settles at least the first Reshape still unnamed; MiT needs 3
+_ROUNDS = 8  # each round settles at least the first Reshape still unnamed; hub_mit takes 5
 
 
 def reshaped(data: tuple[Dim, ...], target: tuple[Dim, ...], allowzero: bool) -> list | None:
